@@ -1,0 +1,458 @@
+"""
+Run plumbing shared by every stage: the configurator, device/dtype/DDP setup, the tokenizer,
+data-directory lookup, checkpoints (atomic, validated, weights_only) and provenance for results.
+
+Nothing here is specific to one stage; stage scripts import this module and model.py, never each other.
+"""
+import ast
+import contextlib
+import datetime
+import difflib
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import torch
+
+from model import GPT, GPTConfig, ConfigError
+
+REPO = os.path.dirname(os.path.abspath(__file__))
+CKPT_FORMAT = 1  # bump when the checkpoint layout changes; older code refuses newer checkpoints
+
+
+# -----------------------------------------------------------------------------
+# Errors a user can fix get one clear line, not a traceback wall.
+
+class UserError(Exception):
+    """Bad input, missing data, wrong config: printed as one line, exit code 1."""
+
+
+def _excepthook(kind, value, tb, _default=sys.excepthook):
+    if isinstance(value, (UserError, ConfigError)):
+        print(f"error: {value}", file=sys.stderr)
+    else:
+        _default(kind, value, tb)
+
+
+sys.excepthook = _excepthook
+
+
+# -----------------------------------------------------------------------------
+# Configurator: defaults are the calling script's globals, a config file is executed over
+# them, then --key=value overrides (ast.literal_eval) are type-checked against the defaults.
+
+CONFIG_TYPES = (int, float, bool, str, type(None), tuple, list)
+
+
+def config_keys(namespace):
+    return [k for k, v in namespace.items()
+            if not k.startswith('_') and isinstance(v, CONFIG_TYPES)]
+
+
+def _check_key(key, keys):
+    if key not in keys:
+        close = difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(sorted(keys))}"
+        raise UserError(f"unknown config key '{key}'{hint}")
+
+
+def _coerce(key, value, default):
+    """Type-check `value` against the default's type. int -> float is allowed; None accepts anything."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, (tuple, list)) and isinstance(value, (tuple, list)):
+        return type(default)(value)
+    if type(value) is not type(default):
+        raise UserError(f"config key '{key}' expects {type(default).__name__} (default {default!r}), "
+                        f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def configure(namespace, argv=None):
+    """Apply config files and --key=value overrides to `namespace` (a script's globals()).
+    Returns the final config dict. Positional args ending in .py are config files."""
+    argv = sys.argv[1:] if argv is None else argv
+    keys = config_keys(namespace)
+    for arg in argv:
+        if not arg.startswith('--'):
+            if not os.path.isfile(arg):
+                raise UserError(f"config file '{arg}' does not exist")
+            scope = {k: namespace[k] for k in keys}
+            try:
+                with open(arg) as f:
+                    exec(compile(f.read(), arg, 'exec'), scope)  # config files are the only executed Python
+            except Exception as e:  # noqa: BLE001 - any failure of the user's file is reported as one line
+                raise UserError(f"config file '{arg}' failed: {type(e).__name__}: {e}") from None
+            for k, v in scope.items():
+                if k.startswith('_') or not isinstance(v, CONFIG_TYPES):
+                    continue  # imports, helper functions
+                _check_key(k, keys)
+                namespace[k] = _coerce(k, v, namespace[k])
+        else:
+            if '=' not in arg:
+                raise UserError(f"override '{arg}' must look like --key=value")
+            key, val = arg[2:].split('=', 1)
+            _check_key(key, keys)
+            try:
+                value = ast.literal_eval(val)
+            except (SyntaxError, ValueError):
+                value = val  # a bare string, e.g. --dataset=wikitext2
+            namespace[key] = _coerce(key, value, namespace[key])
+    return {k: namespace[k] for k in keys}
+
+
+def split_suite(argv):
+    """`python eval.py lm --ckpt=...`: a leading bare word names the suite/mode; the rest go to configure()."""
+    if argv and not argv[0].startswith('--') and not argv[0].endswith('.py'):
+        return argv[0], argv[1:]
+    return None, argv
+
+
+# -----------------------------------------------------------------------------
+# Device, precision, distributed
+
+def setup_runtime(device='auto', dtype='auto', seed=1337):
+    """Returns a dict with device, dtype, autocast context, DDP rank info. Starts DDP under torchrun."""
+    ddp = int(os.environ.get('RANK', -1)) != -1
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else (
+            'mps' if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available() else 'cpu')
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise UserError(f"device='{device}' asked for but CUDA is not available; use --device=cpu (or auto)")
+    rank, local_rank, world = 0, 0, 1
+    if ddp:
+        import torch.distributed as dist
+        rank, local_rank, world = int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE'])
+        if device.startswith('cuda'):
+            device = f'cuda:{local_rank}'
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend='nccl' if device.startswith('cuda') else 'gloo')
+    device_type = 'cuda' if device.startswith('cuda') else device
+    if dtype == 'auto':
+        # bf16 on Ampere+ (the 3060 is SM 8.6); fp16 + GradScaler on older GPUs; fp32 on CPU, where
+        # bf16 is emulated (~100x slower matmuls on this machine's Zen 3 cores).
+        if device_type == 'cuda':
+            dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+        else:
+            dtype = 'float32'
+    if dtype not in ('float32', 'bfloat16', 'float16'):
+        raise UserError(f"dtype must be auto, float32, bfloat16 or float16, got '{dtype}'")
+    ptdtype = getattr(torch, dtype)
+    autocast = (contextlib.nullcontext() if dtype == 'float32'
+                else torch.autocast(device_type=device_type, dtype=ptdtype))
+    torch.manual_seed(seed)
+    if device_type == 'cuda':
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return dict(device=device, device_type=device_type, dtype=dtype, ptdtype=ptdtype, autocast=autocast,
+                ddp=ddp, rank=rank, local_rank=local_rank, world_size=world, master=rank == 0)
+
+
+def print0(*args, **kwargs):
+    if int(os.environ.get('RANK', 0)) == 0:
+        print(*args, **kwargs, flush=True)
+
+
+def synchronize(device_type):
+    if device_type == 'cuda':
+        torch.cuda.synchronize()
+
+
+_PEAK_CACHE = {}
+
+
+def measure_matmul_peak(device='cpu', dtype=torch.float32, n=1024, seconds=0.5):
+    """Measured dense matmul FLOP/s on this device: the denominator for MFU. Measured, not a spec sheet,
+    because 'peak' on a shared 2-core CPU is whatever the cores actually deliver."""
+    key = (str(device), dtype, n)
+    if key in _PEAK_CACHE:
+        return _PEAK_CACHE[key]
+    device_type = 'cuda' if str(device).startswith('cuda') else 'cpu'
+    if device_type == 'cuda':
+        n = max(n, 4096)
+    g = torch.Generator(device).manual_seed(0)  # a private generator: the global RNG (resume state) is untouched
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=g)
+    b = torch.randn(n, n, device=device, dtype=dtype, generator=g)
+    a @ b  # warmup
+    synchronize(device_type)
+    best, t_end = 0.0, time.time() + seconds
+    while time.time() < t_end:
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        synchronize(device_type)
+        best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - t0))
+    _PEAK_CACHE[key] = best
+    return best
+
+
+# -----------------------------------------------------------------------------
+# Data: one interface for local data everywhere, the DATA_DIR environment variable.
+
+def data_dir(name=None):
+    """Local copy of a public dataset under $DATA_DIR/<name>, or None when DATA_DIR is unset (= use online
+    sources). A DATA_DIR that is set but lacks the folder is an error, never a silent download."""
+    root = os.environ.get('DATA_DIR')
+    if not root:
+        return None
+    if not os.path.isdir(root):
+        raise UserError(f"DATA_DIR={root} is not a directory (unset it to use online sources)")
+    if name is None:
+        return root
+    path = os.path.join(root, name)
+    if not os.path.isdir(path):
+        raise UserError(f"DATA_DIR={root} has no '{name}/' folder (see DATA_DIR's README for the layout, "
+                        f"or unset DATA_DIR to download)")
+    return path
+
+
+def dataset_dir(dataset):
+    """A training dataset (train.bin/val.bin/meta.json): data/<name>/ in the repo, or a directory path."""
+    return dataset if os.sep in dataset or os.path.isdir(dataset) else os.path.join(REPO, 'data', dataset)
+
+
+def token_dir(prepare_file, tokenizer):
+    """Where data/<name>/prepare.py writes by default: data/<name> for gpt2, data/<name>_8k for gpt2_8k."""
+    here = os.path.dirname(os.path.abspath(prepare_file))
+    return here if tokenizer == 'gpt2' else here + tokenizer.removeprefix('gpt2')
+
+
+def load_meta(ddir, dataset):
+    meta_path = os.path.join(ddir, 'meta.json')
+    for f in ('train.bin', 'val.bin', 'meta.json'):
+        p = os.path.join(ddir, f)
+        if not os.path.exists(p) or os.path.getsize(p) == 0:
+            name, _, vocab = os.path.basename(dataset.rstrip('/')).partition('_')
+            how = f"python data/{name}/prepare.py" + (f" --tokenizer=gpt2_{vocab}" if vocab else "")
+            raise UserError(f"{p} is missing or empty; prepare it with: {how} "
+                            f"(with DATA_DIR=path/to/data to prepare offline)")
+    with open(meta_path) as f:
+        return json.load(f)
+
+
+GPT2_BPE_HASHES = dict(vocab_bpe_hash="1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+                       encoder_json_hash="196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783")
+GPT2_BPE_URL = 'https://openaipublic.blob.core.windows.net/gpt-2/encodings/main'
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""  # tiktoken's r50k
+
+
+def get_tokenizer(name='gpt2'):
+    """tiktoken GPT-2 BPE ('gpt2'), or the same BPE cut to its first merges ('gpt2_8k' = 8192 ids, the last one
+    <|endoftext|>). BPE merges are ranked, every token is built from lower-ranked ones, so keeping the lowest
+    ranks is itself a valid BPE: no training, tiktoken still encodes, and a small model's 50k-wide softmax
+    shrinks 6x (bench: 2.3-4.4x more training tok/s on CPU at the small shapes). The BPE files come from
+    $DATA_DIR/gpt2_bpe when DATA_DIR is set, else tiktoken downloads (and caches) them."""
+    import tiktoken
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+    m = re.fullmatch(r'gpt2(?:_(\d+)k)?', name)
+    if not m:
+        raise UserError(f"unknown tokenizer '{name}' (supported: gpt2, gpt2_<N>k such as gpt2_8k)")
+    local = data_dir('gpt2_bpe') if os.environ.get('DATA_DIR') else None
+    where = local or GPT2_BPE_URL
+    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=f'{where}/vocab.bpe',
+                                            encoder_json_file=f'{where}/encoder.json', **GPT2_BPE_HASHES)
+    n_vocab = 50257
+    if m.group(1):
+        n_vocab = int(m.group(1)) * 1024
+        if not 257 <= n_vocab <= 50257:
+            raise UserError(f"tokenizer '{name}': vocabulary must be between 257 and 50257 ids")
+        ranks = {token: rank for token, rank in ranks.items() if rank < n_vocab - 1}
+    return tiktoken.Encoding(name=name, pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
+                             special_tokens={'<|endoftext|>': n_vocab - 1}, explicit_n_vocab=n_vocab)
+
+
+# -----------------------------------------------------------------------------
+# Checkpoints: atomic writes, validated loads, weights_only=True always.
+
+def check_writable(out_dir, need_bytes=0):
+    """Fail before training, not at the first save, when out_dir cannot hold a checkpoint."""
+    import shutil
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, f'.write_probe_{os.getpid()}')
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"cannot write to out_dir={out_dir}: {e.strerror}") from None
+    free = shutil.disk_usage(out_dir).free
+    if need_bytes and free < need_bytes:
+        raise UserError(f"out_dir={out_dir} has {free / 1e9:.2f} GB free; a checkpoint needs ~{need_bytes / 1e9:.2f} GB")
+
+
+def atomic_save(obj, path):
+    """torch.save to a temp file in the same directory, fsync, then os.replace: a kill at any moment leaves
+    either the old file or the new one, never half of one."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'wb') as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(obj, path):
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=2, default=str)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path, model, model_args, config, **extra):
+    """`extra` holds the stage's resume state: optimizer, iter_num, rng, ... Everything must be tensors,
+    containers and primitives so that torch.load(weights_only=True) can read it back."""
+    raw = model.module if hasattr(model, 'module') else model
+    raw = getattr(raw, '_orig_mod', raw)  # torch.compile wrapper
+    if not all(torch.isfinite(p).all() for p in raw.parameters()):
+        raise UserError(f"refusing to save {path}: the model has NaN/inf weights (the previous checkpoint is kept)")
+    ckpt = dict(format_version=CKPT_FORMAT, model=raw.state_dict(), model_args=model_args,
+                config=config, **extra)
+    atomic_save(ckpt, path)
+
+
+def load_checkpoint(path, map_location='cpu'):
+    """Load and validate a checkpoint written by save_checkpoint. Every failure is one clear line."""
+    if os.path.isdir(path):
+        path = os.path.join(path, 'ckpt.pt')
+    if not os.path.exists(path):
+        raise UserError(f"no checkpoint at {path}; train one first (python train.py config/train_tiny.py)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated zip, pickle garbage, disallowed globals
+        raise UserError(f"{path} is not a readable checkpoint (truncated or corrupt?): {type(e).__name__}") from None
+    if not isinstance(ckpt, dict) or 'model' not in ckpt or 'model_args' not in ckpt:
+        raise UserError(f"{path} is not a modern-llm checkpoint (no model/model_args)")
+    version = ckpt.get('format_version', 0)
+    if version > CKPT_FORMAT:
+        raise UserError(f"{path} has checkpoint format {version}, newer than this code's {CKPT_FORMAT}; update the code")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt, device='cpu'):
+    """Build the GPT a checkpoint describes and load its weights (strict: another architecture is an error)."""
+    try:
+        model = GPT(GPTConfig(**ckpt['model_args']))
+    except TypeError as e:
+        raise UserError(f"checkpoint model_args do not fit this GPTConfig: {e}") from None
+    state = {k.removeprefix('_orig_mod.').removeprefix('module.'): v for k, v in ckpt['model'].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[:3]
+        raise UserError(f"checkpoint weights do not match its architecture: {' '.join(first)}") from None
+    return model.to(device)
+
+
+def load_model(path, device='cpu'):
+    """Our checkpoint (file or run folder with ckpt.pt) or an exported Hugging Face Llama folder."""
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, 'config.json')):
+        sidecar = os.path.join(path, 'modern_llm.json')  # written by export.py
+        info = json.load(open(sidecar)) if os.path.exists(sidecar) else {'tokenizer': 'gpt2'}
+        return GPT.from_hf(path).to(device), {'config': info}
+    ckpt = load_checkpoint(path)
+    return model_from_checkpoint(ckpt, device), ckpt
+
+
+# -----------------------------------------------------------------------------
+# Provenance: every result row says what made it.
+
+def git_commit():
+    try:
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=REPO,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ('-dirty' if dirty else '') if out.returncode == 0 else 'unknown'
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+
+
+def hardware():
+    hw = dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
+              cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__)
+    if torch.cuda.is_available():
+        hw['gpu'] = torch.cuda.get_device_name(0)
+    try:
+        hw['loadavg_1m'] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return hw
+
+
+def provenance(t0=None):
+    p = dict(command=' '.join([os.path.basename(sys.executable)] + sys.argv), git_commit=git_commit(),
+             hardware=hardware(), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
+    if t0 is not None:
+        p['wall_time_s'] = round(time.time() - t0, 2)
+    return p
+
+
+def append_result(row, suite, name, root=os.path.join(REPO, 'experiments')):
+    """Write <root>/<suite>/<name>.json, update the suite's results.csv (one row per name) and the index."""
+    import csv
+    exp = os.path.join(root, suite)
+    os.makedirs(exp, exist_ok=True)
+    write_json(row, os.path.join(exp, f'{name}.json'))
+    flat = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
+    csv_path = os.path.join(exp, 'results.csv')
+    rows = []
+    if os.path.exists(csv_path):
+        with open(csv_path) as f:
+            rows = [r for r in csv.DictReader(f) if r.get('name') != name]
+    rows.append(flat)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(csv_path + '.tmp', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(csv_path + '.tmp', csv_path)
+    with open(os.path.join(root, 'index.jsonl'), 'a') as f:
+        f.write(json.dumps(dict(suite=suite, name=name, file=f'{suite}/{name}.json',
+                                date=row.get('date'), git_commit=row.get('git_commit'))) + '\n')
+
+
+def nats_to_bpb(loss, n_tokens, n_bytes):
+    """Bits per byte: total nats over the text / ln 2 / its UTF-8 bytes. Tokenizer-independent."""
+    return loss * n_tokens / (math.log(2) * n_bytes)
+
+
+# -----------------------------------------------------------------------------
+# Token files written by data/*/prepare.py and read by every stage.
+
+_SAFE_CUT = re.compile(r'\S\n\S')
+CHUNK_CHARS = 1 << 20
+
+
+def write_token_dataset(out_dir, splits, source, tokenizer='gpt2', allowed_special=()):
+    """Tokenize {split: text} with GPT-2 BPE into <split>.bin (uint16) and record per-split tokens, UTF-8 bytes
+    and whitespace words in meta.json, so that bits-per-byte and word-level perplexity need no raw text later."""
+    import numpy as np
+    enc = get_tokenizer(tokenizer)
+    os.makedirs(out_dir, exist_ok=True)
+    meta = dict(tokenizer=tokenizer, vocab_size=enc.n_vocab, eot_token=enc.eot_token, dtype='uint16',
+                source=source, splits={})
+    for split, text in splits.items():
+        if not text.strip():
+            raise UserError(f"split '{split}' of {source} is empty")
+        # Encode ~1 MB pieces in tiktoken's thread pool. Cutting only at a lone newline between two
+        # non-space characters gives exactly the ids of encoding the whole text (tested).
+        pieces, i = [], 0
+        while i < len(text):
+            m = _SAFE_CUT.search(text, i + CHUNK_CHARS)
+            j = m.end() - 1 if m else len(text)
+            pieces.append(text[i:j])
+            i = j
+        ids = [t for chunk in enc.encode_batch(pieces, allowed_special=set(allowed_special)) for t in chunk]
+        arr = np.array(ids, dtype=np.uint16)
+        arr.tofile(os.path.join(out_dir, f'{split}.bin'))
+        meta['splits'][split] = dict(tokens=len(arr), bytes=len(text.encode('utf-8')), words=len(text.split()))
+        print(f"{split}: {len(arr):,} tokens, {meta['splits'][split]['bytes']:,} bytes")
+    write_json(meta, os.path.join(out_dir, 'meta.json'))
+    return meta

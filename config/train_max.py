@@ -1,0 +1,25 @@
+# Max: the largest model the RTX 3060 (12 GB) trains well: ~350M parameters (24 layers, 1024 wide, GQA 16/4),
+# context 1024, bf16 autocast, activation checkpointing, micro-batch 8 x 1024 with 8-step accumulation
+# (64k tokens per optimizer step). train.py prints the memory plan at start and warns before an OOM.
+#   python train.py config/train_max.py --batch_size=8
+out_dir = 'out/max'
+dataset = 'wikitext2'
+n_layer = 24
+n_head = 16
+n_kv_head = 4
+n_embd = 1024
+block_size = 1024
+batch_size = 8
+gradient_accumulation_steps = 8
+learning_rate = 3e-4
+max_iters = 10000
+warmup_iters = 500
+min_lr = 3e-5
+dropout = 0.0
+dtype = 'auto'
+compile = True
+activation_checkpointing = True
+memory_limit_gb = 12.0
+eval_interval = 500
+eval_iters = 40
+log_interval = 10

@@ -1,0 +1,389 @@
+"""
+A modern decoder-only transformer in one file, Llama-style so that it exports to Hugging Face:
+RMSNorm (Zhang & Sennrich 2019), rotary position embeddings (Su et al. 2021, HF Llama's half-rotation
+convention), SwiGLU (Shazeer 2020), no biases, optional tied embeddings, grouped-query attention
+(Ainslie et al. 2023) and a preallocated KV cache for generation.
+
+Standalone: imports torch only (transformers lazily, for HF export/import).
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConfigError(ValueError):
+    """An impossible model configuration; the entry scripts print it as one line."""
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 256
+    vocab_size: int = 50257
+    n_layer: int = 6
+    n_head: int = 6
+    n_kv_head: int = None      # None = n_head (MHA); 1 = MQA; a divisor of n_head = GQA
+    n_embd: int = 384
+    ffn_hidden: int = None     # None = 8/3 * n_embd rounded up to 64 (Llama's SwiGLU sizing)
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+    tie_embeddings: bool = True
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.n_kv_head is None:
+            self.n_kv_head = self.n_head
+        if self.ffn_hidden is None:
+            self.ffn_hidden = 64 * math.ceil(8 * self.n_embd / 3 / 64)
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.n_kv_head < 1 or self.n_head % self.n_kv_head:
+            raise ConfigError(f"n_head={self.n_head} must be divisible by n_kv_head={self.n_kv_head}")
+        if (self.n_embd // self.n_head) % 2:
+            raise ConfigError(f"head dim {self.n_embd // self.n_head} must be even for RoPE")
+
+    @property
+    def head_dim(self):
+        return self.n_embd // self.n_head
+
+
+# -----------------------------------------------------------------------------
+# Rotary embeddings
+
+def rope_tables(head_dim, length, theta, device=None):
+    """cos/sin of shape (length, head_dim), frequencies duplicated across the two halves (HF Llama layout)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
+    freqs = torch.outer(torch.arange(length, dtype=torch.float32, device=device), inv_freq)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()
+
+
+def apply_rope(x, cos, sin):
+    """x: (B, n_heads, T, hd); cos/sin: (T, hd). RoFormer eq. 34, written as rotate-half."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+# -----------------------------------------------------------------------------
+# KV cache: preallocated once, filled in place, holds only n_kv_head heads (the GQA memory saving).
+
+class KVCache:
+    def __init__(self, n_layer, max_len):
+        self.n_layer, self.max_len = n_layer, max_len
+        self.k = self.v = None  # (n_layer, B, n_kv_head, max_len, hd), allocated at the first write
+        self.pos = 0            # number of positions filled
+
+    def update(self, layer, k, v):
+        """Write k, v (B, n_kv_head, T, hd) at [pos, pos+T); return the filled prefix of this layer's cache."""
+        B, H, T, D = k.shape
+        if self.k is None:
+            self.k = torch.empty(self.n_layer, B, H, self.max_len, D, dtype=k.dtype, device=k.device)
+            self.v = torch.empty_like(self.k)
+        end = self.pos + T
+        if end > self.max_len:
+            raise ConfigError(f"KV cache full: {end} positions > max_len={self.max_len}")
+        self.k[layer, :, :, self.pos:end] = k
+        self.v[layer, :, :, self.pos:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def nbytes(self):
+        return 0 if self.k is None else 2 * self.k.numel() * self.k.element_size()
+
+
+# -----------------------------------------------------------------------------
+# The model
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.n_head, self.n_kv_head, self.hd = cfg.n_head, cfg.n_kv_head, cfg.head_dim
+        # one fused projection for q, k and v: a single matmul is faster than three small ones on CPU
+        self.c_attn = nn.Linear(cfg.n_embd, (cfg.n_head + 2 * cfg.n_kv_head) * cfg.head_dim, bias=False)
+        self.c_proj = nn.Linear(cfg.n_head * cfg.head_dim, cfg.n_embd, bias=False)
+        self.dropout = cfg.dropout
+
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        B, T, _ = x.shape
+        q, k, v = self.c_attn(x).split([self.n_head * self.hd, self.n_kv_head * self.hd, self.n_kv_head * self.hd], -1)
+        q = q.view(B, T, self.n_head, self.hd).transpose(1, 2)     # (B, n_head, T, hd)
+        k = k.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
+        v = v.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)                        # (B, n_kv_head, S, hd), S = pos + T
+        S = k.size(2)
+        mask, causal = None, T > 1
+        if T > 1 and S > T:  # prefill after a prefix: query i sees the prefix and new tokens <= i
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
+            causal = False
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           dropout_p=self.dropout if self.training else 0.0,
+                                           enable_gqa=self.n_kv_head != self.n_head)
+        y = y.transpose(1, 2).reshape(B, T, self.n_head * self.hd)  # (B, T, n_head * hd)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    """SwiGLU FFN (Shazeer 2020): down(silu(gate(x)) * up(x)); gate and up fused into one matmul."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 2 * cfg.ffn_hidden, bias=False)
+        self.c_proj = nn.Linear(cfg.ffn_hidden, cfg.n_embd, bias=False)
+
+    def forward(self, x):
+        gate, up = self.c_fc(x).chunk(2, dim=-1)
+        return self.c_proj(F.silu(gate) * up)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.norm1 = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.norm2 = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache, layer))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
+        self.norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.wte.weight  # Press & Wolf 2017
+        cos, sin = rope_tables(cfg.head_dim, cfg.block_size, cfg.rope_theta)
+        self.register_buffer('cos', cos, persistent=False)
+        self.register_buffer('sin', sin, persistent=False)
+        self.activation_checkpointing = False
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith('c_proj.weight'):  # GPT-2: scale residual writes by 1/sqrt(2 * n_layer)
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding=True):
+        """Parameters; non_embedding drops the token-embedding lookup (free), but keeps a tied head's matmul."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and not self.config.tie_embeddings:
+            n -= self.wte.weight.numel()
+        return n
+
+    def forward(self, idx, targets=None, cache=None, last_only=False):
+        """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss).
+        last_only computes the head for the final position only (generation)."""
+        B, T = idx.shape
+        pos = cache.pos if cache is not None else 0
+        if pos + T > self.cos.size(0):
+            raise ConfigError(f"sequence of {pos + T} tokens exceeds block_size={self.config.block_size}")
+        cos, sin = self.cos[pos:pos + T], self.sin[pos:pos + T]
+        x = self.drop(self.wte(idx))
+        for i, block in enumerate(self.blocks):
+            if self.activation_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(block, x, cos, sin, use_reentrant=False)
+            else:
+                x = block(x, cos, sin, cache, i)
+        if cache is not None:
+            cache.pos += T
+        x = self.norm(x)
+        if last_only:
+            x = x[:, -1:, :]
+        logits = self.lm_head(x)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    # -------------------------------------------------------------------------
+    # Training helpers
+
+    def configure_optimizer(self, weight_decay, learning_rate, betas, device_type):
+        """AdamW; decay only matrices (>= 2-D), not norms. Fused kernel on CUDA."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=weight_decay),
+                  dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=device_type == 'cuda')
+
+    def flops_per_token(self, seq_len=None):
+        """PaLM (Chowdhery et al. 2022) appendix B: 6N + 12 L H Q T per token, forward + backward."""
+        cfg, T = self.config, seq_len or self.config.block_size
+        return 6 * self.num_params() + 12 * cfg.n_layer * cfg.n_head * cfg.head_dim * T
+
+    def estimate_mfu(self, tokens_per_s, peak_flops, seq_len=None):
+        return self.flops_per_token(seq_len) * tokens_per_s / peak_flops
+
+    # -------------------------------------------------------------------------
+    # Generation
+
+    @torch.no_grad()
+    def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
+               generator=None, use_cache=True):
+        """Yield the next token column (B,) for each step. With use_cache the prompt is prefilled once and each
+        step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
+        Rows that have produced a stop token keep emitting it; the stream ends when every row has."""
+        B, T0 = idx.shape
+        if T0 > self.config.block_size:
+            raise ConfigError(f"prompt of {T0} tokens exceeds block_size={self.config.block_size}")
+        if use_cache and T0 + max_new_tokens > self.config.block_size:
+            raise ConfigError(f"prompt ({T0}) + max_new_tokens ({max_new_tokens}) exceeds block_size="
+                              f"{self.config.block_size}; lower max_new_tokens")
+        stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
+        done = torch.zeros(B, dtype=torch.bool, device=idx.device)
+        cache = KVCache(self.config.n_layer, T0 + max_new_tokens) if use_cache else None
+        x = idx
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                x = x[:, -self.config.block_size:]
+            logits, _ = self(x, cache=cache, last_only=True)
+            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
+            if len(stop):
+                nxt = torch.where(done, stop[0], nxt)
+                done |= torch.isin(nxt, stop)
+            yield nxt
+            x = nxt[:, None] if use_cache else torch.cat([x, nxt[:, None]], dim=1)
+            if done.all():
+                return
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, **kwargs):
+        """idx (B, T) -> (B, T + new) token ids. kwargs as in stream()."""
+        new = list(self.stream(idx, max_new_tokens, **kwargs))
+        return torch.cat([idx] + [t[:, None] for t in new], dim=1) if new else idx
+
+    # -------------------------------------------------------------------------
+    # Hugging Face interop: our layout <-> LlamaForCausalLM (q/k/v and gate/up are fused here, split there)
+
+    def to_hf_state_dict(self):
+        cfg, sd = self.config, self.state_dict()
+        q, kv, h = cfg.n_head * cfg.head_dim, cfg.n_kv_head * cfg.head_dim, cfg.ffn_hidden
+        out = {'model.embed_tokens.weight': sd['wte.weight'], 'model.norm.weight': sd['norm.weight'],
+               'lm_head.weight': sd['lm_head.weight']}
+        for i in range(cfg.n_layer):
+            p, o = f'blocks.{i}.', f'model.layers.{i}.'
+            wq, wk, wv = sd[p + 'attn.c_attn.weight'].split([q, kv, kv])
+            gate, up = sd[p + 'mlp.c_fc.weight'].split([h, h])
+            out.update({o + 'input_layernorm.weight': sd[p + 'norm1.weight'],
+                        o + 'post_attention_layernorm.weight': sd[p + 'norm2.weight'],
+                        o + 'self_attn.q_proj.weight': wq, o + 'self_attn.k_proj.weight': wk,
+                        o + 'self_attn.v_proj.weight': wv, o + 'self_attn.o_proj.weight': sd[p + 'attn.c_proj.weight'],
+                        o + 'mlp.gate_proj.weight': gate, o + 'mlp.up_proj.weight': up,
+                        o + 'mlp.down_proj.weight': sd[p + 'mlp.c_proj.weight']})
+        return {k: v.detach().clone().contiguous() for k, v in out.items()}
+
+    def hf_config(self, eos_token_id=None):
+        from transformers import LlamaConfig
+        cfg = self.config
+        return LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.n_embd, intermediate_size=cfg.ffn_hidden,
+                           num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head,
+                           num_key_value_heads=cfg.n_kv_head, head_dim=cfg.head_dim, hidden_act='silu',
+                           max_position_embeddings=cfg.block_size, rms_norm_eps=cfg.norm_eps,
+                           rope_theta=cfg.rope_theta, tie_word_embeddings=cfg.tie_embeddings,
+                           attention_bias=False, mlp_bias=False, bos_token_id=eos_token_id,
+                           eos_token_id=eos_token_id)
+
+    def export_hf(self, folder, eos_token_id=None):
+        """Write a LlamaForCausalLM folder (config.json + model.safetensors) that loads with from_pretrained."""
+        from transformers import LlamaForCausalLM
+        hf = LlamaForCausalLM(self.hf_config(eos_token_id))
+        hf.load_state_dict(self.to_hf_state_dict(), strict=True)
+        hf.save_pretrained(folder, safe_serialization=True)
+        return folder
+
+    @classmethod
+    def from_hf(cls, folder_or_model):
+        """Build our GPT from a LlamaForCausalLM (folder or instance) without biases."""
+        from transformers import LlamaForCausalLM
+        hf = folder_or_model if isinstance(folder_or_model, nn.Module) else \
+            LlamaForCausalLM.from_pretrained(folder_or_model, dtype=torch.float32)
+        c = hf.config
+        if getattr(c, 'attention_bias', False) or getattr(c, 'mlp_bias', False):
+            raise ConfigError("only bias-free Llama models can be imported")
+        theta = (getattr(c, 'rope_parameters', None) or {}).get('rope_theta', getattr(c, 'rope_theta', 10000.0))
+        cfg = GPTConfig(block_size=c.max_position_embeddings, vocab_size=c.vocab_size, n_layer=c.num_hidden_layers,
+                        n_head=c.num_attention_heads, n_kv_head=c.num_key_value_heads, n_embd=c.hidden_size,
+                        ffn_hidden=c.intermediate_size, rope_theta=float(theta), norm_eps=c.rms_norm_eps,
+                        tie_embeddings=bool(c.tie_word_embeddings))
+        model = cls(cfg)
+        sd = hf.state_dict()
+        ours = {'wte.weight': sd['model.embed_tokens.weight'], 'norm.weight': sd['model.norm.weight'],
+                'lm_head.weight': sd.get('lm_head.weight', sd['model.embed_tokens.weight'])}
+        for i in range(cfg.n_layer):
+            p, o = f'blocks.{i}.', f'model.layers.{i}.'
+            ours.update({
+                p + 'norm1.weight': sd[o + 'input_layernorm.weight'],
+                p + 'norm2.weight': sd[o + 'post_attention_layernorm.weight'],
+                p + 'attn.c_attn.weight': torch.cat([sd[o + f'self_attn.{n}_proj.weight'] for n in 'qkv']),
+                p + 'attn.c_proj.weight': sd[o + 'self_attn.o_proj.weight'],
+                p + 'mlp.c_fc.weight': torch.cat([sd[o + 'mlp.gate_proj.weight'], sd[o + 'mlp.up_proj.weight']]),
+                p + 'mlp.c_proj.weight': sd[o + 'mlp.down_proj.weight']})
+        model.load_state_dict(ours, strict=True)
+        return model
+
+
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    """logits (B, V) -> (B,) token ids. temperature 0 = greedy; top-k, then nucleus (Holtzman et al. 2019)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float('-inf'))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        drop = probs.cumsum(dim=-1) - probs > top_p  # keep the smallest prefix with mass >= top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float('-inf'))
+        logits = torch.full_like(logits, float('-inf')).scatter(-1, order, sorted_logits)
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+# -----------------------------------------------------------------------------
+# Memory planner: what a training config will need, printed before the first step.
+
+def estimate_memory(cfg, batch_size, param_bytes=4, act_bytes=2, activation_checkpointing=False):
+    """Bytes for params, grads, AdamW moments (fp32 master weights), activations and a full KV cache.
+    Activations follow Korthikanti et al. 2022 (eq. 2) with flash attention (no s^2 term):
+    ~34 s b h bytes per layer at 16-bit, scaled by act_bytes/2; the SwiGLU FFN is wider than GPT's 4h,
+    so we count its activations from the real hidden size. Checkpointing keeps one input per layer."""
+    h, L, V, T, B = cfg.n_embd, cfg.n_layer, cfg.vocab_size, cfg.block_size, batch_size
+    kv = cfg.n_kv_head * cfg.head_dim
+    per_layer = h * (h + 2 * kv) + h * h + 3 * h * cfg.ffn_hidden + 2 * h
+    n_params = L * per_layer + V * h * (1 if cfg.tie_embeddings else 2) + h
+    params = n_params * param_bytes
+    grads = n_params * param_bytes
+    adam = 2 * n_params * 4
+    attn_acts = (4 * h + 2 * kv + h) * T * B              # norm in, qkv, attention out, proj out
+    ffn_acts = (h + 3 * cfg.ffn_hidden + h) * T * B       # norm in, gate/up, silu*up, out
+    layer_acts = (attn_acts + ffn_acts) * act_bytes
+    acts = (L * h * T * B * act_bytes + layer_acts) if activation_checkpointing else L * layer_acts
+    logits = B * T * V * (act_bytes + 4 + 4)               # logits, fp32 copy for the loss, its grad
+    kv_cache = 2 * L * B * T * kv * act_bytes
+    total = params + grads + adam + acts + logits
+    return dict(n_params=n_params, params=params, grads=grads, optimizer=adam, activations=acts,
+                logits=logits, kv_cache_generation=kv_cache, total_training=total)

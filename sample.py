@@ -1,0 +1,63 @@
+"""
+Sample from a trained model, streaming tokens as they come.
+    python sample.py --out_dir=out/tiny --start="The history of" --num_samples=2
+    python sample.py --ckpt=out/tiny/hf --start=FILE:prompt.txt     # an exported Hugging Face folder
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import sys
+
+import torch
+
+from common import UserError, configure, get_tokenizer, load_model, setup_runtime
+
+# -----------------------------------------------------------------------------
+out_dir = 'out/tiny'          # reads out_dir/ckpt.pt, as in nanoGPT
+ckpt = ''                     # or an explicit checkpoint file / exported HF folder
+start = '\n'                  # prompt text, or FILE:path to read it from a file
+num_samples = 3
+max_new_tokens = 200
+temperature = 0.8             # 0 = greedy
+top_k = 200                   # 0 = off
+top_p = 0.95                  # 1.0 = off
+seed = 1337
+device = 'auto'
+dtype = 'auto'
+use_cache = True              # False = recompute the whole window every token (nanoGPT's way, slow)
+# -----------------------------------------------------------------------------
+configure(globals())
+rt = setup_runtime(device, dtype, seed)
+
+model, meta = load_model(ckpt or os.path.join(out_dir, 'ckpt.pt'), rt['device'])
+model.eval()
+enc = get_tokenizer(meta.get('config', meta).get('tokenizer', 'gpt2'))
+if start.startswith('FILE:'):
+    with open(start[5:], encoding='utf-8') as f:
+        start = f.read()
+ids = enc.encode(start, allowed_special={'<|endoftext|>'})
+if not ids:
+    raise UserError("the prompt is empty after tokenization; pass --start=...")
+if len(ids) >= model.config.block_size:
+    raise UserError(f"prompt has {len(ids)} tokens but the model's context is {model.config.block_size}; shorten it")
+max_new = min(max_new_tokens, model.config.block_size - len(ids)) if use_cache else max_new_tokens
+if max_new < max_new_tokens:
+    print(f"(generating {max_new} tokens: prompt + new tokens must fit the {model.config.block_size}-token context)",
+          file=sys.stderr)
+
+x = torch.tensor([ids], dtype=torch.long, device=rt['device'])
+generator = torch.Generator(rt['device']).manual_seed(seed)
+for k in range(num_samples):
+    out, printed = [], ''
+    print(start, end='', flush=True)
+    with rt['autocast']:
+        for tok in model.stream(x, max_new, temperature=temperature, top_k=top_k or None, top_p=top_p,
+                                stop_tokens=(enc.eot_token,), generator=generator, use_cache=use_cache):
+            if tok.item() == enc.eot_token:
+                break
+            out.append(tok.item())
+            text = enc.decode(out)  # decode the whole tail so multi-byte characters print whole
+            if not text.endswith('\ufffd'):
+                print(text[len(printed):], end='', flush=True)
+                printed = text
+    print('\n' + '-' * 40, flush=True)

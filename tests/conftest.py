@@ -1,0 +1,57 @@
+"""Shared fixtures: a synthetic token corpus, a tiny trained checkpoint, and a helper to run the scripts."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+# the model every script-level test trains: small enough for a few seconds on 2 cores
+TINY = ['--n_layer=2', '--n_head=4', '--n_kv_head=2', '--n_embd=32', '--block_size=32', '--batch_size=4',
+        '--eval_iters=2', '--log_interval=1', '--warmup_iters=2', '--learning_rate=1e-2', '--device=cpu']
+
+
+def run(script, *args, env=None, check=True, timeout=300):
+    """Run a repo script in a subprocess with 1 thread per process (deterministic, and fair to the 2 cores)."""
+    e = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', **(env or {}))
+    p = subprocess.run([sys.executable, os.path.join(REPO, script), *map(str, args)], cwd=REPO, env=e,
+                       capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{script} {args} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def make_corpus(path, vocab=8192, n_train=60_000, n_val=6_000, seed=0):
+    """Token stream of 40 fixed 'sentences' in random order: learnable structure, no tokenizer needed."""
+    rng = np.random.default_rng(seed)
+    sentences = rng.integers(0, vocab - 1, size=(40, 12))
+    os.makedirs(path, exist_ok=True)
+    meta = dict(tokenizer='gpt2_8k', vocab_size=vocab, eot_token=vocab - 1, dtype='uint16', source='synthetic', splits={})
+    for split, n in (('train', n_train), ('val', n_val)):
+        toks = sentences[rng.integers(0, 40, size=n // 12 + 1)].reshape(-1)[:n].astype(np.uint16)
+        toks.tofile(os.path.join(path, f'{split}.bin'))
+        meta['splits'][split] = dict(tokens=n, bytes=4 * n, words=n)
+    with open(os.path.join(path, 'meta.json'), 'w') as f:
+        json.dump(meta, f)
+    return path
+
+
+@pytest.fixture(scope='session')
+def corpus(tmp_path_factory):
+    return make_corpus(str(tmp_path_factory.mktemp('corpus')))
+
+
+@pytest.fixture(scope='session')
+def tiny_ckpt(corpus, tmp_path_factory):
+    """A tiny model trained for 30 steps: out_dir with ckpt.pt, best.pt, log.jsonl, summary.json."""
+    out = str(tmp_path_factory.mktemp('tiny_run'))
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=30', '--eval_interval=10', *TINY)
+    return out
+
+
+def needs_data_dir():
+    return pytest.mark.skipif(not os.environ.get('DATA_DIR'), reason='needs DATA_DIR (../shared/data) for GPT-2 BPE files')

@@ -1,0 +1,76 @@
+"""eval.py lm metrics against hand computation; sample.py and export.py end to end."""
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from common import load_model, nats_to_bpb
+from conftest import needs_data_dir, run
+from eval import lm_nll
+from model import GPT, GPTConfig
+
+
+def test_bits_per_byte_by_hand():
+    # 1000 tokens at 2 nats each over 3000 bytes: 2000 nats = 2885.39 bits -> 0.96180 bits per byte
+    assert nats_to_bpb(2.0, 1000, 3000) == pytest.approx(2000 / math.log(2) / 3000)
+
+
+@pytest.mark.parametrize('stride', [16, 5])
+def test_lm_nll_scores_every_token_once(stride):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=16, vocab_size=50, n_layer=1, n_head=2, n_embd=16)).eval()
+    tokens = np.random.default_rng(0).integers(0, 50, size=103).astype(np.uint16)
+    nll, n = lm_nll(model, tokens, 16, stride, 3, torch.autocast('cpu', enabled=False), 'cpu')
+    assert n == len(tokens) - 1
+    if stride == 16:  # non-overlapping windows: the plain sum of per-window cross-entropies
+        t = torch.from_numpy(tokens.astype(np.int64))
+        ref = 0.0
+        for s in range(0, 102, 16):
+            x, y = t[s:s + 16][None], t[s + 1:s + 17][None]
+            x = x[:, :y.size(1)]
+            ref += torch.nn.functional.cross_entropy(model(x)[0][0], y[0], reduction='sum').item()
+        assert nll == pytest.approx(ref, rel=1e-5)
+
+
+def test_eval_lm_writes_rows(tiny_ckpt, corpus, tmp_path):
+    os.symlink(corpus, f'{tmp_path}/wt_8k')  # eval picks data/<dataset>_8k for the 8k-vocab model
+    res = tmp_path / 'exp'
+    run('eval.py', 'lm', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', '--splits=val',
+        f'--results_dir={res}', '--name=tiny', '--max_tokens=2000')
+    row = json.load(open(res / 'lm' / 'tiny_val.json'))
+    assert row['tokens_scored'] == 1999 and row['token_ppl'] == pytest.approx(math.exp(row['nll_per_token']))
+    assert row['git_commit'] and row['command'].startswith('python') and row['wall_time_s'] >= 0
+    assert (res / 'lm' / 'results.csv').exists() and (res / 'lm' / 'tiny_log.jsonl').exists()
+    p = run('eval.py', 'nonsense', check=False)
+    assert p.returncode == 1 and "unknown or missing suite 'nonsense'" in p.stderr
+
+
+@needs_data_dir()
+def test_sample_streams_and_handles_long_prompts(tiny_ckpt, tmp_path):
+    p = run('sample.py', f'--out_dir={tiny_ckpt}', '--start=Hello', '--num_samples=2', '--max_new_tokens=8',
+            '--device=cpu')
+    assert p.stdout.count('Hello') == 2 and p.stdout.count('-' * 40) == 2
+    prompt = tmp_path / 'p.txt'
+    prompt.write_text('word ' * 100)
+    p = run('sample.py', f'--out_dir={tiny_ckpt}', f'--start=FILE:{prompt}', check=False)
+    assert p.returncode == 1 and "context is 32; shorten it" in p.stderr
+
+
+@needs_data_dir()
+def test_export_to_hf_and_sample_from_it(tiny_ckpt, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    hf_dir = tmp_path / 'hf'
+    run('export.py', f'--ckpt={tiny_ckpt}/best.pt', f'--hf_dir={hf_dir}')
+    ours, _ = load_model(f'{tiny_ckpt}/best.pt')
+    hf = AutoModelForCausalLM.from_pretrained(str(hf_dir)).eval()
+    tok = AutoTokenizer.from_pretrained(str(hf_dir))
+    ids = tok('Hello world, this is a test')['input_ids']
+    from common import get_tokenizer
+    assert ids == get_tokenizer('gpt2_8k').encode('Hello world, this is a test')
+    x = torch.tensor([ids])
+    torch.testing.assert_close(hf(x).logits, ours.eval()(x)[0], atol=1e-4, rtol=1e-4)
+    p = run('sample.py', f'--ckpt={hf_dir}', '--start=Hello', '--num_samples=1', '--max_new_tokens=5')
+    assert 'Hello' in p.stdout

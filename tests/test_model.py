@@ -1,0 +1,130 @@
+"""model.py against independent references: HF Llama with copied weights, full forward vs KV cache."""
+import os
+
+import pytest
+import torch
+
+from model import GPT, GPTConfig, ConfigError, KVCache, estimate_memory, sample_next
+
+
+def tiny(n_kv_head=None, **kw):
+    torch.manual_seed(0)
+    cfg = GPTConfig(**dict(dict(block_size=64, vocab_size=97, n_layer=2, n_head=4, n_kv_head=n_kv_head, n_embd=32,
+                                rope_theta=500.0), **kw))
+    return GPT(cfg).eval()
+
+
+def randomize_norms(model):
+    with torch.no_grad():  # ones-initialised norm weights would hide a mix-up of the two norms
+        for n, p in model.named_parameters():
+            if 'norm' in n:
+                p.uniform_(0.5, 1.5)
+    return model
+
+
+def to_hf(model):
+    from transformers import LlamaForCausalLM
+    hf = LlamaForCausalLM(model.hf_config()).eval()
+    hf.load_state_dict(model.to_hf_state_dict())
+    return hf
+
+
+@pytest.mark.parametrize('n_kv_head', [4, 2, 1])  # MHA, GQA, MQA
+def test_matches_hf_llama(n_kv_head):
+    model = randomize_norms(tiny(n_kv_head))
+    hf = to_hf(model)
+    x = torch.randint(0, 97, (3, 40))
+    ours, _ = model(x)
+    theirs = hf(x).logits
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('n_kv_head', [4, 2, 1])
+def test_kv_cache_matches_hf_cache_and_full_forward(n_kv_head):
+    """Prefill 20 tokens, a 5-token chunk, then 10 single tokens: each step's logits equal our full forward
+    and HF Llama's own cached forward. The cache holds only n_kv_head heads."""
+    model = randomize_norms(tiny(n_kv_head))
+    hf = to_hf(model)
+    x = torch.randint(0, 97, (2, 35))
+    full, _ = model(x)
+    cache = KVCache(model.config.n_layer, 40)
+    past, pos = None, 0
+    for step in [20, 5] + [1] * 10:
+        ours, _ = model(x[:, pos:pos + step], cache=cache)
+        out = hf(x[:, pos:pos + step], past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        torch.testing.assert_close(ours, full[:, pos:pos + step], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(ours, out.logits, atol=1e-5, rtol=1e-5)
+        pos += step
+    assert cache.k.shape == (2, 2, n_kv_head, 40, 8)
+
+
+def test_cached_generation_equals_recompute():
+    model = tiny(2)
+    x = torch.randint(0, 97, (2, 7))
+    a = model.generate(x, 30, temperature=0)
+    b = model.generate(x, 30, temperature=0, use_cache=False)
+    assert torch.equal(a, b) and a.shape == (2, 37)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    s1 = model.generate(x, 20, temperature=1.0, top_k=20, top_p=0.9, generator=g1)
+    s2 = model.generate(x, 20, temperature=1.0, top_k=20, top_p=0.9, generator=g2, use_cache=False)
+    assert torch.equal(s1, s2)  # same seed, same samples with and without the cache
+
+
+def test_stop_tokens_end_generation():
+    model = tiny()
+    x = torch.randint(0, 97, (1, 5))
+    greedy = model.generate(x, 10, temperature=0)
+    stop = greedy[0, 7].item()  # the 3rd generated token
+    out = model.generate(x, 10, temperature=0, stop_tokens=(stop,))
+    assert out.shape[1] <= 8 and out[0, -1].item() == stop
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    assert sample_next(logits, temperature=0).item() == 1
+    g = torch.Generator().manual_seed(0)
+    assert all(sample_next(logits, 1.0, top_k=1, generator=g).item() == 1 for _ in range(20))
+    assert all(sample_next(logits, 1.0, top_p=0.01, generator=g).item() == 1 for _ in range(20))
+    # top_p=0.9: probabilities of [3,2,1,0] are .64,.24,.09,.03 -> keep ids 1,3,2 (mass .97 >= .9), never 0
+    assert 0 not in {sample_next(logits, 1.0, top_p=0.9, generator=g).item() for _ in range(300)}
+
+
+def test_context_limits():
+    model = tiny()
+    with pytest.raises(ConfigError, match='exceeds block_size'):
+        model(torch.zeros(1, 65, dtype=torch.long))
+    with pytest.raises(ConfigError, match='exceeds block_size'):
+        model.generate(torch.zeros(1, 60, dtype=torch.long), 10)
+    assert model.generate(torch.zeros(1, 60, dtype=torch.long), 10, use_cache=False).shape == (1, 70)
+
+
+@pytest.mark.parametrize('kw, msg', [(dict(n_head=4, n_kv_head=3), 'divisible by n_kv_head'),
+                                     (dict(n_embd=30, n_head=4), 'divisible by n_head'),
+                                     (dict(n_embd=12, n_head=4), 'must be even')])
+def test_bad_configs(kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        GPTConfig(**kw)
+
+
+def test_export_reload_roundtrip(tmp_path):
+    from transformers import AutoModelForCausalLM
+    model = randomize_norms(tiny(2, tie_embeddings=False))
+    model.export_hf(str(tmp_path), eos_token_id=96)
+    assert os.path.exists(tmp_path / 'model.safetensors')
+    hf = AutoModelForCausalLM.from_pretrained(str(tmp_path)).eval()
+    back = GPT.from_hf(str(tmp_path)).eval()
+    x = torch.randint(0, 97, (2, 30))
+    torch.testing.assert_close(hf(x).logits, model(x)[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(back(x)[0], model(x)[0], atol=0, rtol=0)
+    assert back.config == model.config
+
+
+def test_param_count_flops_and_memory_plan():
+    model = tiny(2)
+    cfg = model.config
+    assert model.num_params() == sum(p.numel() for p in model.parameters())  # tied: the head is counted once
+    plan = estimate_memory(cfg, batch_size=4)
+    assert plan['n_params'] == model.num_params()
+    assert plan['optimizer'] == 2 * 4 * plan['n_params']
+    assert model.flops_per_token(64) == 6 * model.num_params() + 12 * 2 * 4 * 8 * 64

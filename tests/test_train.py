@@ -1,0 +1,174 @@
+"""train.py end to end: learning, exact resume after SIGKILL, DDP equivalence, NaN handling, bad input."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, TINY, make_corpus, run
+from common import UserError, load_checkpoint
+
+
+def losses(out_dir, key='loss'):
+    with open(os.path.join(out_dir, 'log.jsonl')) as f:
+        return {r['iter']: r[key] for r in map(json.loads, f) if key in r}
+
+
+def test_loss_goes_down_and_files_written(tiny_ckpt):
+    val = losses(tiny_ckpt, 'val_loss')
+    assert val[30] < val[0] - 1.0, val
+    for f in ('ckpt.pt', 'best.pt', 'config.json', 'summary.json', 'log.jsonl'):
+        assert os.path.exists(os.path.join(tiny_ckpt, f)), f
+    ckpt = load_checkpoint(os.path.join(tiny_ckpt, 'ckpt.pt'))
+    assert ckpt['iter_num'] == 30 and ckpt['config']['max_iters'] == 30 and 'optimizer' in ckpt
+    summary = json.load(open(os.path.join(tiny_ckpt, 'summary.json')))
+    assert summary['tokens'] == 30 * 4 * 32 and summary['git_commit'] and summary['hardware']['cpu_count']
+
+
+def test_resume_after_sigkill_is_exact(corpus, tmp_path):
+    """Kill a run with SIGKILL mid-training, resume it: losses and final weights equal the uninterrupted run."""
+    common = [f'--dataset={corpus}', '--max_iters=24', '--eval_interval=4', '--dropout=0.1', *TINY]
+    ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    run('train.py', f'--out_dir={ref}', *common)
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    p = subprocess.Popen([sys.executable, 'train.py', f'--out_dir={cut}', *common], cwd=REPO, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill between checkpoints, somewhere after iter 9
+        if os.path.exists(os.path.join(cut, 'log.jsonl')) and max(losses(cut) or [0]) >= 10:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    killed_at = max(losses(cut))
+    assert 10 <= killed_at < 24, killed_at
+    run('train.py', f'--out_dir={cut}', '--init_from=resume', *common)
+    assert losses(cut) == losses(ref)
+    assert losses(cut, 'val_loss') == losses(ref, 'val_loss')
+    a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
+    for k in a['model']:
+        assert torch.equal(a['model'][k], b['model'][k]), k
+
+
+def test_torchrun_two_processes_match_one(corpus, tmp_path):
+    """2 gloo ranks x 1 micro-step see the same global batch as 1 process x 2 micro-steps."""
+    common = [f'--dataset={corpus}', '--max_iters=6', '--eval_interval=3', *TINY]
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    run('train.py', f'--out_dir={one}', '--gradient_accumulation_steps=2', *common)
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+                        'train.py', f'--out_dir={two}', '--gradient_accumulation_steps=1', *common],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    v1, v2 = losses(one, 'val_loss'), losses(two, 'val_loss')
+    assert v1.keys() == v2.keys()
+    for k in v1:
+        assert abs(v1[k] - v2[k]) < 1e-4, (k, v1[k], v2[k])
+    a, b = load_checkpoint(os.path.join(one, 'ckpt.pt')), load_checkpoint(os.path.join(two, 'ckpt.pt'))
+    for k in a['model']:
+        torch.testing.assert_close(a['model'][k], b['model'][k], atol=1e-5, rtol=1e-4)
+
+
+def test_failing_rank_brings_job_down(corpus, tmp_path):
+    """A rank that dies (here: rank 1 gets an unknown dataset) ends the whole job with an error, not a hang."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'train.py',
+           f'--dataset={tmp_path}/missing', f'--out_dir={tmp_path}/o', '--max_iters=2', *TINY]
+    p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and 'train.bin is missing' in p.stderr
+
+
+def test_nan_steps_are_skipped_then_stop(corpus, tmp_path):
+    out = str(tmp_path / 'nan')
+    p = run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=40', '--eval_interval=1',
+            '--learning_rate=1e30', '--max_bad_steps=3', '--warmup_iters=0', *TINY[:-3], check=False)
+    assert p.returncode == 1
+    assert 'non-finite steps in a row' in p.stderr and 'Traceback' not in p.stderr
+    assert 'step skipped' in p.stdout
+    if os.path.exists(os.path.join(out, 'ckpt.pt')):  # whatever was saved is finite
+        ckpt = load_checkpoint(os.path.join(out, 'ckpt.pt'))
+        assert all(torch.isfinite(v).all() for v in ckpt['model'].values())
+
+
+def test_kill_during_save_keeps_previous_checkpoint(tiny_ckpt, tmp_path):
+    """A process killed in the middle of torch.save leaves the old ckpt.pt intact and loadable."""
+    path = str(tmp_path / 'ckpt.pt')
+    shutil.copy(os.path.join(tiny_ckpt, 'ckpt.pt'), path)
+    before = open(path, 'rb').read()
+    code = f"""
+import os, sys, torch
+sys.path.insert(0, {REPO!r})
+import common
+from common import load_checkpoint, model_from_checkpoint, save_checkpoint
+ckpt = load_checkpoint({path!r})
+model = model_from_checkpoint(ckpt)
+def dying_save(obj, f):
+    f.write(b'PK' + os.urandom(1000)); f.flush()
+    os.kill(os.getpid(), 9)
+torch.save = dying_save
+save_checkpoint({path!r}, model, ckpt['model_args'], ckpt['config'])
+"""
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == -9
+    assert open(path, 'rb').read() == before and os.path.exists(path + '.tmp')
+    load_checkpoint(path)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--batch_sise=2'], "unknown config key 'batch_sise'; did you mean batch_size"),
+    (['--max_iters=ten'], "config key 'max_iters' expects int"),
+    (['--dataset=/nonexistent/wt'], "train.bin is missing or empty; prepare it with: python data/wt/prepare.py"),
+    (['--dataset=/nonexistent/wt_8k'], "prepare.py --tokenizer=gpt2_8k"),
+    (['--n_kv_head=3'], 'n_head=4 must be divisible by n_kv_head=3'),
+    (['--device=cuda'], "device='cuda' asked for but CUDA is not available"),
+    (['--out_dir=/dev/null/run'], 'cannot write to out_dir=/dev/null/run'),
+    (['config/does_not_exist.py'], "config file 'config/does_not_exist.py' does not exist"),
+])
+def test_bad_input_is_one_clear_line(corpus, args, message):
+    if torch.cuda.is_available() and args == ['--device=cuda']:
+        pytest.skip('CUDA is present')
+    base = [f'--dataset={corpus}', '--max_iters=1', '--out_dir=/tmp/unused_run', *TINY[:-1]]
+    p = run('train.py', *base, *args, check=False)
+    assert p.returncode == 1, p.stderr
+    assert message in p.stderr and 'Traceback' not in p.stderr, p.stderr
+
+
+def test_bad_checkpoints(tiny_ckpt, tmp_path, corpus):
+    good = open(os.path.join(tiny_ckpt, 'ckpt.pt'), 'rb').read()
+    (tmp_path / 'trunc.pt').write_bytes(good[:len(good) // 2])
+    (tmp_path / 'text.pt').write_text('hello')
+    torch.save({'weights': torch.zeros(2)}, tmp_path / 'other.pt')
+    ckpt = torch.load(os.path.join(tiny_ckpt, 'ckpt.pt'), weights_only=True)
+    torch.save(dict(ckpt, format_version=99), tmp_path / 'newer.pt')
+    torch.save(dict(ckpt, model_args=dict(ckpt['model_args'], n_layer=3)), tmp_path / 'arch.pt')
+    cases = {'missing.pt': 'no checkpoint at', 'trunc.pt': 'not a readable checkpoint', 'text.pt': 'not a readable checkpoint',
+             'other.pt': 'not a modern-llm checkpoint', 'newer.pt': 'newer than this code',
+             'arch.pt': 'do not match its architecture'}
+    for name, msg in cases.items():
+        with pytest.raises(UserError, match=msg):
+            from common import model_from_checkpoint
+            model_from_checkpoint(load_checkpoint(str(tmp_path / name)))
+    # the same through a script: one line, and the good run folder untouched
+    p = run('train.py', f'--dataset={corpus}', f'--init_from={tmp_path}/trunc.pt', f'--out_dir={tmp_path}/x', *TINY,
+            check=False)
+    assert p.returncode == 1 and 'not a readable checkpoint' in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_vocab_mismatch_refused(tiny_ckpt, tmp_path):
+    other = make_corpus(str(tmp_path / 'c4k'), vocab=4096)
+    p = run('train.py', f'--dataset={other}', f'--init_from={tiny_ckpt}/ckpt.pt', f'--out_dir={tmp_path}/o', *TINY,
+            check=False)
+    assert p.returncode == 1 and 'vocab 8192' in p.stderr
+
+
+def test_train_max_config_starts(corpus, tmp_path):
+    """The 3060 config parses, prints its memory plan and takes 2 steps (scaled down in width only for CPU time)."""
+    p = run('train.py', 'config/train_max.py', f'--dataset={corpus}', f'--out_dir={tmp_path}/max', '--max_iters=2',
+            '--n_layer=2', '--n_embd=64', '--block_size=64', '--batch_size=2', '--gradient_accumulation_steps=2',
+            '--compile=False', '--eval_iters=1', '--device=cpu')
+    assert 'memory plan (GB)' in p.stdout and 'done: best val loss' in p.stdout

@@ -1,0 +1,302 @@
+"""
+Pretrain a GPT from scratch (or resume one). One process:
+    python train.py config/train_tiny.py
+    python train.py config/train_max.py --batch_size=8
+Distributed data parallel, N processes on one node:
+    torchrun --standalone --nproc_per_node=2 train.py config/train_tiny.py
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import json
+import math
+import time
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from common import (UserError, check_writable, configure, dataset_dir, load_checkpoint, load_meta,
+                    measure_matmul_peak, model_from_checkpoint, nats_to_bpb, print0, provenance, save_checkpoint,
+                    setup_runtime, synchronize, write_json)
+from model import GPT, GPTConfig, estimate_memory
+
+# -----------------------------------------------------------------------------
+# default config (a small model on WikiText-2); config/*.py files and --key=value override any of it
+out_dir = 'out/default'
+init_from = 'scratch'        # 'scratch' | 'resume' (from out_dir/ckpt.pt) | path to a checkpoint to start from
+eval_interval = 200
+log_interval = 10
+eval_iters = 20
+eval_only = False
+always_save_checkpoint = True  # ckpt.pt at every eval (for resume); best.pt only when val improves
+seed = 1337
+# data
+dataset = 'wikitext2'        # data/<dataset>/ or a directory path holding train.bin, val.bin, meta.json
+batch_size = 8               # micro-batch per process
+block_size = 256
+gradient_accumulation_steps = 1  # global batch = batch_size * gradient_accumulation_steps * world_size
+# model
+n_layer = 6
+n_head = 6
+n_kv_head = None             # None = n_head; fewer = GQA, 1 = MQA
+n_embd = 384
+ffn_hidden = None
+rope_theta = 10000.0
+tie_embeddings = True
+dropout = 0.0
+# optimizer: AdamW, linear warmup then cosine decay to min_lr
+learning_rate = 1e-3
+max_iters = 2000
+weight_decay = 0.1
+beta1 = 0.9
+beta2 = 0.95
+grad_clip = 1.0              # 0 disables clipping (the norm is still computed, for the NaN check)
+decay_lr = True
+warmup_iters = 100
+lr_decay_iters = None        # None = max_iters
+min_lr = 1e-4
+max_bad_steps = 5            # non-finite loss/grad steps are skipped; this many in a row stops the run
+# system
+device = 'auto'              # auto | cpu | cuda | cuda:1 | mps
+dtype = 'auto'               # auto = bfloat16 on Ampere+, float16 on older CUDA, float32 on CPU
+compile = False
+activation_checkpointing = False
+memory_limit_gb = 0.0        # warn when the plan exceeds it (0 = the GPU's memory; nothing on CPU)
+# -----------------------------------------------------------------------------
+config = configure(globals())
+lr_decay_iters = lr_decay_iters or max_iters
+rt = setup_runtime(device, dtype, seed)
+master = rt['master']
+t_start = time.time()
+
+# -----------------------------------------------------------------------------
+# data: random windows from a uint16 memmap. The windows of iteration `it` are a pure function of
+# (seed, it), so a resumed run, or one split over more processes, sees exactly the same tokens.
+data_path = dataset_dir(dataset)
+meta = load_meta(data_path, dataset)
+data = {s: np.memmap(os.path.join(data_path, f'{s}.bin'), dtype=np.uint16, mode='r') for s in ('train', 'val')}
+for s, d in data.items():
+    if len(d) <= block_size + 1:
+        raise UserError(f"{data_path}/{s}.bin has {len(d)} tokens, fewer than block_size+1={block_size + 1}")
+world, rank = rt['world_size'], rt['rank']
+tokens_per_iter = batch_size * gradient_accumulation_steps * world * block_size
+
+
+def get_batch(split, it, part):
+    """Rows `part` (a batch_size slice) of the global batch drawn for step `it`: micro-step m of rank r
+    reads part m * world + r, so any split of the global batch over processes reads the same rows."""
+    d = data[split]
+    n = batch_size * gradient_accumulation_steps * world
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+    starts = torch.randint(len(d) - block_size - 1, (n,), generator=g)
+    mine = starts[part * batch_size:][:batch_size].tolist()
+    x = torch.from_numpy(np.stack([d[i:i + block_size] for i in mine]).astype(np.int64))
+    y = torch.from_numpy(np.stack([d[i + 1:i + 1 + block_size] for i in mine]).astype(np.int64))
+    if rt['device_type'] == 'cuda':
+        return x.pin_memory().to(rt['device'], non_blocking=True), y.pin_memory().to(rt['device'], non_blocking=True)
+    return x.to(rt['device']), y.to(rt['device'])
+
+
+# -----------------------------------------------------------------------------
+# model
+model_args = dict(block_size=block_size, vocab_size=meta['vocab_size'], n_layer=n_layer, n_head=n_head,
+                  n_kv_head=n_kv_head, n_embd=n_embd, ffn_hidden=ffn_hidden, rope_theta=rope_theta,
+                  tie_embeddings=tie_embeddings, dropout=dropout)
+iter_num, best_val_loss, ckpt = 0, float('inf'), None
+if init_from == 'resume':
+    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
+elif init_from != 'scratch':
+    ckpt = load_checkpoint(init_from)
+if ckpt is not None:
+    if ckpt.get('config', {}).get('tokenizer', meta['tokenizer']) != meta['tokenizer']:
+        raise UserError(f"checkpoint tokenizer {ckpt['config']['tokenizer']} != dataset tokenizer {meta['tokenizer']}")
+    if ckpt['model_args']['vocab_size'] != meta['vocab_size']:
+        raise UserError(f"checkpoint vocab {ckpt['model_args']['vocab_size']} != {data_path}/meta.json vocab {meta['vocab_size']}")
+    # the architecture comes from the checkpoint; block_size and dropout may change when starting a new run
+    model_args = dict(ckpt['model_args'])
+    if init_from != 'resume':
+        model_args['dropout'] = dropout
+    model = model_from_checkpoint(ckpt)
+    if block_size > model_args['block_size']:
+        raise UserError(f"block_size={block_size} exceeds the checkpoint's block_size={model_args['block_size']}")
+else:
+    model = GPT(GPTConfig(**model_args))
+config['tokenizer'] = meta['tokenizer']
+if init_from == 'resume':
+    iter_num, best_val_loss = ckpt['iter_num'], ckpt['best_val_loss']
+model.activation_checkpointing = activation_checkpointing
+model.to(rt['device'])
+
+plan = estimate_memory(model.config, batch_size, act_bytes=2 if rt['dtype'] != 'float32' else 4,
+                       activation_checkpointing=activation_checkpointing)
+limit = memory_limit_gb * 1e9 or (torch.cuda.get_device_properties(rt['device']).total_memory
+                                   if rt['device_type'] == 'cuda' else 0)
+print0(f"model: {model.num_params() / 1e6:.2f}M params ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M with "
+       f"embeddings), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
+print0("memory plan (GB): " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in plan.items() if k != 'n_params'))
+if limit and plan['total_training'] > 0.9 * limit:
+    print0(f"WARNING: planned {plan['total_training'] / 1e9:.1f} GB is over 90% of {limit / 1e9:.1f} GB; expect OOM. "
+           f"Lower batch_size (raise gradient_accumulation_steps to keep the global batch) or set "
+           f"activation_checkpointing=True")
+
+optimizer = model.configure_optimizer(weight_decay, learning_rate, (beta1, beta2), rt['device_type'])
+scaler = torch.amp.GradScaler(rt['device_type'], enabled=rt['dtype'] == 'float16')
+if init_from == 'resume':
+    optimizer.load_state_dict(ckpt['optimizer'])
+    scaler.load_state_dict(ckpt['scaler'])
+    torch.set_rng_state(ckpt['rng_cpu'])  # dropout masks continue as if never stopped
+    if rt['device_type'] == 'cuda' and 'rng_cuda' in ckpt:
+        torch.cuda.set_rng_state(ckpt['rng_cuda'])
+ckpt = None  # free memory
+
+raw_model = model
+if compile:
+    print0("compiling the model (takes a minute)...")
+    model = torch.compile(model)
+if rt['ddp']:
+    model = DDP(model, device_ids=[rt['local_rank']] if rt['device_type'] == 'cuda' else None)
+
+if master:
+    check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in raw_model.parameters()))
+    write_json(dict(config, model_args=raw_model.config.__dict__), os.path.join(out_dir, 'config.json'))
+    print(json.dumps(config))
+
+
+def get_lr(it):
+    """Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017)."""
+    if not decay_lr:
+        return learning_rate
+    if it < warmup_iters:
+        return learning_rate * (it + 1) / (warmup_iters + 1)
+    if it > lr_decay_iters:
+        return min_lr
+    ratio = (it - warmup_iters) / max(1, lr_decay_iters - warmup_iters)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (learning_rate - min_lr)
+
+
+@torch.no_grad()
+def estimate_loss():
+    """Mean loss over eval_iters fixed batches per split, shared out over the ranks and all-reduced."""
+    model.eval()
+    out = {}
+    for split in ('train', 'val'):
+        losses = torch.zeros(2, device=rt['device'])  # (sum, count)
+        for k in range(rank, eval_iters, world):
+            x, y = get_batch(split, 10_000_000 + k, 0)  # fixed eval batches, whatever the world size
+            with rt['autocast']:
+                _, loss = raw_model(x, y)
+            losses += torch.stack([loss.float(), torch.ones((), device=rt['device'])])
+        if rt['ddp']:
+            torch.distributed.all_reduce(losses)
+        out[split] = (losses[0] / losses[1]).item()
+    model.train()
+    return out
+
+
+def save(name, val_loss, resumable=True):
+    """ckpt.pt carries everything a resume needs; best.pt only the weights."""
+    state = dict(optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), rng_cpu=torch.get_rng_state(),
+                 **({'rng_cuda': torch.cuda.get_rng_state()} if rt['device_type'] == 'cuda' else {}))
+    save_checkpoint(os.path.join(out_dir, name), raw_model, raw_model.config.__dict__, config, iter_num=iter_num,
+                    best_val_loss=best_val_loss, val_loss=val_loss, **(state if resumable else {}))
+
+
+log_path = os.path.join(out_dir, 'log.jsonl')
+if master and os.path.exists(log_path):  # a resumed run drops the rows the killed run wrote after its checkpoint
+    with open(log_path) as f:
+        kept = [line for line in f if init_from == 'resume' and json.loads(line)['iter'] < iter_num]
+    with open(log_path, 'w') as f:
+        f.writelines(kept)
+
+
+def log(row):
+    if master:
+        with open(log_path, 'a') as f:
+            f.write(json.dumps(row) + '\n')
+
+
+# -----------------------------------------------------------------------------
+# training loop
+peak_flops = measure_matmul_peak(rt['device'], torch.bfloat16 if rt['dtype'] == 'bfloat16' else torch.float32)
+print0(f"measured matmul peak: {peak_flops / 1e9:.1f} GFLOP/s (the MFU denominator)")
+val_tokens_bytes = meta['splits']['val']['tokens'], meta['splits']['val']['bytes']
+bad_steps, skipped_steps, tokens_seen = 0, 0, iter_num * tokens_per_iter
+t_train, last = time.time(), None
+model.train()
+while True:
+    lr = get_lr(iter_num)
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+
+    if iter_num % eval_interval == 0 or iter_num == max_iters:
+        losses = estimate_loss()
+        ppl = math.exp(min(losses['val'], 50))
+        bpb = nats_to_bpb(losses['val'], *val_tokens_bytes)
+        print0(f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
+               f"val ppl {ppl:.2f}, val bpb {bpb:.4f}")
+        log(dict(iter=iter_num, train_loss=losses['train'], val_loss=losses['val'], val_ppl=ppl, val_bpb=bpb,
+                 lr=lr, tokens=tokens_seen, time_s=round(time.time() - t_start, 2)))
+        improved = losses['val'] < best_val_loss
+        best_val_loss = min(best_val_loss, losses['val'])
+        if not math.isfinite(losses['val']):
+            print0(f"step {iter_num}: val loss is not finite; not saving a checkpoint")
+        elif master and iter_num > 0 and not eval_only:
+            if improved:
+                save('best.pt', losses['val'], resumable=False)
+            if improved or always_save_checkpoint or iter_num == max_iters:
+                save('ckpt.pt', losses['val'])
+    if eval_only or iter_num >= max_iters:
+        break
+
+    # forward/backward over the micro-steps; DDP all-reduces gradients only on the last one
+    loss_sum = torch.zeros((), device=rt['device'])
+    for micro_step in range(gradient_accumulation_steps):
+        x, y = get_batch('train', iter_num, micro_step * world + rank)
+        if rt['ddp']:
+            model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
+        with rt['autocast']:
+            _, loss = model(x, y)
+            loss = loss / gradient_accumulation_steps
+        scaler.scale(loss).backward()
+        loss_sum += loss.detach()
+    scaler.unscale_(optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip if grad_clip > 0 else float('inf'))
+    if torch.isfinite(grad_norm) and torch.isfinite(loss_sum):  # grads are all-reduced: every rank agrees
+        scaler.step(optimizer)
+        bad_steps = 0
+    else:
+        bad_steps, skipped_steps = bad_steps + 1, skipped_steps + 1
+        print0(f"iter {iter_num}: non-finite loss/gradient, step skipped ({bad_steps} in a row)")
+        if bad_steps >= max_bad_steps:
+            raise UserError(f"{bad_steps} non-finite steps in a row at iter {iter_num}; stopping. The last good "
+                            f"checkpoint is {out_dir}/ckpt.pt; lower learning_rate or check the data")
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    tokens_seen += tokens_per_iter
+
+    if iter_num % log_interval == 0 or iter_num == max_iters - 1:
+        synchronize(rt['device_type'])
+        now, row = time.time(), dict(iter=iter_num, loss=loss_sum.item(), lr=lr, grad_norm=grad_norm.item())
+        line = f"iter {iter_num}: loss {row['loss']:.4f}, lr {lr:.2e}"
+        if last is not None:  # timing over the steps since the previous log line
+            dt = (now - last[0]) / (iter_num - last[1])
+            tok_s = tokens_per_iter / dt
+            mfu = raw_model.estimate_mfu(tok_s / world, peak_flops, block_size)
+            row.update(tok_s=tok_s, mfu=mfu)
+            line += f", {dt * 1000:.0f} ms/iter, {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%"
+        print0(line)
+        log(dict(row, tokens=tokens_seen, time_s=round(now - t_start, 2)))
+        last = (now, iter_num)
+    iter_num += 1
+
+# -----------------------------------------------------------------------------
+if master and not eval_only:
+    summary = dict(out_dir=out_dir, iters=iter_num, tokens=tokens_seen, params=raw_model.num_params(),
+                   best_val_loss=best_val_loss, best_val_ppl=math.exp(best_val_loss),
+                   best_val_bpb=nats_to_bpb(best_val_loss, *val_tokens_bytes), skipped_steps=skipped_steps,
+                   train_time_s=round(time.time() - t_train, 2), config=config, **provenance(t_start))
+    write_json(summary, os.path.join(out_dir, 'summary.json'))
+    print(f"done: best val loss {best_val_loss:.4f} (ppl {math.exp(best_val_loss):.2f}), summary in {out_dir}/summary.json")
+if rt['ddp']:
+    torch.distributed.destroy_process_group()
