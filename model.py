@@ -31,6 +31,13 @@ class GPTConfig:
     norm_eps: float = 1e-5
     tie_embeddings: bool = True
     dropout: float = 0.0
+    # Mixture of Experts (Shazeer et al. 2017; Switch, Fedus et al. 2021): 0 experts = dense
+    n_experts: int = 0
+    moe_top_k: int = 2
+    moe_every: int = 1             # MoE FFN in blocks moe_every-1, 2*moe_every-1, ... (1 = every block)
+    capacity_factor: float = 0.0   # 0 = unlimited; else each expert takes ceil(cf * tokens * top_k / n_experts)
+    aux_loss_coef: float = 0.01    # Switch load-balancing loss
+    z_loss_coef: float = 0.001     # ST-MoE router z-loss (Zoph et al. 2022)
 
     def __post_init__(self):
         if self.n_kv_head is None:
@@ -43,6 +50,10 @@ class GPTConfig:
             raise ConfigError(f"n_head={self.n_head} must be divisible by n_kv_head={self.n_kv_head}")
         if (self.n_embd // self.n_head) % 2:
             raise ConfigError(f"head dim {self.n_embd // self.n_head} must be even for RoPE")
+        if self.n_experts and not 1 <= self.moe_top_k <= self.n_experts:
+            raise ConfigError(f"moe_top_k={self.moe_top_k} must be between 1 and n_experts={self.n_experts}")
+        if self.n_experts and self.moe_every < 1:
+            raise ConfigError(f"moe_every={self.moe_every} must be >= 1")
 
     @property
     def head_dim(self):
@@ -70,6 +81,8 @@ def apply_rope(x, cos, sin):
 # KV cache: preallocated once, filled in place, holds only n_kv_head heads (the GQA memory saving).
 
 class KVCache:
+    streaming = False
+
     def __init__(self, n_layer, max_len):
         self.n_layer, self.max_len = n_layer, max_len
         self.k = self.v = None  # (n_layer, B, n_kv_head, max_len, hd), allocated at the first write
@@ -91,6 +104,48 @@ class KVCache:
     def nbytes(self):
         return 0 if self.k is None else 2 * self.k.numel() * self.k.element_size()
 
+    def slots_after(self, T):
+        return self.pos + T
+
+    def advance(self, T):
+        self.pos += T
+
+
+class StreamingKVCache(KVCache):
+    """StreamingLLM (Xiao et al. 2023): keep the first n_sink tokens and a rolling window of the most recent
+    ones, so generation runs past block_size at constant memory without recomputation. Keys are stored before
+    RoPE and rotated by their *cache slot* (§3.2: positions are assigned within the cache), so the model only
+    ever sees positions < n_sink + window. n_sink = 0 is the window-only baseline that the paper shows
+    collapsing once the first tokens are evicted."""
+    streaming = True
+
+    def __init__(self, n_layer, n_sink, window):
+        if window < 1 or n_sink < 0:
+            raise ConfigError(f"streaming cache needs window >= 1 and n_sink >= 0, got window={window}, n_sink={n_sink}")
+        super().__init__(n_layer, n_sink + window)
+        self.n_sink = n_sink
+        self.seen = 0  # tokens consumed so far (pos is the number of filled slots)
+
+    def slots_after(self, T):
+        return min(self.pos + T, self.max_len)
+
+    def update(self, layer, k, v):
+        B, H, T, D = k.shape
+        if self.k is None:
+            self.k = torch.empty(self.n_layer, B, H, self.max_len, D, dtype=k.dtype, device=k.device)
+            self.v = torch.empty_like(self.k)
+        if self.pos + T > self.max_len:  # evict the oldest non-sink tokens by shifting the window left
+            if T > 1:
+                raise ConfigError("a streaming cache takes one token at a time once it is full")
+            for buf in (self.k, self.v):
+                buf[layer, :, :, self.n_sink:-1] = buf[layer, :, :, self.n_sink + 1:].clone()
+            self.k[layer, :, :, -1:], self.v[layer, :, :, -1:] = k, v
+            return self.k[layer], self.v[layer]
+        return super().update(layer, k, v)
+
+    def advance(self, T):
+        self.pos, self.seen = self.slots_after(T), self.seen + T
+
 
 # -----------------------------------------------------------------------------
 # The model
@@ -110,9 +165,13 @@ class Attention(nn.Module):
         q = q.view(B, T, self.n_head, self.hd).transpose(1, 2)     # (B, n_head, T, hd)
         k = k.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
         v = v.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is not None:
-            k, v = cache.update(layer, k, v)                        # (B, n_kv_head, S, hd), S = pos + T
+        if cache is not None and cache.streaming:  # cos/sin cover cache slots [0, S): rotate keys by slot
+            k, v = cache.update(layer, k, v)                        # (B, n_kv_head, S, hd), pre-RoPE keys
+            q, k = apply_rope(q, cos[-T:], sin[-T:]), apply_rope(k, cos, sin)
+        else:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            if cache is not None:
+                k, v = cache.update(layer, k, v)                    # (B, n_kv_head, S, hd), S = pos + T
         S = k.size(2)
         mask, causal = None, T > 1
         if T > 1 and S > T:  # prefill after a prefix: query i sees the prefix and new tokens <= i
@@ -138,6 +197,65 @@ class MLP(nn.Module):
         return self.c_proj(F.silu(gate) * up)
 
 
+class MoE(nn.Module):
+    """Top-k routed SwiGLU experts. Dispatch is vectorised: assignments are sorted by expert, each expert
+    runs one matmul over its tokens (a loop over experts, never over tokens) and results are index_add-ed back.
+    Top-2 weights are renormalised over the chosen experts (Mixtral); top-1 keeps the raw router probability
+    so the router still gets a gradient (Switch). With a capacity, first choices are served before second
+    choices and earlier tokens before later ones; assignments over capacity are dropped and the token passes
+    through the residual connection alone for that expert."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        E, d, h = cfg.n_experts, cfg.n_embd, cfg.ffn_hidden
+        self.n_experts, self.top_k, self.capacity_factor = E, cfg.moe_top_k, cfg.capacity_factor
+        self.router = nn.Linear(d, E, bias=False)
+        self.w_fc = nn.Parameter(torch.empty(E, 2 * h, d))    # per expert [gate; up], F.linear layout
+        self.c_proj = nn.Parameter(torch.empty(E, d, h))      # per expert down projection
+        nn.init.normal_(self.w_fc, std=0.02)
+        nn.init.normal_(self.c_proj, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        self.stats = {}
+
+    def forward(self, x):
+        B, T, D = x.shape
+        x = x.reshape(-1, D)                                   # (N, D)
+        N, E, k = x.size(0), self.n_experts, self.top_k
+        logits = self.router(x).float()                        # (N, E)
+        probs = logits.softmax(dim=-1)
+        weights, experts = probs.topk(k, dim=-1)               # (N, k)
+        if k > 1:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        # choice-major order: all first choices, then all second choices
+        flat_expert = experts.t().reshape(-1)                  # (k*N,)
+        flat_token = torch.arange(N, device=x.device).repeat(k)
+        flat_weight = weights.t().reshape(-1)
+        order = torch.argsort(flat_expert, stable=True)        # grouped by expert, priority order kept
+        counts = torch.bincount(flat_expert, minlength=E)      # (E,) assignments before capacity
+        starts = torch.cumsum(counts, 0) - counts
+        rank_in_expert = torch.empty_like(order)
+        rank_in_expert[order] = torch.arange(order.numel(), device=x.device) - starts[flat_expert[order]]
+        keep = torch.ones_like(flat_expert, dtype=torch.bool)
+        if self.capacity_factor > 0:
+            capacity = math.ceil(self.capacity_factor * N * k / E)
+            keep = rank_in_expert < capacity
+        out = torch.zeros_like(x)
+        kept_order = order[keep[order]]
+        kept_counts = torch.bincount(flat_expert[kept_order], minlength=E).tolist()
+        for e, idx in enumerate(kept_order.split(kept_counts)):
+            if idx.numel() == 0:
+                continue
+            tokens = flat_token[idx]
+            gate, up = F.linear(x[tokens], self.w_fc[e]).chunk(2, dim=-1)
+            y = F.linear(F.silu(gate) * up, self.c_proj[e])
+            out.index_add_(0, tokens, (y * flat_weight[idx, None]).to(out.dtype))
+        # Switch eq. 4 (summed over the k choices, as HF Mixtral does): E * sum_e f_e * P_e; ST-MoE eq. 5
+        aux = E * (counts.float() / N * probs.mean(dim=0)).sum()
+        z = torch.logsumexp(logits, dim=-1).pow(2).mean()
+        self.stats = dict(aux_loss=aux, z_loss=z, load=counts.detach(), dropped=(~keep).sum().detach(),
+                          dropped_mask=~keep.view(k, N).t())
+        return out.view(B, T, D)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps):
         super().__init__()
@@ -149,12 +267,13 @@ class RMSNorm(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, layer=0):
         super().__init__()
         self.norm1 = RMSNorm(cfg.n_embd, cfg.norm_eps)
         self.attn = Attention(cfg)
         self.norm2 = RMSNorm(cfg.n_embd, cfg.norm_eps)
-        self.mlp = MLP(cfg)
+        is_moe = cfg.n_experts > 0 and layer % cfg.moe_every == cfg.moe_every - 1
+        self.mlp = MoE(cfg) if is_moe else MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, cos, sin, cache=None, layer=0):
@@ -168,7 +287,7 @@ class GPT(nn.Module):
         self.config = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
+        self.blocks = nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)])
         self.norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
@@ -187,21 +306,32 @@ class GPT(nn.Module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def num_params(self, non_embedding=True):
-        """Parameters; non_embedding drops the token-embedding lookup (free), but keeps a tied head's matmul."""
+    def num_params(self, non_embedding=True, active=False):
+        """Parameters; non_embedding drops the token-embedding lookup (free), but keeps a tied head's matmul.
+        active counts only the top_k of n_experts experts a token goes through (the FLOPs that matter)."""
         n = sum(p.numel() for p in self.parameters())
         if non_embedding and not self.config.tie_embeddings:
             n -= self.wte.weight.numel()
-        return n
+        if active:
+            for b in self.blocks:
+                if isinstance(b.mlp, MoE):
+                    n -= (b.mlp.w_fc.numel() + b.mlp.c_proj.numel()) * (1 - b.mlp.top_k / b.mlp.n_experts)
+        return int(n)
 
-    def forward(self, idx, targets=None, cache=None, last_only=False):
-        """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss).
-        last_only computes the head for the final position only (generation)."""
+    def forward(self, idx, targets=None, cache=None, last_only=False, extrapolate=False):
+        """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss); in training the loss
+        includes the MoE auxiliary losses. last_only computes the head for the final position only
+        (generation). extrapolate allows positions past block_size (the long-context experiments)."""
         B, T = idx.shape
-        pos = cache.pos if cache is not None else 0
-        if pos + T > self.cos.size(0):
-            raise ConfigError(f"sequence of {pos + T} tokens exceeds block_size={self.config.block_size}")
-        cos, sin = self.cos[pos:pos + T], self.sin[pos:pos + T]
+        if cache is not None and cache.streaming:
+            lo, hi = 0, cache.slots_after(T)  # RoPE by cache slot
+        else:
+            lo = cache.pos if cache is not None else 0
+            hi = lo + T
+        if hi > self.config.block_size and not extrapolate:
+            raise ConfigError(f"sequence of {hi} tokens exceeds block_size={self.config.block_size}")
+        cos, sin = self.rope(hi)
+        cos, sin = cos[lo:hi], sin[lo:hi]
         x = self.drop(self.wte(idx))
         for i, block in enumerate(self.blocks):
             if self.activation_checkpointing and self.training:
@@ -209,7 +339,7 @@ class GPT(nn.Module):
             else:
                 x = block(x, cos, sin, cache, i)
         if cache is not None:
-            cache.pos += T
+            cache.advance(T)
         x = self.norm(x)
         if last_only:
             x = x[:, -1:, :]
@@ -217,7 +347,26 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+            if self.training and self.config.n_experts:
+                stats = self.moe_stats()
+                loss = loss + self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
         return logits, loss
+
+    def rope(self, length):
+        """cos/sin tables covering `length` positions, grown on demand (only extrapolation needs more)."""
+        if length > self.cos.size(0):
+            cos, sin = rope_tables(self.config.head_dim, length, self.config.rope_theta, self.cos.device)
+            self.cos, self.sin = cos.to(self.cos.dtype), sin.to(self.sin.dtype)
+        return self.cos, self.sin
+
+    def moe_stats(self):
+        """Auxiliary losses (mean over MoE layers), expert load (summed) and dropped assignments of the last forward."""
+        layers = [b.mlp.stats for b in self.blocks if isinstance(b.mlp, MoE) and b.mlp.stats]
+        if not layers:
+            return {}
+        return dict(aux_loss=sum(s['aux_loss'] for s in layers) / len(layers),
+                    z_loss=sum(s['z_loss'] for s in layers) / len(layers),
+                    load=sum(s['load'] for s in layers), dropped=sum(s['dropped'] for s in layers))
 
     # -------------------------------------------------------------------------
     # Training helpers
@@ -232,7 +381,7 @@ class GPT(nn.Module):
     def flops_per_token(self, seq_len=None):
         """PaLM (Chowdhery et al. 2022) appendix B: 6N + 12 L H Q T per token, forward + backward."""
         cfg, T = self.config, seq_len or self.config.block_size
-        return 6 * self.num_params() + 12 * cfg.n_layer * cfg.n_head * cfg.head_dim * T
+        return 6 * self.num_params(active=True) + 12 * cfg.n_layer * cfg.n_head * cfg.head_dim * T
 
     def estimate_mfu(self, tokens_per_s, peak_flops, seq_len=None):
         return self.flops_per_token(seq_len) * tokens_per_s / peak_flops
@@ -242,22 +391,35 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
-               generator=None, use_cache=True):
+               generator=None, use_cache=True, window=0, n_sink=4):
         """Yield the next token column (B,) for each step. With use_cache the prompt is prefilled once and each
         step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
+        window > 0 streams with a StreamingKVCache (n_sink + window slots): no length limit at all.
         Rows that have produced a stop token keep emitting it; the stream ends when every row has."""
         B, T0 = idx.shape
-        if T0 > self.config.block_size:
-            raise ConfigError(f"prompt of {T0} tokens exceeds block_size={self.config.block_size}")
-        if use_cache and T0 + max_new_tokens > self.config.block_size:
-            raise ConfigError(f"prompt ({T0}) + max_new_tokens ({max_new_tokens}) exceeds block_size="
-                              f"{self.config.block_size}; lower max_new_tokens")
+        if window:
+            cache = StreamingKVCache(self.config.n_layer, n_sink, window)
+            if cache.max_len > self.config.block_size:
+                raise ConfigError(f"n_sink + window = {cache.max_len} exceeds block_size={self.config.block_size}")
+            prefix = idx[:, :-1]
+            head = prefix[:, :cache.max_len - 1]
+            if head.size(1):
+                self(head, cache=cache, last_only=True)
+            for t in range(head.size(1), prefix.size(1)):  # past the cache size, the prompt goes in one token at a time
+                self(prefix[:, t:t + 1], cache=cache, last_only=True)
+            x = idx[:, -1:]
+        else:
+            if T0 > self.config.block_size:
+                raise ConfigError(f"prompt of {T0} tokens exceeds block_size={self.config.block_size}")
+            if use_cache and T0 + max_new_tokens > self.config.block_size:
+                raise ConfigError(f"prompt ({T0}) + max_new_tokens ({max_new_tokens}) exceeds block_size="
+                                  f"{self.config.block_size}; lower max_new_tokens or stream with window > 0")
+            cache = KVCache(self.config.n_layer, T0 + max_new_tokens) if use_cache else None
+            x = idx
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B, dtype=torch.bool, device=idx.device)
-        cache = KVCache(self.config.n_layer, T0 + max_new_tokens) if use_cache else None
-        x = idx
         for _ in range(max_new_tokens):
-            if not use_cache:
+            if cache is None:
                 x = x[:, -self.config.block_size:]
             logits, _ = self(x, cache=cache, last_only=True)
             nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
@@ -265,7 +427,7 @@ class GPT(nn.Module):
                 nxt = torch.where(done, stop[0], nxt)
                 done |= torch.isin(nxt, stop)
             yield nxt
-            x = nxt[:, None] if use_cache else torch.cat([x, nxt[:, None]], dim=1)
+            x = nxt[:, None] if cache is not None else torch.cat([x, nxt[:, None]], dim=1)
             if done.all():
                 return
 
@@ -361,6 +523,154 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
         logits = torch.full_like(logits, float('-inf')).scatter(-1, order, sorted_logits)
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+# -----------------------------------------------------------------------------
+# LoRA (Hu et al. 2021): W x + (alpha / r) B A x with A (r, in), B (out, r) = 0 at init, so training starts
+# from the base model exactly. Wraps nn.Linear and HF GPT-2's Conv1D (whose weight is stored (in, out)).
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r=8, alpha=16, dropout=0.0):
+        super().__init__()
+        self.base = base
+        self.conv1d = type(base).__name__ == 'Conv1D'
+        w = base.weight
+        in_f, out_f = (w.shape[0], w.shape[1]) if self.conv1d else (w.shape[1], w.shape[0])
+        self.lora_A = nn.Parameter(torch.empty(r, in_f, device=w.device))
+        self.lora_B = nn.Parameter(torch.zeros(out_f, r, device=w.device))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear (and the paper's reference code)
+        self.scaling = alpha / r
+        self.drop = nn.Dropout(dropout)
+        self.merged = False
+        self.enabled = True  # False = the frozen base alone (DPO's reference model for free)
+
+    def delta_weight(self):
+        delta = (self.lora_B @ self.lora_A) * self.scaling  # (out, in)
+        return delta.t() if self.conv1d else delta
+
+    def forward(self, x):
+        y = self.base(x)
+        if self.enabled and not self.merged:
+            y = y + F.linear(F.linear(self.drop(x), self.lora_A), self.lora_B) * self.scaling
+        return y
+
+    @torch.no_grad()
+    def merge(self):
+        if isinstance(self.base, NF4Linear):
+            raise ConfigError("cannot merge LoRA into a 4-bit base; keep it unmerged or merge into the fp32 weights")
+        if not self.merged:
+            self.base.weight += self.delta_weight().to(self.base.weight.dtype)
+            self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self):
+        if self.merged:
+            self.base.weight -= self.delta_weight().to(self.base.weight.dtype)
+            self.merged = False
+
+
+def _lora_targets(model, targets):
+    """Module names whose full name or last component matches one of the fnmatch patterns."""
+    import fnmatch
+    found = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, NF4Linear)) or type(module).__name__ == 'Conv1D':
+            leaf = name.rsplit('.', 1)[-1]
+            if any(fnmatch.fnmatch(name, t) or fnmatch.fnmatch(leaf, t) for t in targets):
+                found.append(name)
+    return found
+
+
+def apply_lora(model, targets=('c_attn', 'c_proj'), r=8, alpha=16, dropout=0.0):
+    """Wrap the matching linear layers in LoRALinear and freeze everything else. Works on our GPT and on HF
+    GPT-2 (fused c_attn Conv1D), T5 (q, v), Llama (q_proj, v_proj, ...). Returns the wrapped module names."""
+    names = _lora_targets(model, targets)
+    if not names:
+        raise ConfigError(f"LoRA targets {list(targets)} match no linear layer of {type(model).__name__}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name in names:
+        parent, _, leaf = name.rpartition('.')
+        owner = model.get_submodule(parent) if parent else model
+        setattr(owner, leaf, LoRALinear(getattr(owner, leaf), r, alpha, dropout))
+    return names
+
+
+def lora_layers(model):
+    return [m for m in model.modules() if isinstance(m, LoRALinear)]
+
+
+def set_lora(model, merged=None, enabled=None):
+    """merge/unmerge or enable/disable every adapter of the model."""
+    for m in lora_layers(model):
+        if merged is not None:
+            m.merge() if merged else m.unmerge()
+        if enabled is not None:
+            m.enabled = enabled
+
+
+def lora_state_dict(model):
+    """Adapter-only weights: what a LoRA run needs to save."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if 'lora_' in k}
+
+
+def load_lora_state_dict(model, state):
+    missing = {k for k in model.state_dict() if 'lora_' in k} - set(state)
+    unexpected = set(state) - {k for k in model.state_dict() if 'lora_' in k}
+    if missing or unexpected:
+        raise ConfigError(f"adapter does not fit the model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+    model.load_state_dict(state, strict=False)
+
+
+# -----------------------------------------------------------------------------
+# 4-bit NormalFloat base weights (QLoRA, Dettmers et al. 2023): per block of 64 weights, an absmax scale
+# and 16 quantile levels of N(0, 1); two codes per byte; dequantised on the fly in the forward pass.
+
+NF4_LEVELS = torch.tensor([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+                           -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+                           0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+                           0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0])  # QLoRA appendix E
+
+
+class NF4Linear(nn.Module):
+    """A frozen nn.Linear stored as NF4 codes + fp32 absmax per block. 0.5625 bytes/weight instead of 4."""
+
+    def __init__(self, linear, block=64):
+        super().__init__()
+        w = linear.weight.detach().float()
+        self.out_features, self.in_features = w.shape
+        if w.numel() % (2 * block):
+            raise ConfigError(f"NF4 needs the weight size ({w.numel()}) to be a multiple of {2 * block}")
+        blocks = w.reshape(-1, block)                                    # (n_blocks, block)
+        absmax = blocks.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+        codes = (blocks / absmax).unsqueeze(-1).sub(NF4_LEVELS.to(w.device)).abs().argmin(-1).to(torch.uint8)
+        codes = codes.reshape(-1, 2)
+        self.register_buffer('packed', codes[:, 0] << 4 | codes[:, 1])  # (numel / 2,) uint8
+        self.register_buffer('absmax', absmax.squeeze(1))
+        self.register_buffer('levels', NF4_LEVELS.clone().to(w.device))
+        self.block = block
+
+    @property
+    def weight(self):
+        codes = torch.stack([self.packed >> 4, self.packed & 15], dim=1).reshape(-1, self.block).long()
+        w = self.levels[codes] * self.absmax[:, None]
+        return w.reshape(self.out_features, self.in_features)
+
+    def forward(self, x):
+        return F.linear(x, self.weight.to(x.dtype))
+
+
+def quantize_nf4(model, skip=('lm_head',)):
+    """Replace frozen nn.Linear layers (LoRA bases included) by NF4Linear; returns the bytes saved."""
+    saved = 0
+    for name, module in list(model.named_modules()):
+        for leaf, child in list(module.named_children()):
+            if isinstance(child, nn.Linear) and not child.weight.requires_grad and leaf not in skip \
+                    and child.weight.numel() % 128 == 0:
+                q = NF4Linear(child)
+                saved += child.weight.numel() * child.weight.element_size() - q.packed.numel() - 4 * q.absmax.numel()
+                setattr(module, leaf, q)
+    return saved
 
 
 # -----------------------------------------------------------------------------

@@ -45,6 +45,12 @@ ffn_hidden = None
 rope_theta = 10000.0
 tie_embeddings = True
 dropout = 0.0
+n_experts = 0                # > 0: Mixture-of-Experts FFN (see model.MoE)
+moe_top_k = 2
+moe_every = 1
+capacity_factor = 0.0        # 0 = no capacity limit
+aux_loss_coef = 0.01
+z_loss_coef = 0.001
 # optimizer: AdamW, linear warmup then cosine decay to min_lr
 learning_rate = 1e-3
 max_iters = 2000
@@ -102,7 +108,9 @@ def get_batch(split, it, part):
 # model
 model_args = dict(block_size=block_size, vocab_size=meta['vocab_size'], n_layer=n_layer, n_head=n_head,
                   n_kv_head=n_kv_head, n_embd=n_embd, ffn_hidden=ffn_hidden, rope_theta=rope_theta,
-                  tie_embeddings=tie_embeddings, dropout=dropout)
+                  tie_embeddings=tie_embeddings, dropout=dropout, n_experts=n_experts, moe_top_k=moe_top_k,
+                  moe_every=moe_every, capacity_factor=capacity_factor, aux_loss_coef=aux_loss_coef,
+                  z_loss_coef=z_loss_coef)
 iter_num, best_val_loss, ckpt = 0, float('inf'), None
 if init_from == 'resume':
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
@@ -239,6 +247,8 @@ while True:
                  lr=lr, tokens=tokens_seen, time_s=round(time.time() - t_start, 2)))
         improved = losses['val'] < best_val_loss
         best_val_loss = min(best_val_loss, losses['val'])
+        if last is not None:  # keep eval time out of the next tok/s figure
+            last = (time.time(), iter_num - 1)
         if not math.isfinite(losses['val']):
             print0(f"step {iter_num}: val loss is not finite; not saving a checkpoint")
         elif master and iter_num > 0 and not eval_only:
@@ -279,6 +289,11 @@ while True:
         synchronize(rt['device_type'])
         now, row = time.time(), dict(iter=iter_num, loss=loss_sum.item(), lr=lr, grad_norm=grad_norm.item())
         line = f"iter {iter_num}: loss {row['loss']:.4f}, lr {lr:.2e}"
+        moe = raw_model.moe_stats()  # of the last micro-step
+        if moe:
+            row.update(aux_loss=moe['aux_loss'].item(), z_loss=moe['z_loss'].item(), dropped=moe['dropped'].item(),
+                       expert_load=moe['load'].tolist())
+            line += f", aux {row['aux_loss']:.3f}, z {row['z_loss']:.2f}, dropped {row['dropped']}"
         if last is not None:  # timing over the steps since the previous log line
             dt = (now - last[0]) / (iter_num - last[1])
             tok_s = tokens_per_iter / dt
@@ -292,11 +307,18 @@ while True:
 
 # -----------------------------------------------------------------------------
 if master and not eval_only:
+    if rt['device_type'] == 'cuda':
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:  # the whole process's high-water mark (Linux reports KiB)
+        import resource
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     summary = dict(out_dir=out_dir, iters=iter_num, tokens=tokens_seen, params=raw_model.num_params(),
+                   active_params=raw_model.num_params(active=True), peak_memory_mb=round(peak_mb, 1),
                    best_val_loss=best_val_loss, best_val_ppl=math.exp(best_val_loss),
                    best_val_bpb=nats_to_bpb(best_val_loss, *val_tokens_bytes), skipped_steps=skipped_steps,
                    train_time_s=round(time.time() - t_train, 2), config=config, **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))
     print(f"done: best val loss {best_val_loss:.4f} (ppl {math.exp(best_val_loss):.2f}), summary in {out_dir}/summary.json")
 if rt['ddp']:
+    torch.distributed.barrier()  # no rank tears down gloo while another still has it open
     torch.distributed.destroy_process_group()
