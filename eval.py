@@ -1,11 +1,14 @@
 """
 The evaluation suite. Every suite writes JSON + CSV rows with provenance under experiments/<suite>/.
     python eval.py lm --ckpt=out/small/best.pt          # WikiText-2 val + test: perplexity, bits per byte
+    python eval.py ablations --runs=out/abl_mha,out/abl_gqa   # architecture ablation table
+    python eval.py sinks --ckpt=out/abl_mha/best.pt     # StreamingLLM: perplexity and generation past the context
 Metrics live here once, as plain functions, so every stage scores the same way.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
+import copy
 import json
 import math
 import shutil
@@ -17,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, configure, load_model, nats_to_bpb, provenance, setup_runtime,
-                    split_suite)
+                    split_suite, time_train_steps)
 
 # -----------------------------------------------------------------------------
 ckpt = 'out/tiny/best.pt'      # checkpoint file, run folder (ckpt.pt) or exported HF folder
@@ -27,6 +30,10 @@ splits = 'val,test'
 stride = 0                     # lm: 0 = non-overlapping windows of block_size; < block_size = sliding window
 batch_size = 8
 max_tokens = 0                 # lm: evaluate only the first N tokens of each split (0 = all)
+runs = ''                      # ablations: comma-separated run folders (each with best.pt, summary.json, log.jsonl)
+n_sink = 4                     # sinks: attention-sink slots; the cache holds n_sink + window = block_size
+lengths = (1, 2, 4, 8)           # sinks: evaluate at these multiples of the training context
+n_seqs = 4                     # sinks: independent test sequences
 results_dir = os.path.join(REPO, 'experiments')
 device = 'auto'
 dtype = 'auto'
@@ -73,19 +80,24 @@ def lm_nll(model, tokens, block_size, stride, batch_size, autocast, device):
     return nll_sum, n_scored
 
 
+def token_split(tokenizer, split):
+    """Tokens of data/<dataset>[_8k]/<split>.bin for the model's tokenizer, plus the dataset's meta.json."""
+    ddir = os.path.join(REPO, 'data', dataset + tokenizer.removeprefix('gpt2'))
+    meta_path, path = os.path.join(ddir, 'meta.json'), os.path.join(ddir, f'{split}.bin')
+    if not os.path.exists(meta_path) or not os.path.exists(path):
+        raise UserError(f"{path} missing; prepare it with: python data/{dataset}/prepare.py --tokenizer={tokenizer}")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    if meta['tokenizer'] != tokenizer:
+        raise UserError(f"{ddir} was tokenized with {meta['tokenizer']} but the model uses {tokenizer}")
+    return np.memmap(path, dtype=np.uint16, mode='r'), meta
+
+
 def suite_lm(rt):
     model, meta_ckpt = load_model(ckpt, rt['device'])
     model.eval()
     cfg = meta_ckpt.get('config', {})
     tokenizer = cfg.get('tokenizer', 'gpt2')
-    ddir = os.path.join(REPO, 'data', dataset + tokenizer.removeprefix('gpt2'))
-    meta_path = os.path.join(ddir, 'meta.json')
-    if not os.path.exists(meta_path):
-        raise UserError(f"{meta_path} missing; prepare it with: python data/{dataset}/prepare.py --tokenizer={tokenizer}")
-    with open(meta_path) as f:
-        meta = json.load(f)
-    if meta['tokenizer'] != tokenizer:
-        raise UserError(f"{ddir} was tokenized with {meta['tokenizer']} but the model uses {tokenizer}")
     run_dir = ckpt if os.path.isdir(ckpt) else os.path.dirname(ckpt)
     run_name = name or os.path.basename(os.path.normpath(run_dir))
     train_summary = {}
@@ -95,10 +107,7 @@ def suite_lm(rt):
     rows = []
     for split in splits.split(','):
         t0 = time.time()
-        path = os.path.join(ddir, f'{split}.bin')
-        if not os.path.exists(path):
-            raise UserError(f"{path} missing; prepare it with: python data/{dataset}/prepare.py --tokenizer={tokenizer}")
-        tokens = np.memmap(path, dtype=np.uint16, mode='r')
+        tokens, meta = token_split(tokenizer, split)
         info = meta['splits'][split]
         frac = 1.0
         if max_tokens and max_tokens < len(tokens):
@@ -125,7 +134,159 @@ def suite_lm(rt):
     return rows
 
 
-SUITES = {'lm': suite_lm}
+# -----------------------------------------------------------------------------
+# ablations suite: quality, speed and memory of architecture variants trained with the same budget
+
+@torch.no_grad()
+def decode_speed(model, device, new_tokens=100, batch=1, repeats=3, **kw):
+    """Best-of-`repeats` generation tok/s (per sequence x batch) from a short prompt with the KV cache."""
+    prompt = min(16, model.config.block_size // 4)
+    new_tokens = min(new_tokens, model.config.block_size - prompt)
+    x = torch.randint(0, model.config.vocab_size - 1, (batch, prompt), device=device)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model.generate(x, new_tokens, temperature=0, **kw)
+        best = max(best, batch * new_tokens / (time.perf_counter() - t0))
+    return best
+
+
+def suite_ablations(rt):
+    if not runs:
+        raise UserError("ablations needs --runs=DIR1,DIR2,... (train.py run folders)")
+    rows = []
+    for run_dir in runs.split(','):
+        t0 = time.time()
+        model, meta_ckpt = load_model(os.path.join(run_dir, 'best.pt'), rt['device'])
+        model.eval()
+        tokenizer = meta_ckpt['config'].get('tokenizer', 'gpt2')
+        with open(os.path.join(run_dir, 'summary.json')) as f:
+            summary = json.load(f)
+        with open(os.path.join(run_dir, 'log.jsonl')) as f:
+            log = [json.loads(line) for line in f]
+        steps = [r for r in log if 'tok_s' in r]
+        tokens, meta = token_split(tokenizer, 'val')
+        if max_tokens:
+            tokens = tokens[:max_tokens]
+        nll, n = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
+        cfg = model.config
+        tb = summary['config']['batch_size']
+        losses = [r['loss'] for r in steps]
+        # a spike: a logged loss more than 0.5 nats above the best loss logged before it
+        spikes = sum(1 for i, l in enumerate(losses[1:], 1) if l > min(losses[:i]) + 0.5)
+        row = dict(name=os.path.basename(os.path.normpath(run_dir)), run=run_dir, n_head=cfg.n_head,
+                   n_kv_head=cfg.n_kv_head, n_experts=cfg.n_experts, moe_top_k=cfg.moe_top_k if cfg.n_experts else 0,
+                   params=model.num_params(), active_params=model.num_params(active=True),
+                   # speed re-measured here, every variant in one process on the same machine state;
+                   # the run's own log median is kept too (it may have shared the cores)
+                   train_tok_s=tb * cfg.block_size / time_train_steps(copy.deepcopy(model), tb, cfg.block_size,
+                                                                      cfg.vocab_size, 5, rt['device']),
+                   train_tok_s_during_run=float(np.median([r['tok_s'] for r in steps])),
+                   train_wall_s=summary['train_time_s'],
+                   train_tokens=summary['tokens'], peak_rss_mb=summary.get('peak_memory_mb'),
+                   val_ppl=perplexity(nll, n), val_tokens=n, loss_spikes=spikes,
+                   decode_tok_s=decode_speed(model, rt['device']),
+                   kv_bytes_per_token=2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * 4,
+                   **provenance(t0))
+        loads = [r['expert_load'] for r in steps if 'expert_load' in r]
+        if loads:  # balance: coefficient of variation of the per-expert token counts, first and last logged step
+            cv = [float(np.std(l) / np.mean(l)) for l in loads]
+            row.update(expert_load_cv_first=cv[0], expert_load_cv_last=cv[-1], expert_load_last=loads[-1],
+                       dropped_last=steps[-1].get('dropped'))
+        print(f"{row['name']}: val ppl {row['val_ppl']:.2f}, train {row['train_tok_s']:,.0f} tok/s, "
+              f"decode {row['decode_tok_s']:,.0f} tok/s, KV {row['kv_bytes_per_token']} B/token")
+        append_result(row, 'ablations', row['name'], results_dir)
+        shutil.copy(os.path.join(run_dir, 'log.jsonl'), os.path.join(results_dir, 'ablations', f"{row['name']}_log.jsonl"))
+        rows.append(row)
+    return rows
+
+
+# -----------------------------------------------------------------------------
+# sinks suite: StreamingLLM (Xiao et al. 2023) perplexity and generation far past the training context
+
+@torch.no_grad()
+def token_nll(model, seqs, method, L, device):
+    """Per-token NLL (B, N-1) of next-token prediction over seqs (B, N) under one of four context policies:
+    dense (full attention, RoPE extrapolated past L), window (StreamingKVCache without sinks), sinks
+    (n_sink sinks + window) and recompute (each token re-encoded with its last L tokens: the quality bound)."""
+    from model import StreamingKVCache
+    B, N = seqs.shape
+    if method == 'dense':
+        logits, _ = model(seqs[:, :-1], extrapolate=True)
+    elif method == 'recompute':
+        logits = torch.empty(B, N - 1, model.config.vocab_size, device=device)
+        for t in range(N - 1):
+            lo = max(0, t + 1 - L)
+            logits[:, t] = model(seqs[:, lo:t + 1], last_only=True)[0][:, -1]
+    else:
+        sinks = n_sink if method == 'sinks' else 0
+        cache = StreamingKVCache(model.config.n_layer, sinks, L - sinks)
+        first = model(seqs[:, :L], cache=cache)[0]
+        rest = [model(seqs[:, t:t + 1], cache=cache)[0] for t in range(L, N - 1)]
+        logits = torch.cat([first] + rest, dim=1)[:, :N - 1]
+    return torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), seqs[:, 1:], reduction='none')
+
+
+def repetition_stats(tokens, n=4):
+    """Repeated n-gram rate (share of n-grams seen before), distinct-2, and collapse (< 10% distinct tokens
+    in the last 64): how a model that lost its context degenerates."""
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    bigrams = [tuple(tokens[i:i + 2]) for i in range(len(tokens) - 1)]
+    tail = tokens[-64:]
+    return dict(rep_ngram_rate=1 - len(set(grams)) / max(1, len(grams)),
+                distinct_2=len(set(bigrams)) / max(1, len(bigrams)),
+                collapsed=len(set(tail)) < 0.1 * len(tail))
+
+
+def suite_sinks(rt):
+    model, meta_ckpt = load_model(ckpt, rt['device'])
+    model.eval()
+    tokenizer = meta_ckpt['config'].get('tokenizer', 'gpt2')
+    L = model.config.block_size
+    mults = [int(m) for m in lengths]
+    tokens, _ = token_split(tokenizer, 'test')
+    N = max(mults) * L + 1
+    if n_seqs * N > len(tokens):
+        raise UserError(f"test split has {len(tokens)} tokens, fewer than n_seqs * {N}")
+    seqs = torch.from_numpy(np.stack([tokens[i * N:(i + 1) * N] for i in range(n_seqs)]).astype(np.int64)).to(rt['device'])
+    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    rows = []
+    for method in ('dense', 'window', 'sinks', 'recompute'):
+        t0 = time.perf_counter()
+        nll = token_nll(model, seqs, method, L, rt['device'])
+        secs = time.perf_counter() - t0
+        cache_tokens = {'dense': N - 1, 'recompute': L}.get(method, L)
+        row = dict(name=f'{run_name}_{method}', method=method, context=L, n_sink=n_sink if method == 'sinks' else 0,
+                   tokens_per_s=n_seqs * (N - 1) / secs,
+                   kv_cache_bytes=2 * model.config.n_layer * model.config.n_kv_head * model.config.head_dim * 4
+                   * cache_tokens * n_seqs, **provenance())
+        for m in mults:  # ppl of the last L tokens before position m*L: the far-context segment alone
+            seg = nll[:, (m - 1) * L:m * L - 1] if m > 1 else nll[:, :L - 1]
+            row[f'ppl_{m}x'] = math.exp(seg.mean().item())
+        print(f"{method}: " + ", ".join(f"{m}xL ppl {row[f'ppl_{m}x']:.1f}" for m in mults) +
+              f", {row['tokens_per_s']:,.0f} tok/s, KV {row['kv_cache_bytes'] / 2**20:.1f} MiB")
+        append_result(row, 'sinks', row['name'], results_dir)
+        rows.append(row)
+    # generation at 4x the context from the first 32 test tokens of each sequence, sinks on vs off
+    g = torch.Generator(rt['device'])
+    for method in ('window', 'sinks'):
+        g.manual_seed(seed)
+        sinks = n_sink if method == 'sinks' else 0
+        t0 = time.perf_counter()
+        out = model.generate(seqs[:, :32], 4 * L, temperature=0.8, top_k=50, generator=g, window=L - sinks, n_sink=sinks)
+        secs = time.perf_counter() - t0
+        stats = [repetition_stats(o[32:].tolist()) for o in out]
+        row = dict(name=f'{run_name}_gen_{method}', method=method, new_tokens=4 * L, context=L,
+                   tokens_per_s=n_seqs * 4 * L / secs,
+                   **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]}, **provenance())
+        print(f"generate {method}: rep 4-gram {row['rep_ngram_rate']:.3f}, distinct-2 {row['distinct_2']:.3f}, "
+              f"collapsed {row['collapsed']:.2f}")
+        append_result(row, 'sinks', row['name'], results_dir)
+        rows.append(row)
+    return rows
+
+
+SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])

@@ -38,6 +38,7 @@ class GPTConfig:
     capacity_factor: float = 0.0   # 0 = unlimited; else each expert takes ceil(cf * tokens * top_k / n_experts)
     aux_loss_coef: float = 0.01    # Switch load-balancing loss
     z_loss_coef: float = 0.001     # ST-MoE router z-loss (Zoph et al. 2022)
+    sink_token: bool = False       # StreamingLLM §3.3: a learned sink token at position 0 of every sequence
 
     def __post_init__(self):
         if self.n_kv_head is None:
@@ -87,6 +88,7 @@ class KVCache:
         self.n_layer, self.max_len = n_layer, max_len
         self.k = self.v = None  # (n_layer, B, n_kv_head, max_len, hd), allocated at the first write
         self.pos = 0            # number of positions filled
+        self.seen = 0           # tokens consumed so far (differs from pos once a streaming cache evicts)
 
     def update(self, layer, k, v):
         """Write k, v (B, n_kv_head, T, hd) at [pos, pos+T); return the filled prefix of this layer's cache."""
@@ -109,6 +111,7 @@ class KVCache:
 
     def advance(self, T):
         self.pos += T
+        self.seen += T
 
 
 class StreamingKVCache(KVCache):
@@ -124,7 +127,6 @@ class StreamingKVCache(KVCache):
             raise ConfigError(f"streaming cache needs window >= 1 and n_sink >= 0, got window={window}, n_sink={n_sink}")
         super().__init__(n_layer, n_sink + window)
         self.n_sink = n_sink
-        self.seen = 0  # tokens consumed so far (pos is the number of filled slots)
 
     def slots_after(self, T):
         return min(self.pos + T, self.max_len)
@@ -292,7 +294,9 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.wte.weight  # Press & Wolf 2017
-        cos, sin = rope_tables(cfg.head_dim, cfg.block_size, cfg.rope_theta)
+        if cfg.sink_token:
+            self.sink = nn.Parameter(torch.randn(cfg.n_embd) * 0.02)
+        cos, sin = rope_tables(cfg.head_dim, cfg.block_size + cfg.sink_token, cfg.rope_theta)
         self.register_buffer('cos', cos, persistent=False)
         self.register_buffer('sin', sin, persistent=False)
         self.activation_checkpointing = False
@@ -323,16 +327,21 @@ class GPT(nn.Module):
         includes the MoE auxiliary losses. last_only computes the head for the final position only
         (generation). extrapolate allows positions past block_size (the long-context experiments)."""
         B, T = idx.shape
+        x = self.wte(idx)
+        sink = self.config.sink_token and (cache is None or cache.seen == 0)
+        if sink:  # the sink token takes position 0; its output is dropped below
+            x = torch.cat([self.sink.expand(B, 1, -1).to(x.dtype), x], dim=1)
+            T += 1
         if cache is not None and cache.streaming:
             lo, hi = 0, cache.slots_after(T)  # RoPE by cache slot
         else:
             lo = cache.pos if cache is not None else 0
             hi = lo + T
-        if hi > self.config.block_size and not extrapolate:
-            raise ConfigError(f"sequence of {hi} tokens exceeds block_size={self.config.block_size}")
+        if hi > self.config.block_size + self.config.sink_token and not extrapolate:
+            raise ConfigError(f"sequence of {hi - self.config.sink_token} tokens exceeds block_size={self.config.block_size}")
         cos, sin = self.rope(hi)
         cos, sin = cos[lo:hi], sin[lo:hi]
-        x = self.drop(self.wte(idx))
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
             if self.activation_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(block, x, cos, sin, use_reentrant=False)
@@ -340,6 +349,8 @@ class GPT(nn.Module):
                 x = block(x, cos, sin, cache, i)
         if cache is not None:
             cache.advance(T)
+        if sink:
+            x = x[:, 1:]
         x = self.norm(x)
         if last_only:
             x = x[:, -1:, :]
@@ -402,7 +413,7 @@ class GPT(nn.Module):
             if cache.max_len > self.config.block_size:
                 raise ConfigError(f"n_sink + window = {cache.max_len} exceeds block_size={self.config.block_size}")
             prefix = idx[:, :-1]
-            head = prefix[:, :cache.max_len - 1]
+            head = prefix[:, :cache.max_len - 1 - self.config.sink_token]
             if head.size(1):
                 self(head, cache=cache, last_only=True)
             for t in range(head.size(1), prefix.size(1)):  # past the cache size, the prompt goes in one token at a time
@@ -414,7 +425,7 @@ class GPT(nn.Module):
             if use_cache and T0 + max_new_tokens > self.config.block_size:
                 raise ConfigError(f"prompt ({T0}) + max_new_tokens ({max_new_tokens}) exceeds block_size="
                                   f"{self.config.block_size}; lower max_new_tokens or stream with window > 0")
-            cache = KVCache(self.config.n_layer, T0 + max_new_tokens) if use_cache else None
+            cache = KVCache(self.config.n_layer, T0 + max_new_tokens + self.config.sink_token) if use_cache else None
             x = idx
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B, dtype=torch.bool, device=idx.device)
@@ -442,6 +453,8 @@ class GPT(nn.Module):
 
     def to_hf_state_dict(self):
         cfg, sd = self.config, self.state_dict()
+        if cfg.n_experts or cfg.sink_token:
+            raise ConfigError("only dense models without a sink token map onto LlamaForCausalLM")
         q, kv, h = cfg.n_head * cfg.head_dim, cfg.n_kv_head * cfg.head_dim, cfg.ffn_hidden
         out = {'model.embed_tokens.weight': sd['wte.weight'], 'model.norm.weight': sd['norm.weight'],
                'lm_head.weight': sd['lm_head.weight']}
@@ -678,13 +691,14 @@ def quantize_nf4(model, skip=('lm_head',)):
 
 def estimate_memory(cfg, batch_size, param_bytes=4, act_bytes=2, activation_checkpointing=False):
     """Bytes for params, grads, AdamW moments (fp32 master weights), activations and a full KV cache.
-    Activations follow Korthikanti et al. 2022 (eq. 2) with flash attention (no s^2 term):
-    ~34 s b h bytes per layer at 16-bit, scaled by act_bytes/2; the SwiGLU FFN is wider than GPT's 4h,
-    so we count its activations from the real hidden size. Checkpointing keeps one input per layer."""
+    Activations are the tensors each layer keeps for backward, counted from the real widths (norm input,
+    q/k/v, attention output, SwiGLU gate/up/product, residual), the terms of Korthikanti et al. 2022 §4 with
+    flash attention keeping no T x T scores. Checkpointing keeps one layer input per layer plus one layer's
+    working set. The logits term (B T V) dominates small models with big vocabularies."""
+    with torch.device('meta'):  # count parameters exactly, without allocating them
+        n_params = sum(p.numel() for p in GPT(cfg).parameters())
     h, L, V, T, B = cfg.n_embd, cfg.n_layer, cfg.vocab_size, cfg.block_size, batch_size
     kv = cfg.n_kv_head * cfg.head_dim
-    per_layer = h * (h + 2 * kv) + h * h + 3 * h * cfg.ffn_hidden + 2 * h
-    n_params = L * per_layer + V * h * (1 if cfg.tie_embeddings else 2) + h
     params = n_params * param_bytes
     grads = n_params * param_bytes
     adam = 2 * n_params * 4

@@ -51,6 +51,7 @@ moe_every = 1
 capacity_factor = 0.0        # 0 = no capacity limit
 aux_loss_coef = 0.01
 z_loss_coef = 0.001
+sink_token = False           # StreamingLLM §3.3: learn a dedicated attention-sink token at position 0
 # optimizer: AdamW, linear warmup then cosine decay to min_lr
 learning_rate = 1e-3
 max_iters = 2000
@@ -110,7 +111,7 @@ model_args = dict(block_size=block_size, vocab_size=meta['vocab_size'], n_layer=
                   n_kv_head=n_kv_head, n_embd=n_embd, ffn_hidden=ffn_hidden, rope_theta=rope_theta,
                   tie_embeddings=tie_embeddings, dropout=dropout, n_experts=n_experts, moe_top_k=moe_top_k,
                   moe_every=moe_every, capacity_factor=capacity_factor, aux_loss_coef=aux_loss_coef,
-                  z_loss_coef=z_loss_coef)
+                  z_loss_coef=z_loss_coef, sink_token=sink_token)
 iter_num, best_val_loss, ckpt = 0, float('inf'), None
 if init_from == 'resume':
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
@@ -183,6 +184,15 @@ def get_lr(it):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (learning_rate - min_lr)
 
 
+def raise_if_oom(e):
+    """Out of memory is a configuration problem: say what to change instead of crashing with a traceback."""
+    if isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e):
+        raise UserError(f"out of memory at batch_size={batch_size}, block_size={block_size} (plan: "
+                        f"{plan['total_training'] / 1e9:.1f} GB). Lower batch_size and raise "
+                        f"gradient_accumulation_steps to keep the global batch, or set activation_checkpointing=True"
+                        ) from None
+
+
 @torch.no_grad()
 def estimate_loss():
     """Mean loss over eval_iters fixed batches per split, shared out over the ranks and all-reduced."""
@@ -238,7 +248,11 @@ while True:
         group['lr'] = lr
 
     if iter_num % eval_interval == 0 or iter_num == max_iters:
-        losses = estimate_loss()
+        try:
+            losses = estimate_loss()
+        except (torch.OutOfMemoryError, RuntimeError) as e:
+            raise_if_oom(e)
+            raise
         ppl = math.exp(min(losses['val'], 50))
         bpb = nats_to_bpb(losses['val'], *val_tokens_bytes)
         print0(f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
@@ -261,15 +275,19 @@ while True:
 
     # forward/backward over the micro-steps; DDP all-reduces gradients only on the last one
     loss_sum = torch.zeros((), device=rt['device'])
-    for micro_step in range(gradient_accumulation_steps):
-        x, y = get_batch('train', iter_num, micro_step * world + rank)
-        if rt['ddp']:
-            model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
-        with rt['autocast']:
-            _, loss = model(x, y)
-            loss = loss / gradient_accumulation_steps
-        scaler.scale(loss).backward()
-        loss_sum += loss.detach()
+    try:
+        for micro_step in range(gradient_accumulation_steps):
+            x, y = get_batch('train', iter_num, micro_step * world + rank)
+            if rt['ddp']:
+                model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
+            with rt['autocast']:
+                _, loss = model(x, y)
+                loss = loss / gradient_accumulation_steps
+            scaler.scale(loss).backward()
+            loss_sum += loss.detach()
+    except (torch.OutOfMemoryError, RuntimeError) as e:
+        raise_if_oom(e)
+        raise
     scaler.unscale_(optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip if grad_clip > 0 else float('inf'))
     if torch.isfinite(grad_norm) and torch.isfinite(loss_sum):  # grads are all-reduced: every rank agrees

@@ -6,6 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+
+torch.set_num_threads(1)  # tiny test models gain nothing from threads, and CI's 2 cores may be shared
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -31,7 +34,7 @@ def make_corpus(path, vocab=8192, n_train=60_000, n_val=6_000, seed=0):
     sentences = rng.integers(0, vocab - 1, size=(40, 12))
     os.makedirs(path, exist_ok=True)
     meta = dict(tokenizer='gpt2_8k', vocab_size=vocab, eot_token=vocab - 1, dtype='uint16', source='synthetic', splits={})
-    for split, n in (('train', n_train), ('val', n_val)):
+    for split, n in (('train', n_train), ('val', n_val), ('test', n_val)):
         toks = sentences[rng.integers(0, 40, size=n // 12 + 1)].reshape(-1)[:n].astype(np.uint16)
         toks.tofile(os.path.join(path, f'{split}.bin'))
         meta['splits'][split] = dict(tokens=n, bytes=4 * n, words=n)

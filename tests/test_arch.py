@@ -232,3 +232,21 @@ def test_lora_trains_on_a_4bit_base():
     assert losses[-1] < losses[0] - 1.0, losses
     with pytest.raises(ConfigError, match='cannot merge LoRA into a 4-bit base'):
         set_lora(model, merged=True)
+
+
+def test_sink_token_pretraining_flag():
+    torch.manual_seed(0)
+    model = GPT(moe_cfg(n_experts=0, sink_token=True, block_size=32))
+    x = torch.randint(0, 101, (2, 32))  # a full context: the sink is an extra position, not a lost token
+    logits, loss = model(x, x)
+    assert logits.shape == (2, 32, 101)
+    loss.backward()
+    assert model.sink.grad.abs().sum() > 0
+    model.eval()
+    a = model.generate(x[:, :8], 20, temperature=0)
+    b = model.generate(x[:, :8], 20, temperature=0, use_cache=False)
+    assert torch.equal(a, b)
+    long = model.generate(x, 60, temperature=0, window=31, n_sink=1)  # slot 0 holds the learned sink
+    assert long.shape == (2, 92)
+    with pytest.raises(ConfigError, match='only dense models'):
+        model.to_hf_state_dict()

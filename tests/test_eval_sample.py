@@ -74,3 +74,21 @@ def test_export_to_hf_and_sample_from_it(tiny_ckpt, tmp_path):
     torch.testing.assert_close(hf(x).logits, ours.eval()(x)[0], atol=1e-4, rtol=1e-4)
     p = run('sample.py', f'--ckpt={hf_dir}', '--start=Hello', '--num_samples=1', '--max_new_tokens=5')
     assert 'Hello' in p.stdout
+
+
+def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
+    os.symlink(corpus, f'{tmp_path}/wt_8k')
+    res, figs = tmp_path / 'exp', tmp_path / 'fig'
+    run('eval.py', 'ablations', f'--runs={tiny_ckpt}', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
+        '--max_tokens=1000')
+    row = json.load(open(res / 'ablations' / f'{os.path.basename(tiny_ckpt)}.json'))
+    assert row['kv_bytes_per_token'] == 2 * 2 * 2 * 8 * 4 and row['decode_tok_s'] > 0 and row['val_ppl'] > 1
+    run('eval.py', 'sinks', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
+        '--lengths=1,2,4', '--n_seqs=2', '--name=t')
+    rows = {m: json.load(open(res / 'sinks' / f't_{m}.json')) for m in ('dense', 'window', 'sinks', 'recompute')}
+    # within the training context every policy sees the same tokens at the same positions
+    assert len({round(r['ppl_1x'], 3) for r in rows.values()}) == 1
+    assert rows['dense']['kv_cache_bytes'] > rows['sinks']['kv_cache_bytes']
+    assert 0 <= json.load(open(res / 'sinks' / 't_gen_sinks.json'))['rep_ngram_rate'] <= 1
+    p = run('viz.py', f'--results_dir={res}', f'--fig_dir={figs}')
+    assert {'ablations.png', 'sinks_perplexity.png', 'training_curves.png'} <= set(os.listdir(figs)), p.stdout

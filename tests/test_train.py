@@ -64,7 +64,7 @@ def test_torchrun_two_processes_match_one(corpus, tmp_path):
     p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
                         'train.py', f'--out_dir={two}', '--gradient_accumulation_steps=1', *common],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-6000:]
     v1, v2 = losses(one, 'val_loss'), losses(two, 'val_loss')
     assert v1.keys() == v2.keys()
     for k in v1:
@@ -159,11 +159,22 @@ def test_bad_checkpoints(tiny_ckpt, tmp_path, corpus):
     assert p.returncode == 1 and 'not a readable checkpoint' in p.stderr and 'Traceback' not in p.stderr
 
 
-def test_vocab_mismatch_refused(tiny_ckpt, tmp_path):
+def test_vocab_and_tokenizer_mismatch_refused(tiny_ckpt, tmp_path):
     other = make_corpus(str(tmp_path / 'c4k'), vocab=4096)
     p = run('train.py', f'--dataset={other}', f'--init_from={tiny_ckpt}/ckpt.pt', f'--out_dir={tmp_path}/o', *TINY,
             check=False)
     assert p.returncode == 1 and 'vocab 8192' in p.stderr
+    meta = json.load(open(os.path.join(other, 'meta.json')))
+    json.dump(dict(meta, tokenizer='gpt2'), open(os.path.join(other, 'meta.json'), 'w'))
+    p = run('train.py', f'--dataset={other}', f'--init_from={tiny_ckpt}/ckpt.pt', f'--out_dir={tmp_path}/o', *TINY,
+            check=False)
+    assert p.returncode == 1 and 'checkpoint tokenizer gpt2_8k != dataset tokenizer gpt2' in p.stderr
+
+
+def test_batch_too_large_gives_a_hint(corpus, tmp_path):
+    p = run('train.py', f'--dataset={corpus}', f'--out_dir={tmp_path}/oom', '--max_iters=1', '--eval_iters=1',
+            *TINY[:5], '--batch_size=50000', check=False)
+    assert p.returncode == 1 and 'out of memory at batch_size=50000' in p.stderr and 'Traceback' not in p.stderr
 
 
 def test_train_max_config_starts(corpus, tmp_path):

@@ -1,0 +1,169 @@
+"""
+Benchmarks, ours side by side with transformers.LlamaForCausalLM of the identical shape, in one run:
+machine ceilings, training tok/s and MFU, generation tok/s (KV cache, recompute, HF generate, streaming),
+and the GQA / MoE / LoRA variants. Each training measurement runs in a fresh process so its peak memory
+is its own. Results go to experiments/bench/<name>.json with hardware, load and commit.
+    python bench.py                  # ~4 minutes on 2 CPU cores
+    python bench.py --quick=True     # a smoke run (seconds; used by the tests)
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import multiprocessing as mp
+import resource
+import time
+
+import torch
+
+from common import append_result, configure, measure_matmul_peak, provenance, synchronize, time_train_steps
+from model import GPT, GPTConfig, apply_lora
+
+# -----------------------------------------------------------------------------
+name = 'cpu'                  # result file experiments/bench/<name>.json
+device = 'cpu'
+steps = 8                     # timed training steps per configuration (after 2 warmup steps)
+new_tokens = 256              # generation length
+quick = False                 # tiny shapes and few steps: checks the script, measures nothing useful
+results_dir = ''              # '' = experiments/
+# -----------------------------------------------------------------------------
+configure(globals())
+
+SHAPES = {  # name: (GPTConfig kwargs, batch size)
+    'tiny': (dict(n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=8192), 16),
+    'small': (dict(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=8192), 8),
+}
+VARIANTS = {  # variants of the small shape
+    'gqa_6_2': dict(n_kv_head=2),
+    'moe_4x_top2': dict(n_experts=4, moe_top_k=2, ffn_hidden=512),  # same active FFN width as dense (1024)
+    'lora_r8': dict(),  # LoRA on c_attn and c_proj, base frozen
+}
+if quick:
+    SHAPES = {'tiny': (dict(n_layer=2, n_head=2, n_embd=64, block_size=64, vocab_size=512), 4)}
+    steps, new_tokens = 2, 16
+
+
+def hf_llama(model):
+    from transformers import LlamaForCausalLM
+    hf = LlamaForCausalLM(model.hf_config())
+    hf.load_state_dict(model.to_hf_state_dict())
+    return hf
+
+
+def train_speed(kind, cfg_kw, batch, n_steps, dev):
+    """Runs in a child process: tok/s, ms/step, MFU and peak RSS for one model kind on one shape."""
+    torch.manual_seed(0)
+    variant = cfg_kw.pop('_variant', None)
+    model = GPT(GPTConfig(**cfg_kw))
+    if variant == 'lora_r8':
+        apply_lora(model, ('c_attn', 'c_proj'), r=8)
+    net = hf_llama(model) if kind == 'hf_llama' else model
+    T, V = cfg_kw['block_size'], cfg_kw['vocab_size']
+    dt = time_train_steps(net, batch, T, V, n_steps, dev, hf=kind == 'hf_llama')
+    peak = (torch.cuda.max_memory_allocated() if dev.startswith('cuda')
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return dict(tok_s=batch * T / dt, ms_per_step=dt * 1000, peak_memory_mb=peak / 2**20,
+                flops_per_token=model.flops_per_token(T), params=model.num_params(),
+                trainable=sum(p.numel() for p in net.parameters() if p.requires_grad))
+
+
+def in_child(fn, *args):
+    with mp.get_context('spawn').Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+@torch.no_grad()
+def gen_speed(model, batch, n_new, hf=None, **kw):
+    """Decode tok/s (all sequences) for n_new tokens from an 8-token prompt; best of 2."""
+    x = torch.randint(0, model.config.vocab_size - 1, (batch, 8), device=device)
+    best = 0.0
+    for _ in range(2):
+        t0 = time.perf_counter()
+        if hf is not None:
+            out = hf.generate(x, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False, pad_token_id=0)
+            assert out.shape[1] == 8 + n_new
+        else:
+            model.generate(x, n_new, temperature=0, **kw)
+        synchronize(device)
+        best = max(best, batch * n_new / (time.perf_counter() - t0))
+    return best
+
+
+def main():
+    t_start = time.time()
+    load_before = os.getloadavg()[0]
+    rows = {}
+    # 1. ceilings
+    peak = measure_matmul_peak(device, torch.float32, n=1024, seconds=1.0)
+    ceil = {f'matmul_fp32_{n}_gflops': measure_matmul_peak(device, torch.float32, n=n, seconds=0.5) / 1e9
+            for n in (256, 512, 2048)}
+    ceil['matmul_fp32_1024_gflops'] = peak / 1e9
+    ceil['matmul_bf16_512_gflops'] = measure_matmul_peak(device, torch.bfloat16, n=512, seconds=0.5) / 1e9
+    src = torch.empty(16 * 2**20, device=device)  # 64 MB
+    dst = torch.empty_like(src)
+    best = 0.0
+    for _ in range(10):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        synchronize(device)
+        best = max(best, 2 * src.numel() * 4 / (time.perf_counter() - t0))
+    ceil['copy_gb_s'] = best / 1e9
+    print("ceilings: " + ", ".join(f"{k} {v:.1f}" for k, v in ceil.items()), flush=True)
+
+    # 2. training: ours vs HF Llama of the same shape, then the variants of the small shape
+    train = {}
+    jobs = [(s, kind, dict(cfg), b) for s, (cfg, b) in SHAPES.items() for kind in ('ours', 'hf_llama')]
+    if not quick:
+        jobs += [(f'small_{v}', 'ours', dict(SHAPES['small'][0], **kw, _variant=v), SHAPES['small'][1])
+                 for v, kw in VARIANTS.items()]
+    for shape, kind, cfg_kw, batch in jobs:
+        r = in_child(train_speed, kind, cfg_kw, batch, steps, device)
+        r['mfu'] = r['flops_per_token'] * r['tok_s'] / peak
+        train[f'{shape}/{kind}'] = r
+        print(f"train {shape:>18} {kind:>8}: {r['tok_s']:8,.0f} tok/s, {r['ms_per_step']:7.1f} ms/step, "
+              f"mfu {r['mfu'] * 100:5.1f}%, peak {r['peak_memory_mb']:,.0f} MB", flush=True)
+    for s in SHAPES:
+        train[f'{s}/ratio_ours_over_hf'] = train[f'{s}/ours']['tok_s'] / train[f'{s}/hf_llama']['tok_s']
+        print(f"train {s}: ours / HF Llama = {train[f'{s}/ratio_ours_over_hf']:.2f}x")
+
+    # 3. generation at the small shape (context long enough for the prompt + new tokens)
+    gen = {}
+    shape = 'small' if 'small' in SHAPES else 'tiny'
+    cfg = dict(SHAPES[shape][0], block_size=max(512, 8 + new_tokens))
+    for variant, kw in [('dense', {}), ('gqa_6_2', dict(n_kv_head=2))] + \
+            ([('moe_4x_top2', VARIANTS['moe_4x_top2'])] if not quick else []):
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(**(cfg | kw))).to(device).eval()
+        for batch in (1, 8):
+            gen[f'{variant}/b{batch}/kv_cache'] = gen_speed(model, batch, new_tokens)
+            if variant == 'dense':
+                gen[f'{variant}/b{batch}/recompute'] = gen_speed(model, batch, new_tokens, use_cache=False)
+                gen[f'{variant}/b{batch}/hf_generate'] = gen_speed(model, batch, new_tokens, hf=hf_llama(model).to(device).eval())
+        if variant == 'dense':  # streaming far past the context: tok/s and memory must stay flat
+            ctx = SHAPES[shape][0]['block_size']
+            stream_model = GPT(GPTConfig(**SHAPES[shape][0])).to(device).eval()
+            x = torch.randint(0, cfg['vocab_size'] - 1, (1, 8), device=device)
+            stamps, t0 = [], time.perf_counter()
+            for _ in stream_model.stream(x, 4 * ctx, temperature=0, window=ctx - 4, n_sink=4):
+                stamps.append(time.perf_counter() - t0)
+            first, last = stamps[ctx - 1], stamps[-1] - stamps[-ctx - 1]
+            gen['dense/b1/streaming_sinks_first_ctx'] = ctx / first
+            gen['dense/b1/streaming_sinks_last_ctx'] = ctx / last
+            gen['streaming_cache_bytes'] = 2 * stream_model.config.n_layer * stream_model.config.n_kv_head * \
+                stream_model.config.head_dim * 4 * ctx
+        print("generate: " + ", ".join(f"{k} {v:,.0f}" for k, v in gen.items() if k.startswith(variant)), flush=True)
+    gen['ratio_cache_over_recompute_b1'] = gen['dense/b1/kv_cache'] / gen['dense/b1/recompute']
+    gen['ratio_cache_over_hf_b1'] = gen['dense/b1/kv_cache'] / gen['dense/b1/hf_generate']
+
+    load_after = os.getloadavg()[0]
+    rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,
+                train=train, generate=gen, shapes={k: dict(v[0], batch_size=v[1]) for k, v in SHAPES.items()},
+                loadavg_before=load_before, loadavg_after=load_after, **provenance(t_start))
+    if load_before > 0.5 or load_after > 2.5:
+        print(f"WARNING: load average {load_before:.2f} -> {load_after:.2f}: other work shared the cores; "
+              f"repeat on an idle machine before reporting these numbers")
+    append_result(rows, 'bench', name, *([results_dir] if results_dir else []))
+    print(f"wrote experiments/bench/{name}.json in {time.time() - t_start:.0f}s")
+
+
+if __name__ == '__main__':
+    main()
