@@ -24,6 +24,7 @@ device = 'cpu'
 steps = 8                     # timed training steps per configuration (after 2 warmup steps)
 new_tokens = 256              # generation length
 quick = False                 # tiny shapes and few steps: checks the script, measures nothing useful
+profile = False               # instead: torch.profiler over 3 training steps of the small shape, top ops by time
 results_dir = ''              # '' = experiments/
 # -----------------------------------------------------------------------------
 configure(globals())
@@ -165,5 +166,32 @@ def main():
     print(f"wrote experiments/bench/{name}.json in {time.time() - t_start:.0f}s")
 
 
+def run_profile():
+    """Where a training step's time goes, by operator: the evidence behind what to optimise next."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+    cfg_kw, batch = SHAPES['small'] if 'small' in SHAPES else SHAPES['tiny']
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**cfg_kw)).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randint(0, cfg_kw['vocab_size'], (batch, cfg_kw['block_size']), device=device)
+
+    def step():
+        model(x, x)[1].backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    step()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            step()
+    table = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=25)
+    print(table)
+    out = os.path.join(results_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'experiments'),
+                       'bench', f'profile_{name}.txt')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as f:
+        f.write(f"# python bench.py --profile=True; shape {cfg_kw}, batch {batch}; {provenance()}\n{table}")
+    print(f"wrote {out}")
+
+
 if __name__ == '__main__':
-    main()
+    run_profile() if profile else main()

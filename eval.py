@@ -3,6 +3,7 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py lm --ckpt=out/small/best.pt          # WikiText-2 val + test: perplexity, bits per byte
     python eval.py ablations --runs=out/abl_mha,out/abl_gqa   # architecture ablation table
     python eval.py sinks --ckpt=out/abl_mha/best.pt     # StreamingLLM: perplexity and generation past the context
+    python eval.py quant --ckpt=out/small/best.pt       # NF4 4-bit weights: memory saved, perplexity change
 Metrics live here once, as plain functions, so every stage scores the same way.
 """
 import os
@@ -286,7 +287,38 @@ def suite_sinks(rt):
     return rows
 
 
-SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks}
+# -----------------------------------------------------------------------------
+# quant suite: what the QLoRA-style NF4 base costs in perplexity and saves in memory
+
+def suite_quant(rt):
+    from model import NF4Linear, quantize_nf4
+    model, meta_ckpt = load_model(ckpt, rt['device'])
+    model.eval()
+    tokenizer = meta_ckpt['config'].get('tokenizer', 'gpt2')
+    tokens, _ = token_split(tokenizer, 'val')
+    if max_tokens:
+        tokens = tokens[:max_tokens]
+    linear_bytes = sum(m.weight.numel() * 4 for n, m in model.named_modules()
+                       if isinstance(m, torch.nn.Linear) and not n.endswith('lm_head'))
+    t0 = time.time()
+    nll, n = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    saved = quantize_nf4(model)
+    nll_q, _ = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
+    n_q = sum(isinstance(m, NF4Linear) for m in model.modules())
+    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    row = dict(name=run_name, checkpoint=ckpt, quantized_layers=n_q, linear_bytes_fp32=linear_bytes,
+               linear_bytes_nf4=linear_bytes - saved, memory_ratio=(linear_bytes - saved) / linear_bytes,
+               val_tokens=n, val_ppl_fp32=perplexity(nll, n), val_ppl_nf4=perplexity(nll_q, n),
+               ppl_change_pct=100 * (math.exp((nll_q - nll) / n) - 1), **provenance(t0))
+    print(f"NF4: {n_q} linear layers, {linear_bytes / 2**20:.1f} -> {(linear_bytes - saved) / 2**20:.1f} MiB, "
+          f"val ppl {row['val_ppl_fp32']:.2f} -> {row['val_ppl_nf4']:.2f} ({row['ppl_change_pct']:+.2f}%)")
+    append_result(row, 'quant', run_name, results_dir)
+    return [row]
+
+
+SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])

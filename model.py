@@ -123,8 +123,8 @@ class StreamingKVCache(KVCache):
     streaming = True
 
     def __init__(self, n_layer, n_sink, window):
-        if window < 1 or n_sink < 0:
-            raise ConfigError(f"streaming cache needs window >= 1 and n_sink >= 0, got window={window}, n_sink={n_sink}")
+        if n_sink < 0 or window <= n_sink:
+            raise ConfigError(f"streaming cache needs 0 <= n_sink < window, got n_sink={n_sink}, window={window}")
         super().__init__(n_layer, n_sink + window)
         self.n_sink = n_sink
 
@@ -300,6 +300,7 @@ class GPT(nn.Module):
         self.register_buffer('cos', cos, persistent=False)
         self.register_buffer('sin', sin, persistent=False)
         self.activation_checkpointing = False
+        self.loss_chunk = 0  # > 0: the loss is computed over this many rows at a time, logits never whole
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith('c_proj.weight'):  # GPT-2: scale residual writes by 1/sqrt(2 * n_layer)
@@ -354,10 +355,14 @@ class GPT(nn.Module):
         x = self.norm(x)
         if last_only:
             x = x[:, -1:, :]
-        logits = self.lm_head(x)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        logits, loss = None, None
+        if targets is not None and self.loss_chunk:
+            loss = chunked_cross_entropy(x.view(-1, x.size(-1)), self.lm_head.weight, targets.reshape(-1), self.loss_chunk)
+        else:
+            logits = self.lm_head(x)
+            if targets is not None:
+                loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        if loss is not None:
             if self.training and self.config.n_experts:
                 stats = self.moe_stats()
                 loss = loss + self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
@@ -518,6 +523,21 @@ class GPT(nn.Module):
                 p + 'mlp.c_proj.weight': sd[o + 'mlp.down_proj.weight']})
         model.load_state_dict(ours, strict=True)
         return model
+
+
+def _ce_sum(x, weight, targets):
+    return F.cross_entropy(F.linear(x, weight).float(), targets, ignore_index=-1, reduction='sum')
+
+
+def chunked_cross_entropy(x, weight, targets, chunk):
+    """Mean cross-entropy of the head over x (N, d) without holding the (N, V) logits: each chunk's logits are
+    recomputed in the backward pass (activation checkpointing), trading one extra head matmul for
+    N x V x 10 bytes of memory, which is gigabytes for a 50k vocabulary at context 1024."""
+    total = x.new_zeros((), dtype=torch.float32)
+    for i in range(0, x.size(0), chunk):
+        total = total + torch.utils.checkpoint.checkpoint(_ce_sum, x[i:i + chunk], weight, targets[i:i + chunk],
+                                                          use_reentrant=False)
+    return total / (targets != -1).sum().clamp_min(1)
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
@@ -689,7 +709,7 @@ def quantize_nf4(model, skip=('lm_head',)):
 # -----------------------------------------------------------------------------
 # Memory planner: what a training config will need, printed before the first step.
 
-def estimate_memory(cfg, batch_size, param_bytes=4, act_bytes=2, activation_checkpointing=False):
+def estimate_memory(cfg, batch_size, param_bytes=4, act_bytes=2, activation_checkpointing=False, loss_chunk=0):
     """Bytes for params, grads, AdamW moments (fp32 master weights), activations and a full KV cache.
     Activations are the tensors each layer keeps for backward, counted from the real widths (norm input,
     q/k/v, attention output, SwiGLU gate/up/product, residual), the terms of Korthikanti et al. 2022 §4 with
@@ -706,7 +726,7 @@ def estimate_memory(cfg, batch_size, param_bytes=4, act_bytes=2, activation_chec
     ffn_acts = (h + 3 * cfg.ffn_hidden + h) * T * B       # norm in, gate/up, silu*up, out
     layer_acts = (attn_acts + ffn_acts) * act_bytes
     acts = (L * h * T * B * act_bytes + layer_acts) if activation_checkpointing else L * layer_acts
-    logits = B * T * V * (act_bytes + 4 + 4)               # logits, fp32 copy for the loss, its grad
+    logits = (loss_chunk or B * T) * V * (act_bytes + 4 + 4)  # logits, fp32 copy for the loss, its grad
     kv_cache = 2 * L * B * T * kv * act_bytes
     total = params + grads + adam + acts + logits
     return dict(n_params=n_params, params=params, grads=grads, optimizer=adam, activations=acts,

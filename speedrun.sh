@@ -46,7 +46,14 @@ if [ "${1:-all}" = all ]; then
 fi
 # 3. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
 stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
-# 4. a few samples from the model
+# 4. streaming past the context: dense vs window vs sinks vs recompute -> experiments/sinks/
+stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
+# 5. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
+stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
+# 6. a few samples from the model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
+# 7. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
+python3 viz.py
+python3 report/make.py
 
 echo "speedrun: done. Stage times:"; for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done

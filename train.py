@@ -69,10 +69,11 @@ device = 'auto'              # auto | cpu | cuda | cuda:1 | mps
 dtype = 'auto'               # auto = bfloat16 on Ampere+, float16 on older CUDA, float32 on CPU
 compile = False
 activation_checkpointing = False
+loss_chunk = 0               # > 0: cross-entropy over this many rows at a time; B*T*V logits never materialise
 memory_limit_gb = 0.0        # warn when the plan exceeds it (0 = the GPU's memory; nothing on CPU)
 # -----------------------------------------------------------------------------
 config = configure(globals())
-lr_decay_iters = lr_decay_iters or max_iters
+lr_decay_iters = config['lr_decay_iters'] = lr_decay_iters or max_iters
 rt = setup_runtime(device, dtype, seed)
 master = rt['master']
 t_start = time.time()
@@ -126,7 +127,7 @@ if ckpt is not None:
     model_args = dict(ckpt['model_args'])
     if init_from != 'resume':
         model_args['dropout'] = dropout
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(dict(ckpt, model_args=model_args))
     if block_size > model_args['block_size']:
         raise UserError(f"block_size={block_size} exceeds the checkpoint's block_size={model_args['block_size']}")
 else:
@@ -135,14 +136,15 @@ config['tokenizer'] = meta['tokenizer']
 if init_from == 'resume':
     iter_num, best_val_loss = ckpt['iter_num'], ckpt['best_val_loss']
 model.activation_checkpointing = activation_checkpointing
+model.loss_chunk = loss_chunk
 model.to(rt['device'])
 
 plan = estimate_memory(model.config, batch_size, act_bytes=2 if rt['dtype'] != 'float32' else 4,
-                       activation_checkpointing=activation_checkpointing)
+                       activation_checkpointing=activation_checkpointing, loss_chunk=loss_chunk)
 limit = memory_limit_gb * 1e9 or (torch.cuda.get_device_properties(rt['device']).total_memory
                                    if rt['device_type'] == 'cuda' else 0)
-print0(f"model: {model.num_params() / 1e6:.2f}M params ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M with "
-       f"embeddings), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
+print0(f"model: {model.num_params(non_embedding=False) / 1e6:.2f}M parameters ({model.num_params(active=True) / 1e6:.2f}M "
+       f"active per token), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
 print0("memory plan (GB): " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in plan.items() if k != 'n_params'))
 if limit and plan['total_training'] > 0.9 * limit:
     print0(f"WARNING: planned {plan['total_training'] / 1e9:.1f} GB is over 90% of {limit / 1e9:.1f} GB; expect OOM. "

@@ -1,6 +1,9 @@
-# Max: the largest model the RTX 3060 (12 GB) trains well: ~350M parameters (24 layers, 1024 wide, GQA 16/4),
-# context 1024, bf16 autocast, activation checkpointing, micro-batch 8 x 1024 with 8-step accumulation
-# (64k tokens per optimizer step). train.py prints the memory plan at start and warns before an OOM.
+# Max: the largest model we plan for the RTX 3060 (12 GB): 317M parameters (24 layers, 1024 wide, GQA 16/4,
+# GPT-2 vocabulary), context 1024, bf16 autocast, activation checkpointing, chunked cross-entropy,
+# micro-batch 8 x 1024 with 8-step accumulation (64k tokens per optimizer step).
+# model.estimate_memory plans 6.8 GB (weights+grads 2.5, AdamW 2.5, checkpointed activations 0.7, loss chunk 1.0);
+# without loss_chunk the 8 x 1024 x 50257 logits alone take 4.1 GB. The plan is an estimate: no GPU was
+# available to verify it, and train.py prints it at start and warns past 90% of memory_limit_gb.
 #   python train.py config/train_max.py --batch_size=8
 out_dir = 'out/max'
 dataset = 'wikitext2'
@@ -19,6 +22,7 @@ dropout = 0.0
 dtype = 'auto'
 compile = True
 activation_checkpointing = True
+loss_chunk = 2048
 memory_limit_gb = 12.0
 eval_interval = 500
 eval_iters = 40

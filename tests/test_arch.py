@@ -118,8 +118,8 @@ def test_streaming_generation_runs_past_block_size():
     assert out.shape == (2, 140)
     with pytest.raises(ConfigError, match='exceeds block_size'):
         model.generate(x, 5, window=40, n_sink=4)
-    with pytest.raises(ConfigError, match='window >= 1'):
-        StreamingKVCache(2, n_sink=4, window=0)
+    with pytest.raises(ConfigError, match='0 <= n_sink < window'):
+        StreamingKVCache(2, n_sink=4, window=4)
 
 
 # -------------------------------------------------------------------------------------------------- LoRA

@@ -90,5 +90,9 @@ def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
     assert len({round(r['ppl_1x'], 3) for r in rows.values()}) == 1
     assert rows['dense']['kv_cache_bytes'] > rows['sinks']['kv_cache_bytes']
     assert 0 <= json.load(open(res / 'sinks' / 't_gen_sinks.json'))['rep_ngram_rate'] <= 1
+    run('eval.py', 'quant', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
+        '--max_tokens=1000', '--name=t')
+    q = json.load(open(res / 'quant' / 't.json'))
+    assert q['quantized_layers'] == 2 * 4 and 0.14 < q['memory_ratio'] < 0.15 and abs(q['ppl_change_pct']) < 20
     p = run('viz.py', f'--results_dir={res}', f'--fig_dir={figs}')
     assert {'ablations.png', 'sinks_perplexity.png', 'training_curves.png'} <= set(os.listdir(figs)), p.stdout

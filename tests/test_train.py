@@ -183,3 +183,10 @@ def test_train_max_config_starts(corpus, tmp_path):
             '--n_layer=2', '--n_embd=64', '--block_size=64', '--batch_size=2', '--gradient_accumulation_steps=2',
             '--compile=False', '--eval_iters=1', '--device=cpu')
     assert 'memory plan (GB)' in p.stdout and 'done: best val loss' in p.stdout
+
+
+def test_out_dir_too_small_for_a_checkpoint(tmp_path):
+    from common import check_writable
+    with pytest.raises(UserError, match='a checkpoint needs'):
+        check_writable(str(tmp_path / 'run'), need_bytes=10**18)
+    check_writable(str(tmp_path / 'run'), need_bytes=1)
