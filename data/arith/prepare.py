@@ -1,0 +1,99 @@
+"""
+Synthetic GSM8K-format word problems: the CPU-scale stand-in for GSM8K. Same fields ({"question", "answer"}),
+same '<<expr=result>>' calculator annotations, same final '#### N' line. Deterministic by seed.
+Difficulty knobs: steps per problem, number range, operations, distractor sentences; wording varies over
+several templates per operation so a model cannot solve it by matching one sentence shape.
+    python data/arith/prepare.py                          # -> data/arith/{train,val,test}.jsonl
+    python data/arith/prepare.py --min_steps=3 --max_steps=4 --distractors=2 --out_dir=data/arith_hard
+"""
+import json
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from common import configure  # noqa: E402
+
+out_dir = os.path.dirname(os.path.abspath(__file__))
+seed = 1234
+n_train = 20000
+n_val = 500
+n_test = 1000
+min_steps = 1
+max_steps = 4
+max_number = 50               # operands are drawn from [2, max_number]
+ops = '+-*/'
+distractors = 1               # at most this many irrelevant sentences per problem
+configure(globals())
+
+NAMES = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jack', 'Kira', 'Liam', 'Maya',
+         'Noah', 'Olga', 'Pablo', 'Quinn', 'Rosa', 'Sam', 'Tara']
+THINGS = ['apples', 'marbles', 'stickers', 'books', 'coins', 'shells', 'pencils', 'cookies', 'stamps', 'cards']
+STARTS = ['{n} has {a} {t}.', '{n} starts the day with {a} {t}.', 'There are {a} {t} in {n}\'s bag.',
+          '{n} collected {a} {t}.']
+STEPS = {
+    '+': ['{n} buys {b} more {t}.', 'A friend gives {n} {b} {t}.', '{n} finds another {b} {t}.'],
+    '-': ['{n} gives away {b} {t}.', '{n} loses {b} {t} on the way home.', '{n} uses {b} of the {t}.'],
+    '*': ['{n} ends up with {b} times as many {t}.', 'The number of {t} {n} has is multiplied by {b}.',
+          'Each of {n}\'s {t} is swapped for {b} new ones.'],
+    '/': ['{n} splits the {t} into {b} equal piles and keeps one pile.',
+          '{n} shares the {t} equally among {b} children and keeps one child\'s share.',
+          'Only one in every {b} {t} is kept by {n}.'],
+}
+WORK = {'+': 'After that, {n} has {x}+{b} = <<{x}+{b}={y}>>{y} {t}.',
+        '-': 'Then {n} has {x}-{b} = <<{x}-{b}={y}>>{y} {t} left.',
+        '*': 'That makes {x}*{b} = <<{x}*{b}={y}>>{y} {t}.',
+        '/': 'Each share is {x}/{b} = <<{x}/{b}={y}>>{y} {t}.'}
+QUESTIONS = ['How many {t} does {n} have now?', 'How many {t} does {n} end up with?',
+             'What is the final number of {t} {n} has?']
+DISTRACTORS = ['{m} has {c} {u}.', 'It rained for {c} minutes that afternoon.', '{m} is {c} years old.',
+               'The shop is {c} blocks away.']
+
+
+def make_problem(rng):
+    n, t = rng.choice(NAMES), rng.choice(THINGS)
+    m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
+    x = rng.randint(2, max_number)
+    question, work = [rng.choice(STARTS).format(n=n, a=x, t=t)], [f'{n} starts with {x} {t}.']
+    for _ in range(rng.randint(min_steps, max_steps)):
+        choices = [o for o in ops if not (o == '-' and x <= 2) and not (o == '*' and x * 2 > 10 * max_number)]
+        choices = [o for o in choices if o != '/' or any(x % b == 0 for b in range(2, min(x, max_number) + 1))]
+        op = rng.choice(choices)
+        if op == '/':
+            b = rng.choice([b for b in range(2, min(x, max_number) + 1) if x % b == 0])
+            y = x // b
+        elif op == '*':
+            b = rng.randint(2, max(2, min(9, 10 * max_number // x)))
+            y = x * b
+        elif op == '-':
+            b = rng.randint(1, x - 1)
+            y = x - b
+        else:
+            b = rng.randint(2, max_number)
+            y = x + b
+        question.append(rng.choice(STEPS[op]).format(n=n, b=b, t=t))
+        work.append(WORK[op].format(n=n, x=x, b=b, y=y, t=t))
+        x = y
+    for _ in range(rng.randint(0, distractors)):
+        question.insert(rng.randint(1, len(question)), rng.choice(DISTRACTORS).format(m=m, c=rng.randint(2, 60), u=u))
+    question.append(rng.choice(QUESTIONS).format(n=n, t=t))
+    return {'question': ' '.join(question), 'answer': '\n'.join(work) + f'\n#### {x}'}
+
+
+if __name__ == '__main__':
+    rng = random.Random(seed)
+    seen, splits = set(), {}
+    for split, count in (('test', n_test), ('val', n_val), ('train', n_train)):  # test first: it never moves
+        rows = []
+        while len(rows) < count:
+            p = make_problem(rng)
+            if p['question'] not in seen:  # no question appears in two splits
+                seen.add(p['question'])
+                rows.append(p)
+        splits[split] = rows
+    os.makedirs(out_dir, exist_ok=True)
+    for split, rows in splits.items():
+        with open(os.path.join(out_dir, f'{split}.jsonl'), 'w') as f:
+            f.writelines(json.dumps(r) + '\n' for r in rows)
+        print(f"{split}: {len(rows)} problems -> {out_dir}/{split}.jsonl")
+    print("example:\n" + json.dumps(splits['test'][0], indent=1))
