@@ -155,6 +155,16 @@ def setup_runtime(device='auto', dtype='auto', seed=1337):
                 ddp=ddp, rank=rank, local_rank=local_rank, world_size=world, master=rank == 0)
 
 
+def cosine_lr(it, lr, warmup_iters, decay_iters, min_lr):
+    """Linear warmup, then cosine decay to min_lr at decay_iters (Loshchilov & Hutter 2017), then flat."""
+    if it < warmup_iters:
+        return lr * (it + 1) / (warmup_iters + 1)
+    if it > decay_iters:
+        return min_lr
+    ratio = (it - warmup_iters) / max(1, decay_iters - warmup_iters)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+
+
 def print0(*args, **kwargs):
     if int(os.environ.get('RANK', 0)) == 0:
         print(*args, **kwargs, flush=True)

@@ -6,6 +6,7 @@ parsed, never executed.
 import ast
 import math
 import operator
+import os
 import re
 
 # -----------------------------------------------------------------------------
@@ -127,3 +128,86 @@ def check_annotations(solution):
         if normalize_number(claimed) != normalize_number(str(value)):
             wrong.append(f"{expr}={claimed} (is {value})")
     return checked, len(wrong), wrong
+
+
+# -----------------------------------------------------------------------------
+# Task data and the prompt template (one format for every stage, so rows are comparable):
+#   math:   "Question: {question}\nAnswer:" + " {worked solution ending in #### N}<|endoftext|>"
+#   alpaca: "Instruction: {instruction}\n[Input: {input}\n]Response:" + " {output}<|endoftext|>"
+
+TASKS = ('arith', 'gsm8k', 'alpaca')
+
+
+def load_jsonl(path, fields):
+    """Rows of a JSONL file that parse and have non-empty string `fields`; the rest are skipped and counted.
+    Returns (rows, skipped)."""
+    import json
+    rows, skipped = [], 0
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                skipped += 1
+                continue
+            if isinstance(row, dict) and all(isinstance(row.get(k), str) and row[k].strip() for k in fields):
+                rows.append(row)
+            else:
+                skipped += 1
+    return rows, skipped
+
+
+def task_file(task, split, task_dir=''):
+    """Path of a task split. arith: task_dir or data/arith/ (made by its prepare.py); gsm8k and alpaca:
+    task_dir or $DATA_DIR/<gsm8k|sft>/."""
+    from common import REPO, UserError, data_dir
+    if task_dir:
+        return os.path.join(task_dir, f'{split}.jsonl')
+    if task == 'arith':
+        path = os.path.join(REPO, 'data', 'arith', f'{split}.jsonl')
+        if not os.path.exists(path):
+            raise UserError(f"{path} is missing; make it with: python data/arith/prepare.py")
+        return path
+    local = data_dir({'gsm8k': 'gsm8k', 'alpaca': 'sft'}[task])
+    if local is None:
+        raise UserError(f"task '{task}' reads $DATA_DIR; set DATA_DIR (online loading is done by its prepare step)")
+    return os.path.join(local, f'{split}.jsonl')
+
+
+def load_task(task, split, task_dir=''):
+    """[(prompt, response, row)] for a task split, with the number of malformed rows skipped. gsm8k has only
+    train/test and alpaca only train: their 'val' is the last 500 (gsm8k) / 200 (alpaca) rows of train,
+    which 'train' then leaves out."""
+    from common import UserError
+    if task not in TASKS:
+        raise UserError(f"unknown task '{task}'; choose one of: {', '.join(TASKS)}")
+    fields = ('instruction', 'output') if task == 'alpaca' else ('question', 'answer')
+    held = {'gsm8k': 500, 'alpaca': 200}.get(task, 0)
+    file_split = 'train' if held and split in ('train', 'val') else split
+    rows, skipped = load_jsonl(task_file(task, file_split, task_dir), fields)
+    if held:
+        rows = rows[-held:] if split == 'val' else rows[:-held] if split == 'train' else rows
+    return [(format_prompt(task, r), ' ' + (r['output'] if task == 'alpaca' else r['answer']).strip(), r)
+            for r in rows], skipped
+
+
+def format_prompt(task, row):
+    if task == 'alpaca':
+        extra = f"Input: {row['input']}\n" if row.get('input', '').strip() else ''
+        return f"Instruction: {row['instruction']}\n{extra}Response:"
+    return f"Question: {row['question']}\nAnswer:"
+
+
+def pad_batch(rows, pad_id=0):
+    """[(ids, n_prompt)] -> x, y (B, L) long tensors for next-token training on the response only: y is -1 on
+    the prompt and on the right padding. Right padding comes after every real token, so causal attention
+    needs no mask."""
+    import torch
+    L = max(len(ids) for ids, _ in rows) - 1
+    x = torch.full((len(rows), L), pad_id, dtype=torch.long)
+    y = torch.full((len(rows), L), -1, dtype=torch.long)
+    for b, (ids, n_prompt) in enumerate(rows):
+        t = torch.tensor(ids)
+        x[b, :len(ids) - 1] = t[:-1]
+        y[b, n_prompt - 1:len(ids) - 1] = t[n_prompt:]  # position i predicts token i+1
+    return x, y

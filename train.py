@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from common import (UserError, check_writable, configure, dataset_dir, load_checkpoint, load_meta,
+from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, load_checkpoint, load_meta,
                     measure_matmul_peak, model_from_checkpoint, nats_to_bpb, print0, provenance, save_checkpoint,
                     setup_runtime, synchronize, write_json)
 from model import GPT, GPTConfig, estimate_memory
@@ -174,18 +174,6 @@ if master:
     print(json.dumps(config))
 
 
-def get_lr(it):
-    """Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017)."""
-    if not decay_lr:
-        return learning_rate
-    if it < warmup_iters:
-        return learning_rate * (it + 1) / (warmup_iters + 1)
-    if it > lr_decay_iters:
-        return min_lr
-    ratio = (it - warmup_iters) / max(1, lr_decay_iters - warmup_iters)
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (learning_rate - min_lr)
-
-
 def raise_if_oom(e):
     """Out of memory is a configuration problem: say what to change instead of crashing with a traceback."""
     if isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e):
@@ -245,7 +233,7 @@ bad_steps, skipped_steps, tokens_seen = 0, 0, iter_num * tokens_per_iter
 t_train, last = time.time(), None
 model.train()
 while True:
-    lr = get_lr(iter_num)
+    lr = cosine_lr(iter_num, learning_rate, warmup_iters, lr_decay_iters, min_lr) if decay_lr else learning_rate
     for group in optimizer.param_groups:
         group['lr'] = lr
 

@@ -1,0 +1,192 @@
+"""
+Supervised finetuning (instruction tuning) of a pretrained checkpoint: the loss covers response tokens only.
+Template (tasks.py): "Question: {question}\nAnswer: {solution}<|endoftext|>" for math tasks, Alpaca's
+instruction/input/response for instructions. Evaluates held-out loss and greedy exact match, saves samples.
+    python data/arith/prepare.py && python sft.py config/sft_arith.py
+    python sft.py --init_from=out/tiny/best.pt --task=gsm8k
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import json
+import math
+import time
+
+import torch
+
+from common import (UserError, check_writable, configure, cosine_lr, get_tokenizer, load_checkpoint,
+                    model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime, write_json)
+from tasks import exact_match, extract_answer, load_task, pad_batch
+
+# -----------------------------------------------------------------------------
+out_dir = 'out/sft'
+init_from = 'out/tiny/best.pt'  # a pretrained checkpoint, or 'resume' (out_dir/ckpt.pt)
+task = 'arith'                  # arith | gsm8k | alpaca
+task_dir = ''                   # '' = data/arith (arith) or $DATA_DIR/{gsm8k,sft}; else a folder of <split>.jsonl
+batch_size = 16
+max_iters = 300
+learning_rate = 3e-4
+warmup_iters = 20
+min_lr = 3e-5
+weight_decay = 0.0
+grad_clip = 1.0
+dropout = 0.0
+eval_interval = 100
+eval_iters = 10
+n_eval = 100                    # val problems scored by greedy exact match at each eval
+max_new_tokens = 128
+log_interval = 10
+seed = 1337
+device = 'auto'
+dtype = 'auto'
+# -----------------------------------------------------------------------------
+config = configure(globals())
+rt = setup_runtime(device, dtype, seed)
+if rt['ddp']:
+    raise UserError("sft.py runs as one process (its batches are small); use python, not torchrun")
+t_start = time.time()
+
+# -----------------------------------------------------------------------------
+# model
+resume = init_from == 'resume'
+ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
+model_args = dict(ckpt['model_args'], dropout=dropout if not resume else ckpt['model_args']['dropout'])
+model = model_from_checkpoint(dict(ckpt, model_args=model_args), rt['device'])
+tokenizer = ckpt.get('config', {}).get('tokenizer', 'gpt2')
+enc = get_tokenizer(tokenizer)
+T = model.config.block_size
+
+# -----------------------------------------------------------------------------
+# data: tokenised (prompt, response) pairs; targets are -1 on the prompt, so only the response is learned
+
+
+def encode(pairs):
+    """[(ids, n_prompt)], skipping (and counting) examples longer than the context: a truncated solution
+    would teach the model to stop before its final answer."""
+    out, too_long = [], 0
+    for prompt, response, _ in pairs:
+        p = enc.encode(prompt)
+        ids = p + enc.encode(response) + [enc.eot_token]
+        if len(ids) > T + 1:
+            too_long += 1
+            continue
+        out.append((ids, len(p)))
+    return out, too_long
+
+
+data, val_pairs = {}, None
+for split in ('train', 'val'):
+    pairs, skipped = load_task(task, split, task_dir)
+    data[split], too_long = encode(pairs)
+    if split == 'val':
+        val_pairs = pairs
+    print0(f"{task} {split}: {len(data[split])} examples ({skipped} malformed rows skipped, "
+           f"{too_long} longer than the {T}-token context skipped)")
+    if not data[split]:
+        raise UserError(f"no usable {split} examples for task {task}")
+
+
+def get_batch(split, it):
+    """Right-padded batch: padding sits after every real token, so causal attention needs no mask; its targets
+    are -1. Rows of step `it` are a pure function of (seed, it): resume is exact."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+    rows = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
+    x, y = pad_batch(rows)
+    return x.to(rt['device']), y.to(rt['device'])
+
+
+@torch.no_grad()
+def evaluate():
+    """Held-out response loss, and greedy exact match on the first n_eval val problems."""
+    model.eval()
+    losses = []
+    for k in range(eval_iters):
+        x, y = get_batch('val', 10_000_000 + k)
+        with rt['autocast']:
+            losses.append(model(x, y)[1].item())
+    correct, samples = 0, []
+    math_task = task != 'alpaca'
+    for prompt, response, row in val_pairs[:n_eval]:
+        ids = enc.encode(prompt)
+        if len(ids) >= T:
+            continue
+        x = torch.tensor([ids], device=rt['device'])
+        with rt['autocast']:
+            out = model.generate(x, min(max_new_tokens, T - len(ids)), temperature=0, stop_tokens=(enc.eot_token,))
+        text = enc.decode([t for t in out[0, len(ids):].tolist() if t != enc.eot_token])
+        ok = exact_match(text, response) if math_task else None
+        correct += bool(ok)
+        samples.append(dict(prompt=prompt, output=text, reference=response.strip(), correct=ok,
+                            predicted=extract_answer(text) if math_task else None))
+    model.train()
+    return dict(val_loss=sum(losses) / len(losses), em=correct / max(1, len(samples)) if math_task else None,
+                n_em=len(samples)), samples
+
+
+# -----------------------------------------------------------------------------
+optimizer = model.configure_optimizer(weight_decay, learning_rate, (0.9, 0.95), rt['device_type'])
+iter_num, best = 0, float('inf')
+if resume:
+    optimizer.load_state_dict(ckpt['optimizer'])
+    torch.set_rng_state(ckpt['rng_cpu'])
+    iter_num, best = ckpt['iter_num'], ckpt['best_val_loss']
+ckpt = None
+check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in model.parameters()))
+config['tokenizer'] = tokenizer
+write_json(config, os.path.join(out_dir, 'config.json'))
+log_path = os.path.join(out_dir, 'log.jsonl')
+if os.path.exists(log_path):  # a resumed run drops rows the killed run wrote after its checkpoint
+    with open(log_path) as f:
+        kept = [line for line in f if resume and json.loads(line)['iter'] < iter_num]
+    with open(log_path, 'w') as f:
+        f.writelines(kept)
+
+
+def log(row):
+    with open(log_path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
+
+model.train()
+last = (time.time(), iter_num)
+while True:
+    lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+    if iter_num % eval_interval == 0 or iter_num == max_iters:
+        metrics, samples = evaluate()
+        em = '' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f} on {metrics['n_em']}"
+        print0(f"step {iter_num}: val loss {metrics['val_loss']:.4f}{em}")
+        log(dict(iter=iter_num, **metrics, time_s=round(time.time() - t_start, 2)))
+        with open(os.path.join(out_dir, 'samples.jsonl'), 'w') as f:
+            f.writelines(json.dumps(dict(s, iter=iter_num)) + '\n' for s in samples)
+        best = min(best, metrics['val_loss'])
+        if iter_num > 0 and math.isfinite(metrics['val_loss']):
+            extra = dict(iter_num=iter_num, best_val_loss=best, metrics=metrics)
+            save_checkpoint(os.path.join(out_dir, 'ckpt.pt'), model, model.config.__dict__, config,
+                            optimizer=optimizer.state_dict(), rng_cpu=torch.get_rng_state(), **extra)
+            if metrics['val_loss'] <= best:
+                save_checkpoint(os.path.join(out_dir, 'best.pt'), model, model.config.__dict__, config, **extra)
+        last = (time.time(), iter_num)
+    if iter_num >= max_iters:
+        break
+    x, y = get_batch('train', iter_num)
+    with rt['autocast']:
+        _, loss = model(x, y)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if torch.isfinite(norm):
+        optimizer.step()
+    else:
+        print0(f"iter {iter_num}: non-finite gradient, step skipped")
+    optimizer.zero_grad(set_to_none=True)
+    if iter_num % log_interval == 0:
+        dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
+        last = (time.time(), iter_num + 1)
+        print0(f"iter {iter_num}: loss {loss.item():.4f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
+        log(dict(iter=iter_num, loss=loss.item(), lr=lr))
+    iter_num += 1
+
+write_json(dict(out_dir=out_dir, task=task, iters=iter_num, best_val_loss=best, final=metrics, config=config,
+                **provenance(t_start)), os.path.join(out_dir, 'summary.json'))
+print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))

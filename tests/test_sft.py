@@ -1,0 +1,85 @@
+"""sft.py: response-only loss masking, learning on a tiny task, exact resume after SIGKILL, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from common import load_checkpoint
+from conftest import REPO, needs_data_dir, run
+
+pytestmark = needs_data_dir()
+MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=256', '--batch_size=2', '--eval_iters=1',
+         '--device=cpu']
+
+
+@pytest.fixture(scope='module')
+def base_ckpt(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('base256'))
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
+    return f'{out}/ckpt.pt'
+
+
+@pytest.fixture(scope='module')
+def arith(tmp_path_factory):
+    d = tmp_path_factory.mktemp('arith')
+    run('data/arith/prepare.py', f'--out_dir={d}', '--n_train=400', '--n_val=40', '--n_test=40', '--max_steps=1')
+    return str(d)
+
+
+def sft_args(base_ckpt, arith, out, iters=30):
+    return [f'--init_from={base_ckpt}', f'--task_dir={arith}', f'--out_dir={out}', f'--max_iters={iters}',
+            '--eval_interval=10', '--eval_iters=2', '--n_eval=4', '--max_new_tokens=40', '--batch_size=8',
+            '--learning_rate=3e-3', '--warmup_iters=2', '--log_interval=1', '--device=cpu']
+
+
+def test_loss_mask_covers_the_response_only():
+    from tasks import pad_batch
+    rows = [([10, 11, 12, 20, 21, 99], 3), ([13, 22, 99], 1)]  # (prompt + response + EOT ids, prompt length)
+    x, y = pad_batch(rows)
+    assert x.tolist() == [[10, 11, 12, 20, 21], [13, 22, 0, 0, 0]]
+    assert y.tolist() == [[-1, -1, 20, 21, 99], [22, 99, -1, -1, -1]]
+
+
+def test_sft_learns_and_resumes_exactly(base_ckpt, arith, tmp_path):
+    """SIGKILL mid-run, resume: the same losses and the same final weights as the uninterrupted run."""
+    ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    run('sft.py', *sft_args(base_ckpt, arith, ref))
+    log = [json.loads(line) for line in open(os.path.join(ref, 'log.jsonl'))]
+    evals = [r for r in log if 'val_loss' in r]
+    assert evals[-1]['val_loss'] < evals[0]['val_loss'] - 1.0, evals
+    assert os.path.exists(os.path.join(ref, 'samples.jsonl')) and os.path.exists(os.path.join(ref, 'summary.json'))
+    # SIGKILL after the iteration-10 checkpoint, resume, compare
+    p = subprocess.Popen([sys.executable, 'sft.py', *sft_args(base_ckpt, arith, cut)], cwd=REPO,
+                         env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        path = os.path.join(cut, 'log.jsonl')
+        if os.path.exists(path) and any(json.loads(line)['iter'] >= 13 for line in open(path)):
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    run('sft.py', *sft_args(base_ckpt, arith, cut), '--init_from=resume')
+    a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
+    assert a['iter_num'] == b['iter_num'] == 30
+    for k in a['model']:
+        assert torch.equal(a['model'][k], b['model'][k]), k
+    losses = lambda d: [(r['iter'], r['loss']) for r in map(json.loads, open(os.path.join(d, 'log.jsonl'))) if 'loss' in r]
+    assert losses(ref) == losses(cut)
+
+
+def test_sft_bad_input(base_ckpt, tmp_path):
+    bad = tmp_path / 'bad'
+    bad.mkdir()
+    (bad / 'train.jsonl').write_text('{"question": "1+1?", "answer": " 2\\n#### 2"}\nnot json\n{"question": ""}\n')
+    (bad / 'val.jsonl').write_text('{"question": "2+2?", "answer": "#### 4"}\n')
+    p = run('sft.py', f'--init_from={base_ckpt}', f'--task_dir={bad}', f'--out_dir={tmp_path}/o', '--max_iters=1',
+            '--eval_iters=1', '--n_eval=1', check=False)
+    assert p.returncode == 0 and '1 examples (2 malformed rows skipped' in p.stdout, p.stderr
+    p = run('sft.py', f'--init_from={base_ckpt}', '--task=poetry', f'--out_dir={tmp_path}/o', check=False)
+    assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr
