@@ -12,6 +12,7 @@ import json
 import sys
 
 import matplotlib
+import matplotlib.ticker
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -93,7 +94,10 @@ def fig_sinks():
         ax.plot(mults, [float(r[f'ppl_{m}x']) for m in mults], marker='o', label=r['method'])
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
-    ax.set(xlabel='position / training context (the last context-length tokens are scored)',
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:g}×L'))
+    ax.set(xlabel='tokens read so far (perplexity of the last L of them)',
            ylabel='perplexity', title=f"Past the training context (L={rows[0]['context']})")
     ax.grid(alpha=0.3, which='both')
     ax.legend()
