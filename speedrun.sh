@@ -56,4 +56,5 @@ stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_sam
 python3 viz.py
 python3 report/make.py
 
-echo "speedrun: done. Stage times:"; for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done
+{ echo "speedrun ($SCALE) finished $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null). Stage times:"
+  for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"
