@@ -34,6 +34,7 @@ SHAPES = {  # name: (GPTConfig kwargs, batch size)
     'small': (dict(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=8192), 8),
 }
 VARIANTS = {  # variants of the small shape
+    'vocab_50k': dict(vocab_size=50257),  # the full GPT-2 vocabulary: what gpt2_8k saves
     'gqa_6_2': dict(n_kv_head=2),
     'moe_4x_top2': dict(n_experts=4, moe_top_k=2, ffn_hidden=512),  # same active FFN width as dense (1024)
     'lora_r8': dict(),  # LoRA on c_attn and c_proj, base frozen
@@ -191,6 +192,12 @@ def run_profile():
         for _ in range(3):
             step()
     table = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=25)
+    model.eval()
+    x1 = x[:1, :8]
+    with torch.no_grad(), torch_profile(activities=[ProfilerActivity.CPU]) as prof_decode:
+        model.generate(x1, min(64, cfg_kw["block_size"] - 8), temperature=0)
+    table += ("\n# decoding: up to 64 new tokens at batch 1 with the KV cache\n" +
+              prof_decode.key_averages().table(sort_by='self_cpu_time_total', row_limit=12))
     print(table)
     out = os.path.join(results_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'experiments'),
                        'bench', f'profile_{name}.txt')

@@ -229,15 +229,20 @@ def token_nll(model, seqs, method, L, device):
     return torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), seqs[:, 1:], reduction='none')
 
 
-def repetition_stats(tokens, n=4):
-    """Repeated n-gram rate (share of n-grams seen before), distinct-2, and collapse (< 10% distinct tokens
-    in the last 64): how a model that lost its context degenerates."""
+def repetition_stats(tokens, prompt, reference, n=4):
+    """How a model that lost its context degenerates: repeated n-gram rate (share of n-grams seen before),
+    distinct-2, collapse (< 10% distinct tokens in the last 64), and topic retention: the share of the
+    generation's last quarter whose tokens occur in the prompt or the true continuation, minus the same share
+    for an unrelated stretch of text (the baseline of common tokens), so 0 means 'no more on topic than chance'."""
     grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
     bigrams = [tuple(tokens[i:i + 2]) for i in range(len(tokens) - 1)]
     tail = tokens[-64:]
+    topic = set(prompt) | set(reference)
+    late = tokens[-len(tokens) // 4:]
     return dict(rep_ngram_rate=1 - len(set(grams)) / max(1, len(grams)),
                 distinct_2=len(set(bigrams)) / max(1, len(bigrams)),
-                collapsed=len(set(tail)) < 0.1 * len(tail))
+                collapsed=len(set(tail)) < 0.1 * len(tail),
+                topic_overlap=sum(t in topic for t in late) / max(1, len(late)))
 
 
 def suite_sinks(rt):
@@ -277,12 +282,17 @@ def suite_sinks(rt):
         t0 = time.perf_counter()
         out = model.generate(seqs[:, :32], 4 * L, temperature=0.8, top_k=50, generator=g, window=L - sinks, n_sink=sinks)
         secs = time.perf_counter() - t0
-        stats = [repetition_stats(o[32:].tolist()) for o in out]
+        # topic: the prompt and its true continuation; chance: the same overlap for the next sequence's text
+        stats = [repetition_stats(o[32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist()) for i, o in enumerate(out)]
+        chance = [repetition_stats(seqs[(i + 1) % n_seqs, 32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist())
+                  for i in range(n_seqs)]
         row = dict(name=f'{run_name}_gen_{method}', method=method, new_tokens=4 * L, context=L,
                    tokens_per_s=n_seqs * 4 * L / secs,
-                   **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]}, **provenance())
+                   **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]},
+                   topic_retention=float(np.mean([s['topic_overlap'] for s in stats]) -
+                                         np.mean([c['topic_overlap'] for c in chance])), **provenance())
         print(f"generate {method}: rep 4-gram {row['rep_ngram_rate']:.3f}, distinct-2 {row['distinct_2']:.3f}, "
-              f"collapsed {row['collapsed']:.2f}")
+              f"collapsed {row['collapsed']:.2f}, topic retention {row['topic_retention']:+.3f}")
         append_result(row, 'sinks', row['name'], results_dir)
         rows.append(row)
     return rows
