@@ -14,9 +14,10 @@ import time
 
 import torch
 
-from common import (UserError, check_writable, configure, cosine_lr, get_tokenizer, load_checkpoint,
-                    model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime, write_json)
-from tasks import exact_match, extract_answer, load_task, pad_batch
+from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
+                    load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
+                    write_json)
+from tasks import exact_match, extract_answer, load_task, pad_batch, wilson_ci
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -36,6 +37,7 @@ eval_iters = 10
 n_eval = 100                    # val problems scored by greedy exact match at each eval
 max_new_tokens = 128
 log_interval = 10
+results_dir = ''                # '' = experiments/ (the final metrics row goes to <results_dir>/sft/<run>.json)
 seed = 1337
 device = 'auto'
 dtype = 'auto'
@@ -187,6 +189,11 @@ while True:
         log(dict(iter=iter_num, loss=loss.item(), lr=lr))
     iter_num += 1
 
-write_json(dict(out_dir=out_dir, task=task, iters=iter_num, best_val_loss=best, final=metrics, config=config,
-                **provenance(t_start)), os.path.join(out_dir, 'summary.json'))
+summary = dict(name=os.path.basename(os.path.normpath(out_dir)), out_dir=out_dir, task=task, init_from=config['init_from'],
+               iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
+               val_em_n=metrics['n_em'], config=config, **provenance(t_start))
+if metrics['em'] is not None:
+    summary['val_em_ci95'] = wilson_ci(round(metrics['em'] * metrics['n_em']), metrics['n_em'])
+write_json(summary, os.path.join(out_dir, 'summary.json'))
+append_result(summary, 'sft', summary['name'], results_dir or os.path.join(REPO, 'experiments'))
 print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))

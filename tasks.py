@@ -211,3 +211,13 @@ def pad_batch(rows, pad_id=0):
         x[b, :len(ids) - 1] = t[:-1]
         y[b, n_prompt - 1:len(ids) - 1] = t[n_prompt:]  # position i predicts token i+1
     return x, y
+
+
+def wilson_ci(successes, n, z=1.96):
+    """95% Wilson score interval for a proportion (better than the normal interval near 0 and 1)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))

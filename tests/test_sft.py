@@ -34,7 +34,8 @@ def arith(tmp_path_factory):
 def sft_args(base_ckpt, arith, out, iters=30):
     return [f'--init_from={base_ckpt}', f'--task_dir={arith}', f'--out_dir={out}', f'--max_iters={iters}',
             '--eval_interval=10', '--eval_iters=2', '--n_eval=4', '--max_new_tokens=40', '--batch_size=8',
-            '--learning_rate=3e-3', '--warmup_iters=2', '--log_interval=1', '--device=cpu']
+            '--learning_rate=3e-3', '--warmup_iters=2', '--log_interval=1', '--device=cpu',
+            f'--results_dir={out}_results']
 
 
 def test_loss_mask_covers_the_response_only():
@@ -53,6 +54,8 @@ def test_sft_learns_and_resumes_exactly(base_ckpt, arith, tmp_path):
     evals = [r for r in log if 'val_loss' in r]
     assert evals[-1]['val_loss'] < evals[0]['val_loss'] - 1.0, evals
     assert os.path.exists(os.path.join(ref, 'samples.jsonl')) and os.path.exists(os.path.join(ref, 'summary.json'))
+    row = json.load(open(f'{ref}_results/sft/ref.json'))
+    assert row['iters'] == 30 and 0 <= row['val_em'] <= 1 and row['git_commit']
     # SIGKILL after the iteration-10 checkpoint, resume, compare
     p = subprocess.Popen([sys.executable, 'sft.py', *sft_args(base_ckpt, arith, cut)], cwd=REPO,
                          env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -79,7 +82,7 @@ def test_sft_bad_input(base_ckpt, tmp_path):
     (bad / 'train.jsonl').write_text('{"question": "1+1?", "answer": " 2\\n#### 2"}\nnot json\n{"question": ""}\n')
     (bad / 'val.jsonl').write_text('{"question": "2+2?", "answer": "#### 4"}\n')
     p = run('sft.py', f'--init_from={base_ckpt}', f'--task_dir={bad}', f'--out_dir={tmp_path}/o', '--max_iters=1',
-            '--eval_iters=1', '--n_eval=1', check=False)
+            '--eval_iters=1', '--n_eval=1', f'--results_dir={tmp_path}/res', check=False)
     assert p.returncode == 0 and '1 examples (2 malformed rows skipped' in p.stdout, p.stderr
     p = run('sft.py', f'--init_from={base_ckpt}', '--task=poetry', f'--out_dir={tmp_path}/o', check=False)
     assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr

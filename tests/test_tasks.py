@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tasks import CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number
+from tasks import CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number, wilson_ci
 
 
 @pytest.mark.parametrize('text, want', [('1,234', '1234'), ('$5.00', '5'), ('18.', '18'), ('-3', '-3'), ('7.50', '7.5'),
@@ -85,3 +85,11 @@ def test_arith_prepare_is_deterministic_correct_and_disjoint(tmp_path):
         checked, wrong, _ = check_annotations(r['answer'])
         assert 1 <= checked <= 4 and wrong == 0
         assert extract_answer(r['answer']) == r['answer'].rsplit('<<', 1)[1].split('=')[1].split('>>')[0]
+
+
+def test_wilson_ci_by_hand():
+    # 8/10: p = .8, z = 1.96 -> centre (0.8 + 0.19208) / 1.38416 = 0.71681,
+    # half 1.96 * sqrt(0.016 + 0.009604) / 1.38416 = 0.22658 -> (0.4902, 0.9434)
+    lo, hi = wilson_ci(8, 10)
+    assert abs(lo - 0.4902) < 1e-3 and abs(hi - 0.9434) < 1e-3
+    assert wilson_ci(0, 0) == (0.0, 1.0) and wilson_ci(0, 50)[0] == 0.0
