@@ -17,7 +17,7 @@ import torch
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
                     write_json)
-from tasks import exact_match, extract_answer, load_task, pad_batch, wilson_ci
+from tasks import check_annotations, exact_match, extract_answer, load_task, pad_batch, wilson_ci
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -121,8 +121,14 @@ def evaluate():
         samples.append(dict(prompt=prompt, output=text, reference=response.strip(), correct=ok,
                             predicted=extract_answer(text) if math_task else None))
     model.train()
-    return dict(val_loss=sum(losses) / len(losses), em=correct / max(1, len(samples)) if math_task else None,
-                n_em=len(samples)), samples
+    metrics = dict(val_loss=sum(losses) / len(losses), em=correct / max(1, len(samples)) if math_task else None,
+                   n_em=len(samples))
+    if math_task:  # failure anatomy: no '####' line, or a '<<a op b=c>>' step whose arithmetic is wrong
+        wrong = [s for s in samples if not s['correct']]
+        metrics.update(format_failures=sum(s['predicted'] is None for s in samples),
+                       wrong_with_arithmetic_slip=sum(check_annotations(s['output'])[1] > 0 for s in wrong),
+                       wrong=len(wrong))
+    return metrics, samples
 
 
 # -----------------------------------------------------------------------------
@@ -191,7 +197,8 @@ while True:
 
 summary = dict(name=os.path.basename(os.path.normpath(out_dir)), out_dir=out_dir, task=task, init_from=config['init_from'],
                iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
-               val_em_n=metrics['n_em'], config=config, **provenance(t_start))
+               val_em_n=metrics['n_em'], **{k: metrics[k] for k in ('format_failures', 'wrong', 'wrong_with_arithmetic_slip')
+                                            if k in metrics}, config=config, **provenance(t_start))
 if metrics['em'] is not None:
     summary['val_em_ci95'] = wilson_ci(round(metrics['em'] * metrics['n_em']), metrics['n_em'])
 write_json(summary, os.path.join(out_dir, 'summary.json'))
