@@ -1,5 +1,6 @@
 # Small CPU config: the ~10M-parameter shape (6 layers, 384 wide, context 256) on WikiText-2 with the
-# 8k-id GPT-2 BPE. About 1,700 tok/s on 2 idle Zen 3 cores: 3,000 iterations (6.1M tokens, ~2 epochs) in ~60 min.
+# 8k-id GPT-2 BPE. ~1,900 tok/s on 2 idle cores (experiments/bench/cpu.json, shape 'small'): 3,000 iterations
+# (6.1M tokens, ~2 epochs) in under an hour. The committed result ran 1,500 of them on one thread.
 out_dir = 'out/small'
 dataset = 'wikitext2_8k'
 n_layer = 6

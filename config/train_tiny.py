@@ -1,4 +1,4 @@
-# Tiny CPU config: a 4-layer model on WikiText-2 in about 5 minutes on 2 cores.
+# Tiny CPU config: a 4-layer model on WikiText-2 in a few minutes on 2 cores.
 # Used by the tests (with --max_iters overridden) and by the CPU speedrun.
 out_dir = 'out/tiny'
 dataset = 'wikitext2_8k'  # GPT-2 BPE cut to 8192 ids: data/wikitext2/prepare.py --tokenizer=gpt2_8k
