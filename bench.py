@@ -10,12 +10,12 @@ import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
 import multiprocessing as mp
-import resource
 import time
 
 import torch
 
-from common import append_result, configure, measure_matmul_peak, provenance, synchronize, time_train_steps
+from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
+                    time_train_steps)
 from model import GPT, GPTConfig, apply_lora
 
 # -----------------------------------------------------------------------------
@@ -61,8 +61,7 @@ def train_speed(kind, cfg_kw, batch, n_steps, dev):
     net = hf_llama(model) if kind == 'hf_llama' else model
     T, V = cfg_kw['block_size'], cfg_kw['vocab_size']
     dt = time_train_steps(net, batch, T, V, n_steps, dev, hf=kind == 'hf_llama')
-    peak = (torch.cuda.max_memory_allocated() if dev.startswith('cuda')
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peak = peak_memory_bytes('cuda' if dev.startswith('cuda') else 'cpu')
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     # frozen weights (LoRA) need no weight gradient: 4 instead of 6 FLOPs per parameter per token
     flops = model.flops_per_token(T) - 2 * (model.num_params() - trainable)

@@ -175,6 +175,14 @@ def synchronize(device_type):
         torch.cuda.synchronize()
 
 
+def peak_memory_bytes(device_type):
+    """High-water memory of this process: the CUDA allocator's peak, else the process's max RSS (Linux: KiB)."""
+    if device_type == 'cuda':
+        return torch.cuda.max_memory_allocated()
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 _PEAK_CACHE = {}
 
 
@@ -327,6 +335,16 @@ def atomic_save(obj, path):
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def start_log(log_path, keep_before):
+    """A run's JSONL log: keep the rows of steps before `keep_before` (a resumed run drops what the killed run
+    wrote after its checkpoint; a new run passes 0 and starts empty)."""
+    if os.path.exists(log_path):
+        with open(log_path) as f:
+            kept = [line for line in f if json.loads(line)['iter'] < keep_before]
+        with open(log_path, 'w') as f:
+            f.writelines(kept)
 
 
 def write_json(obj, path):

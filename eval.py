@@ -62,7 +62,7 @@ def lm_nll(model, tokens, block_size, stride, batch_size, autocast, device):
     starts = list(range(0, max(1, len(tokens) - 1), stride))
     nll_sum, n_scored, scored_until = 0.0, 0, 0  # scored_until: index of the first target not yet scored
     for b in tqdm(range(0, len(starts), batch_size), desc='windows', leave=False, disable=None):
-        windows, masks = [], []
+        windows = []
         for s in starts[b:b + batch_size]:
             chunk = np.asarray(tokens[s:s + block_size + 1], dtype=np.int64)
             x, y = chunk[:-1], chunk[1:].copy()

@@ -16,7 +16,7 @@ import torch
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    write_json)
+                    start_log, write_json)
 from tasks import check_annotations, exact_match, extract_answer, load_task, pad_batch, wilson_ci
 
 # -----------------------------------------------------------------------------
@@ -143,11 +143,7 @@ check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in model.paramete
 config['tokenizer'] = tokenizer
 write_json(config, os.path.join(out_dir, 'config.json'))
 log_path = os.path.join(out_dir, 'log.jsonl')
-if os.path.exists(log_path):  # a resumed run drops rows the killed run wrote after its checkpoint
-    with open(log_path) as f:
-        kept = [line for line in f if resume and json.loads(line)['iter'] < iter_num]
-    with open(log_path, 'w') as f:
-        f.writelines(kept)
+start_log(log_path, iter_num if resume else 0)
 
 
 def log(row):

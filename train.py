@@ -8,6 +8,7 @@ Distributed data parallel, N processes on one node:
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
+import dataclasses
 import json
 import math
 import time
@@ -17,8 +18,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, load_checkpoint, load_meta,
-                    measure_matmul_peak, model_from_checkpoint, nats_to_bpb, print0, provenance, save_checkpoint,
-                    setup_runtime, synchronize, write_json)
+                    measure_matmul_peak, model_from_checkpoint, nats_to_bpb, peak_memory_bytes, print0, provenance,
+                    save_checkpoint, setup_runtime, start_log, synchronize, write_json)
 from model import GPT, GPTConfig, estimate_memory
 
 # -----------------------------------------------------------------------------
@@ -108,11 +109,9 @@ def get_batch(split, it, part):
 
 # -----------------------------------------------------------------------------
 # model
-model_args = dict(block_size=block_size, vocab_size=meta['vocab_size'], n_layer=n_layer, n_head=n_head,
-                  n_kv_head=n_kv_head, n_embd=n_embd, ffn_hidden=ffn_hidden, rope_theta=rope_theta,
-                  tie_embeddings=tie_embeddings, dropout=dropout, n_experts=n_experts, moe_top_k=moe_top_k,
-                  moe_every=moe_every, capacity_factor=capacity_factor, aux_loss_coef=aux_loss_coef,
-                  z_loss_coef=z_loss_coef, sink_token=sink_token)
+# every GPTConfig field that is also a config key; the vocabulary comes from the data
+model_args = {f.name: config[f.name] for f in dataclasses.fields(GPTConfig) if f.name in config}
+model_args['vocab_size'] = meta['vocab_size']
 iter_num, best_val_loss, ckpt = 0, float('inf'), None
 if init_from == 'resume':
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt'))
@@ -211,11 +210,8 @@ def save(name, val_loss, resumable=True):
 
 
 log_path = os.path.join(out_dir, 'log.jsonl')
-if master and os.path.exists(log_path):  # a resumed run drops the rows the killed run wrote after its checkpoint
-    with open(log_path) as f:
-        kept = [line for line in f if init_from == 'resume' and json.loads(line)['iter'] < iter_num]
-    with open(log_path, 'w') as f:
-        f.writelines(kept)
+if master:
+    start_log(log_path, iter_num if init_from == 'resume' else 0)
 
 
 def log(row):
@@ -315,11 +311,7 @@ while True:
 
 # -----------------------------------------------------------------------------
 if master and not eval_only:
-    if rt['device_type'] == 'cuda':
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20
-    else:  # the whole process's high-water mark (Linux reports KiB)
-        import resource
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_bytes(rt['device_type']) / 2**20
     summary = dict(out_dir=out_dir, iters=iter_num, tokens=tokens_seen, params=raw_model.num_params(),
                    active_params=raw_model.num_params(active=True), peak_memory_mb=round(peak_mb, 1),
                    best_val_loss=best_val_loss, best_val_ppl=math.exp(best_val_loss),
