@@ -71,7 +71,7 @@ dtype = 'auto'               # auto = bfloat16 on Ampere+, float16 on older CUDA
 compile = False
 activation_checkpointing = False
 loss_chunk = 0               # > 0: cross-entropy over this many rows at a time; B*T*V logits never materialise
-memory_limit_gb = 0.0        # warn when the plan exceeds it (0 = the GPU's memory; nothing on CPU)
+memory_limit_gb = 0.0        # CUDA: cap this process at it (emulates a smaller card) and warn when the plan exceeds it
 # -----------------------------------------------------------------------------
 config = configure(globals())
 lr_decay_iters = config['lr_decay_iters'] = lr_decay_iters or max_iters
@@ -142,6 +142,9 @@ plan = estimate_memory(model.config, batch_size, act_bytes=2 if rt['dtype'] != '
                        activation_checkpointing=activation_checkpointing, loss_chunk=loss_chunk)
 limit = memory_limit_gb * 1e9 or (torch.cuda.get_device_properties(rt['device']).total_memory
                                    if rt['device_type'] == 'cuda' else 0)
+if memory_limit_gb and rt['device_type'] == 'cuda':  # a bigger card behaves like a 12 GB 3060: OOM where it would
+    total = torch.cuda.get_device_properties(rt['device']).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, memory_limit_gb * 1e9 / total), rt['device'])
 print0(f"model: {model.num_params(non_embedding=False) / 1e6:.2f}M parameters ({model.num_params(active=True) / 1e6:.2f}M "
        f"active per token), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
 print0("memory plan (GB): " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in plan.items() if k != 'n_params'))
@@ -226,7 +229,7 @@ peak_flops = measure_matmul_peak(rt['device'], torch.bfloat16 if rt['dtype'] == 
 print0(f"measured matmul peak: {peak_flops / 1e9:.1f} GFLOP/s (the MFU denominator)")
 val_tokens_bytes = meta['splits']['val']['tokens'], meta['splits']['val']['bytes']
 bad_steps, skipped_steps, tokens_seen = 0, 0, iter_num * tokens_per_iter
-t_train, last = time.time(), None
+t_train, last, speed = time.time(), None, {}
 model.train()
 while True:
     lr = cosine_lr(iter_num, learning_rate, warmup_iters, lr_decay_iters, min_lr) if decay_lr else learning_rate
@@ -303,6 +306,7 @@ while True:
             tok_s = tokens_per_iter / dt
             mfu = raw_model.estimate_mfu(tok_s / world, peak_flops, block_size)
             row.update(tok_s=tok_s, mfu=mfu)
+            speed = dict(tok_s=round(tok_s, 1), mfu=round(mfu, 4))  # the latest window: past compile and warmup
             line += f", {dt * 1000:.0f} ms/iter, {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%"
         print0(line)
         log(dict(row, tokens=tokens_seen, time_s=round(now - t_start, 2)))
@@ -316,6 +320,7 @@ if master and not eval_only:
                    active_params=raw_model.num_params(active=True), peak_memory_mb=round(peak_mb, 1),
                    best_val_loss=best_val_loss, best_val_ppl=math.exp(best_val_loss),
                    best_val_bpb=nats_to_bpb(best_val_loss, *val_tokens_bytes), skipped_steps=skipped_steps,
+                   peak_flops=peak_flops, **speed,
                    train_time_s=round(time.time() - t_train, 2), config=config, **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))
     print(f"done: best val loss {best_val_loss:.4f} (ppl {math.exp(best_val_loss):.2f}), summary in {out_dir}/summary.json")
