@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 RESULTS=${RESULTS:-experiments/gpu}
 mkdir -p "$RESULTS"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+git log -1 --format="tree at commit %H" 2>/dev/null; python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 python3 -m pytest -q tests/test_cuda.py 2>&1 | tail -5 | tee "$RESULTS/test_cuda.txt"
 
 run() {  # run NAME ARGS...: a short train.py run, its summary copied to $RESULTS/NAME.json
