@@ -113,6 +113,10 @@ class KVCache:
         self.pos += T
         self.seen += T
 
+    def repeat(self, n):
+        """Each row becomes n rows that share its prefix: N samples of one prompt pay for one prefill."""
+        self.k, self.v = self.k.repeat_interleave(n, dim=1), self.v.repeat_interleave(n, dim=1)
+
 
 class StreamingKVCache(KVCache):
     """StreamingLLM (Xiao et al. 2023): keep the first n_sink tokens and a rolling window of the most recent
@@ -327,6 +331,25 @@ class GPT(nn.Module):
         """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss); in training the loss
         includes the MoE auxiliary losses. last_only computes the head for the final position only
         (generation). extrapolate allows positions past block_size (the long-context experiments)."""
+        x = self.trunk(idx, cache, extrapolate)
+        if last_only:
+            x = x[:, -1:, :]
+        logits, loss = None, None
+        if targets is not None and self.loss_chunk:
+            loss = chunked_cross_entropy(x.view(-1, x.size(-1)), self.lm_head.weight, targets.reshape(-1), self.loss_chunk)
+        else:
+            logits = self.lm_head(x)
+            if targets is not None:
+                loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        if loss is not None:
+            if self.training and self.config.n_experts:
+                stats = self.moe_stats()
+                loss = loss + self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
+        return logits, loss
+
+    def trunk(self, idx, cache=None, extrapolate=False):
+        """idx (B, T) -> the final normed hidden states (B, T, n_embd): everything but the LM head (a verifier
+        puts its own head here)."""
         B, T = idx.shape
         x = self.wte(idx)
         sink = self.config.sink_token and (cache is None or cache.seen == 0)
@@ -352,21 +375,7 @@ class GPT(nn.Module):
             cache.advance(T)
         if sink:
             x = x[:, 1:]
-        x = self.norm(x)
-        if last_only:
-            x = x[:, -1:, :]
-        logits, loss = None, None
-        if targets is not None and self.loss_chunk:
-            loss = chunked_cross_entropy(x.view(-1, x.size(-1)), self.lm_head.weight, targets.reshape(-1), self.loss_chunk)
-        else:
-            logits = self.lm_head(x)
-            if targets is not None:
-                loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-        if loss is not None:
-            if self.training and self.config.n_experts:
-                stats = self.moe_stats()
-                loss = loss + self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
-        return logits, loss
+        return self.norm(x)
 
     def rope(self, length):
         """cos/sin tables covering `length` positions, grown on demand (only extrapolation needs more)."""
@@ -407,12 +416,17 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
-               generator=None, use_cache=True, window=0, n_sink=4):
-        """Yield the next token column (B,) for each step. With use_cache the prompt is prefilled once and each
-        step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
+               generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None):
+        """Yield the next token column (B * num_samples,) for each step. With use_cache the prompt is prefilled
+        once and each step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
         window > 0 streams with a StreamingKVCache (n_sink + window slots): no length limit at all.
+        num_samples > 1 prefills each prompt once and decodes num_samples continuations of it from the shared
+        cache (rows b*num_samples ... (b+1)*num_samples - 1 belong to prompt b).
+        force(next_tokens) -> next_tokens may overwrite what was sampled (tool use writes a result in).
         Rows that have produced a stop token keep emitting it; the stream ends when every row has."""
         B, T0 = idx.shape
+        if num_samples > 1 and (window or not use_cache):
+            raise ConfigError("num_samples > 1 shares the prompt's KV cache: it needs use_cache=True and window=0")
         if window:
             cache = StreamingKVCache(self.config.n_layer, n_sink, window)
             if cache.max_len > self.config.block_size:
@@ -433,12 +447,17 @@ class GPT(nn.Module):
             cache = KVCache(self.config.n_layer, T0 + max_new_tokens + self.config.sink_token) if use_cache else None
             x = idx
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
-        done = torch.zeros(B, dtype=torch.bool, device=idx.device)
-        for _ in range(max_new_tokens):
+        done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)
+        for step in range(max_new_tokens):
             if cache is None:
                 x = x[:, -self.config.block_size:]
             logits, _ = self(x, cache=cache, last_only=True)
+            if step == 0 and num_samples > 1:  # one prefill, num_samples decodes (nanochat's engine)
+                cache.repeat(num_samples)
+                logits = logits.repeat_interleave(num_samples, dim=0)
             nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
+            if force is not None:
+                nxt = force(nxt)
             if len(stop):
                 nxt = torch.where(done, stop[0], nxt)
                 done |= torch.isin(nxt, stop)
@@ -449,8 +468,9 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):
-        """idx (B, T) -> (B, T + new) token ids. kwargs as in stream()."""
+        """idx (B, T) -> (B * num_samples, T + new) token ids. kwargs as in stream()."""
         new = list(self.stream(idx, max_new_tokens, **kwargs))
+        idx = idx.repeat_interleave(kwargs.get('num_samples', 1), dim=0)
         return torch.cat([idx] + [t[:, None] for t in new], dim=1) if new else idx
 
     # -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
                     start_log, write_json)
-from tasks import check_annotations, exact_match, extract_answer, load_task, pad_batch, wilson_ci
+from tasks import greedy_em, load_task, pad_batch, wilson_ci
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -106,28 +106,9 @@ def evaluate():
         x, y = get_batch('val', 10_000_000 + k)
         with rt['autocast']:
             losses.append(model(x, y)[1].item())
-    correct, samples = 0, []
-    math_task = task != 'alpaca'
-    for prompt, response, row in val_pairs[:n_eval]:
-        ids = enc.encode(prompt)
-        if len(ids) >= T:
-            continue
-        x = torch.tensor([ids], device=rt['device'])
-        with rt['autocast']:
-            out = model.generate(x, min(max_new_tokens, T - len(ids)), temperature=0, stop_tokens=(enc.eot_token,))
-        text = enc.decode([t for t in out[0, len(ids):].tolist() if t != enc.eot_token])
-        ok = exact_match(text, response) if math_task else None
-        correct += bool(ok)
-        samples.append(dict(prompt=prompt, output=text, reference=response.strip(), correct=ok,
-                            predicted=extract_answer(text) if math_task else None))
+    metrics, samples = greedy_em(model, enc, val_pairs[:n_eval], task, max_new_tokens, rt['autocast'])
     model.train()
-    metrics = dict(val_loss=sum(losses) / len(losses), em=correct / max(1, len(samples)) if math_task else None,
-                   n_em=len(samples))
-    if math_task:  # failure anatomy: no '####' line, or a '<<a op b=c>>' step whose arithmetic is wrong
-        wrong = [s for s in samples if not s['correct']]
-        metrics.update(format_failures=sum(s['predicted'] is None for s in samples),
-                       wrong_with_arithmetic_slip=sum(check_annotations(s['output'])[1] > 0 for s in wrong),
-                       wrong=len(wrong))
+    metrics['val_loss'] = sum(losses) / len(losses)
     return metrics, samples
 
 

@@ -221,3 +221,137 @@ def wilson_ci(successes, n, z=1.96):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+# -----------------------------------------------------------------------------
+# Generation for the math stages (dpo's on-policy pairs, the verifier's data, tts, eval): N completions of one
+# prompt share its prefill (GPT.stream num_samples); the calculator can write its results into the stream.
+
+def calculator_tool(enc, n_rows):
+    """A force() hook for GPT.stream: when a row's text ends in '<<expr=', the calculator's result and '>>'
+    are written in as the next tokens instead of what the model samples (Cobbe et al. 2021 §2.1 use the same
+    annotations at test time; nanochat's engine does this with its python tool). Returns (hook, n_calls)."""
+    import torch
+    texts, queue, calls = [''] * n_rows, [[] for _ in range(n_rows)], [0]
+
+    def force(nxt):
+        out = nxt.clone()
+        for b in range(n_rows):
+            if queue[b]:
+                out[b] = queue[b].pop(0)
+            texts[b] = (texts[b] + enc.decode([int(out[b])]))[-256:]  # the tail is all a match needs
+            m = None if queue[b] else re.search(r'<<([^<>=]{1,200})=$', texts[b])
+            if m:
+                try:
+                    queue[b] = enc.encode(f"{calculate(m.group(1))}>>")
+                    calls[0] += 1
+                except CalcError:
+                    pass  # not arithmetic: the model writes the result itself
+        return torch.as_tensor(out)
+    return force, calls
+
+
+def complete(model, enc, prompt, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
+             generator=None, autocast=None):
+    """n completions of one prompt (text up to the first <|endoftext|>) and the tokens each generated.
+    Prompts too long for the context raise ConfigError from the model; callers skip and count them."""
+    import contextlib
+    import torch
+    ids = enc.encode(prompt)
+    T = model.config.block_size
+    x = torch.tensor([ids], device=next(model.parameters()).device)
+    force, _ = calculator_tool(enc, n) if tool else (None, None)
+    with autocast or contextlib.nullcontext():
+        out = model.generate(x, min(max_new_tokens, T - len(ids)), temperature=temperature, top_k=top_k,
+                             stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force)
+    texts, lengths = [], []
+    for row in out[:, len(ids):].tolist():
+        row = row[:row.index(enc.eot_token)] if enc.eot_token in row else row
+        texts.append(enc.decode(row))
+        lengths.append(len(row) + 1)
+    return texts, lengths
+
+
+# -----------------------------------------------------------------------------
+# Metrics shared by the verifier, tts and eval
+
+def pass_at_k(n, c, k):
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, eq. 1, the stable product form)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def auroc(scores, labels):
+    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties count
+    half (Mann-Whitney U). None when one class is absent."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return None
+    ranked = sorted((s, i) for i, s in enumerate(scores))
+    ranks, i = [0.0] * len(scores), 0
+    while i < len(ranked):  # average ranks over ties
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[ranked[k][1]] = (i + j) / 2 + 1
+        i = j + 1
+    r_pos = sum(r for r, y in zip(ranks, labels) if y)
+    return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def ece(probs, labels, n_bins=10):
+    """Expected calibration error (Guo et al. 2017, eq. 3): bin by predicted P(correct), weight each bin's
+    |accuracy - mean confidence| by its size. Also returns the bins for a reliability plot."""
+    bins = [[] for _ in range(n_bins)]
+    for p, y in zip(probs, labels):
+        bins[min(int(p * n_bins), n_bins - 1)].append((p, float(y)))
+    rows = [dict(lo=i / n_bins, hi=(i + 1) / n_bins, n=len(b), confidence=sum(p for p, _ in b) / len(b),
+                 accuracy=sum(y for _, y in b) / len(b)) for i, b in enumerate(bins) if b]
+    total = sum(r['n'] for r in rows)
+    return sum(r['n'] / total * abs(r['accuracy'] - r['confidence']) for r in rows) if total else None, rows
+
+
+def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None, tool=False):
+    """Greedy exact match over [(prompt, reference, row)], with the failure anatomy of the wrong answers: no
+    '####' line (format failure) or a '<<a op b=c>>' step whose arithmetic is wrong. Prompts that leave no
+    room in the context are skipped and counted. Returns (metrics, samples)."""
+    math_task = task != 'alpaca'
+    correct, samples, too_long = 0, [], 0
+    for prompt, reference, _ in pairs:
+        if len(enc.encode(prompt)) >= model.config.block_size:
+            too_long += 1
+            continue
+        text = complete(model, enc, prompt, max_new_tokens=max_new_tokens, tool=tool, autocast=autocast)[0][0]
+        ok = exact_match(text, reference) if math_task else None
+        correct += bool(ok)
+        samples.append(dict(prompt=prompt, output=text, reference=reference.strip(), correct=ok,
+                            predicted=extract_answer(text) if math_task else None))
+    metrics = dict(em=correct / max(1, len(samples)) if math_task else None, n_em=len(samples), too_long=too_long)
+    if math_task:
+        wrong = [s for s in samples if not s['correct']]
+        metrics.update(format_failures=sum(s['predicted'] is None for s in samples),
+                       wrong_with_arithmetic_slip=sum(check_annotations(s['output'])[1] > 0 for s in wrong),
+                       wrong=len(wrong), em_ci95=wilson_ci(correct, len(samples)))
+    return metrics, samples
+
+
+def sample_solutions(model, enc, pairs, n, temperature=1.0, top_k=None, max_new_tokens=128, autocast=None,
+                     seed=0, desc='sampling'):
+    """n sampled solutions for each problem of [(prompt, reference, row)], each labelled by final-answer
+    correctness: the raw material of on-policy DPO pairs and of the verifier's training set. Deterministic
+    by seed. Returns [dict(problem, prompt, reference, text, correct)]; prompts too long are skipped."""
+    import torch
+    from tqdm import tqdm
+    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    out = []
+    for i, (prompt, reference, _) in enumerate(tqdm(pairs, desc=desc, mininterval=5)):
+        if len(enc.encode(prompt)) >= model.config.block_size:
+            continue
+        texts, _ = complete(model, enc, prompt, n, temperature, top_k, max_new_tokens, generator=g,
+                            autocast=autocast)
+        out += [dict(problem=i, prompt=prompt, reference=reference.strip(), text=t,
+                     correct=exact_match(t, reference)) for t in texts]
+    return out

@@ -142,3 +142,15 @@ def test_chunked_loss_equals_full_loss_and_grads():
     for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-6, rtol=1e-5, msg=n)
     assert estimate_memory(a.config, 3, loss_chunk=7)['logits'] < estimate_memory(a.config, 3)['logits']
+
+
+def test_num_samples_shares_the_prefill_exactly():
+    """N samples from one prefilled prompt == the prompt repeated N times (same logits, same draws)."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=4, n_kv_head=2, n_embd=32, block_size=64, vocab_size=97)).eval()
+    x = torch.randint(0, 97, (2, 9))
+    a = model.generate(x, 20, temperature=1.0, num_samples=3, generator=torch.Generator().manual_seed(1))
+    b = model.generate(x.repeat_interleave(3, dim=0), 20, temperature=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a[:, 9:], b[:, 9:])
+    with pytest.raises(ConfigError, match='num_samples'):
+        model.generate(x, 5, num_samples=2, use_cache=False)

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from tasks import CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number, wilson_ci
+from tasks import (CalcError, auroc, calculate, calculator_tool, check_annotations, complete, ece, exact_match,
+                   extract_answer, normalize_number, pass_at_k, wilson_ci)
 
 
 @pytest.mark.parametrize('text, want', [('1,234', '1234'), ('$5.00', '5'), ('18.', '18'), ('-3', '-3'), ('7.50', '7.5'),
@@ -93,3 +94,61 @@ def test_wilson_ci_by_hand():
     lo, hi = wilson_ci(8, 10)
     assert abs(lo - 0.4902) < 1e-3 and abs(hi - 0.9434) < 1e-3
     assert wilson_ci(0, 0) == (0.0, 1.0) and wilson_ci(0, 50)[0] == 0.0
+
+
+def test_pass_at_k_against_enumeration():
+    import itertools
+    for n, c, k in [(5, 2, 1), (5, 2, 3), (6, 0, 2), (6, 6, 4), (8, 3, 5)]:
+        draws = list(itertools.combinations([1] * c + [0] * (n - c), k))
+        assert pass_at_k(n, c, k) == pytest.approx(sum(any(d) for d in draws) / len(draws))
+
+
+def test_auroc_and_ece_by_hand():
+    scores, labels = [0.9, 0.8, 0.7, 0.7, 0.2], [1, 0, 1, 0, 0]
+    pairs = [(p, q) for p, y in zip(scores, labels) if y for q, z in zip(scores, labels) if not z]
+    assert auroc(scores, labels) == pytest.approx(sum((p > q) + 0.5 * (p == q) for p, q in pairs) / len(pairs))
+    assert auroc([0.1, 0.2], [1, 1]) is None
+    # two bins: [0.9, 0.9] with 1 of 2 correct, [0.1] wrong -> (2/3)*|0.5-0.9| + (1/3)*|0-0.1|
+    err, rows = ece([0.9, 0.9, 0.1], [1, 0, 0])
+    assert err == pytest.approx(2 / 3 * 0.4 + 1 / 3 * 0.1) and [r['n'] for r in rows] == [1, 2]
+
+
+class FakeEnc:
+    """Characters as tokens: enough to drive the calculator hook without a BPE."""
+    eot_token = 0
+
+    def encode(self, text):
+        return [ord(ch) for ch in text]
+
+    def decode(self, ids):
+        return ''.join(chr(i) for i in ids)
+
+
+def test_calculator_tool_writes_results_into_the_stream():
+    import torch
+    enc = FakeEnc()
+    force, calls = calculator_tool(enc, 2)
+    wrong = '<<12*3=99>>'  # what the "model" would write: row 0 with a slip, row 1 not arithmetic
+    rows = ['<<12*3=', '<<ab=cd>>']
+    out = [[], []]
+    for t in range(len(wrong)):
+        nxt = torch.tensor([ord(wrong[t]) if t < len(wrong) else 0, ord(rows[1][t]) if t < len(rows[1]) else 0])
+        got = force(nxt)
+        out[0].append(chr(int(got[0])))
+        out[1].append(chr(int(got[1])))
+    assert ''.join(out[0]).startswith('<<12*3=36>>') and calls[0] == 1
+    assert ''.join(out[1]).startswith('<<ab=cd>>')
+
+
+def test_complete_shares_the_prefill_and_uses_the_tool():
+    import torch
+    from common import get_tokenizer
+    from model import GPT, GPTConfig
+    torch.manual_seed(0)
+    enc = get_tokenizer('gpt2_8k')
+    model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=64, vocab_size=8192)).eval()
+    greedy, n = complete(model, enc, 'Question: 2+2\nAnswer:', n=3, temperature=0, max_new_tokens=10)
+    assert len(set(greedy)) == 1 and all(k <= 11 for k in n)
+    sampled, _ = complete(model, enc, 'Question: 2+2\nAnswer:', n=4, temperature=1.0, max_new_tokens=10,
+                          generator=torch.Generator().manual_seed(0))
+    assert len(set(sampled)) > 1

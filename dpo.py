@@ -1,0 +1,322 @@
+"""
+Direct Preference Optimization (Rafailov et al. 2023), hand-written: the policy starts from an SFT checkpoint,
+a frozen copy of it is the reference, and the loss pushes up the policy's log-ratio on the chosen response
+relative to the rejected one. No reward model, no sampling inside the loop.
+Pairs come from one of:
+  on_policy  sample n_samples solutions per training problem from the SFT model; chosen = a correct one,
+             rejected = a wrong one (problems where all or none are correct give no pair)
+  hh         Anthropic HH-RLHF pairs ($DATA_DIR/preference/{train,test}.jsonl)
+  <path>     a folder with train.jsonl / val.jsonl of {"prompt", "chosen", "rejected"}
+    python dpo.py config/dpo_arith.py
+    python dpo.py --init_from=out/sft/best.pt --pairs=hh --out_dir=out/dpo_hh
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import copy
+import json
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, data_dir, get_tokenizer,
+                    load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
+                    start_log, write_json)
+from tasks import greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
+
+# -----------------------------------------------------------------------------
+out_dir = 'out/dpo'
+init_from = 'out/sft/best.pt'   # the SFT checkpoint (policy start and reference), or 'resume'
+pairs = 'on_policy'             # on_policy | hh | a folder with train.jsonl/val.jsonl of prompt/chosen/rejected
+task = 'arith'                  # on_policy: the task whose training problems are sampled
+task_dir = ''
+n_prompts = 512                 # on_policy: training problems sampled
+n_samples = 8                   # on_policy: samples per problem
+pairs_per_prompt = 2            # on_policy: at most this many (correct, wrong) pairs per problem
+temperature = 1.0
+top_k = 0                       # 0 = no top-k filter
+val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
+loss_type = 'sigmoid'           # sigmoid (DPO eq. 7) | ipo (Azar et al. 2023 eq. 17)
+beta = 0.1
+label_smoothing = 0.0           # > 0 with sigmoid: conservative DPO (cDPO), labels flipped with this probability
+batch_size = 8                  # pairs per step
+max_iters = 200
+learning_rate = 1e-5
+warmup_iters = 20
+min_lr = 1e-6
+weight_decay = 0.0
+grad_clip = 1.0
+max_bad_steps = 5
+eval_interval = 50
+eval_iters = 10                 # held-out pair batches per eval
+n_eval = 200                    # task val problems scored by greedy EM at each eval (0 = none)
+max_new_tokens = 128
+log_interval = 10
+results_dir = ''                # '' = experiments/ (the final row goes to <results_dir>/dpo/<run>.json)
+seed = 1337
+device = 'auto'
+dtype = 'auto'
+# -----------------------------------------------------------------------------
+config = configure(globals())
+rt = setup_runtime(device, dtype, seed)
+if rt['ddp']:
+    raise UserError("dpo.py runs as one process; use python, not torchrun")
+if loss_type not in ('sigmoid', 'ipo'):
+    raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
+t_start = time.time()
+
+
+# -----------------------------------------------------------------------------
+# the loss: everything else in this file is plumbing
+
+def sequence_logps(model, x, y):
+    """Sum of log p(y_t | x_<t) over the response tokens (y != -1) of each row: log pi(y|x). (B,)"""
+    logits, _ = model(x)
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, L)
+    return (logp * (y != -1)).sum(-1)
+
+
+def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='sigmoid', label_smoothing=0.0):
+    """Per-pair losses and implicit rewards r = beta * log(pi/ref) (DPO §5). h is the log-ratio margin
+    (log pi(yw)/ref(yw)) - (log pi(yl)/ref(yl)).
+    sigmoid: -log sigma(beta h) (DPO eq. 7); with label smoothing e, (1-e) of that plus e of -log sigma(-beta h)
+    (cDPO, Mitchell 2023). ipo: (h - 1/(2 beta))^2 (IPO, Azar et al. 2023 eq. 17)."""
+    h = (pi_chosen - ref_chosen) - (pi_rejected - ref_rejected)
+    if loss_type == 'ipo':
+        losses = (h - 1 / (2 * beta)) ** 2
+    else:
+        losses = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
+    return losses, beta * (pi_chosen - ref_chosen).detach(), beta * (pi_rejected - ref_rejected).detach()
+
+
+# -----------------------------------------------------------------------------
+# models: the policy trains, the reference is a frozen copy of where it started
+
+resume = init_from == 'resume'
+ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
+ref_from = ckpt['ref_from'] if resume else init_from
+policy = model_from_checkpoint(ckpt, rt['device'])
+reference = model_from_checkpoint(load_checkpoint(ref_from), rt['device']) if resume else copy.deepcopy(policy)
+reference.eval().requires_grad_(False)
+tokenizer = ckpt.get('config', {}).get('tokenizer', 'gpt2')
+enc = get_tokenizer(tokenizer)
+T = policy.config.block_size
+check_writable(out_dir, need_bytes=4 * 4 * sum(p.numel() for p in policy.parameters()))  # before any sampling
+
+
+# -----------------------------------------------------------------------------
+# preference pairs -> [(prompt ids, chosen ids, rejected ids)]
+
+def on_policy_pairs():
+    """Sample the reference (= the SFT model) on training problems; pair correct with wrong answers."""
+    problems, _ = load_task(task, 'train', task_dir)
+    problems = random.Random(seed).sample(problems, min(n_prompts, len(problems)))
+    samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
+                               rt['autocast'], seed, desc='on-policy samples')
+    by_problem = {}
+    for s in samples:
+        by_problem.setdefault(s['problem'], []).append(s)
+    rng, rows = random.Random(seed), []
+    for i, group in sorted(by_problem.items()):
+        good = list(dict.fromkeys(s['text'] for s in group if s['correct']))  # deduplicated, order kept
+        bad = list(dict.fromkeys(s['text'] for s in group if not s['correct']))
+        combos = [(g, b) for g in good for b in bad]
+        for g, b in rng.sample(combos, min(pairs_per_prompt, len(combos))):
+            rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(), rejected=' ' + b.strip()))
+    accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
+    print0(f"on-policy: {len(samples)} samples of {len(by_problem)} problems, {accuracy:.1%} correct -> "
+           f"{len(rows)} pairs")
+    n_val = max(1, int(val_fraction * len(by_problem)))
+    val_problems = set(sorted(by_problem)[-n_val:])  # held out by problem, not by pair
+    return ([r for r in rows if r['problem'] not in val_problems], [r for r in rows if r['problem'] in val_problems],
+            dict(samples=len(samples), sample_accuracy=accuracy))
+
+
+def file_pairs(folder):
+    out = []
+    for split in ('train', 'val' if os.path.exists(os.path.join(folder, 'val.jsonl')) else 'test'):
+        path = os.path.join(folder, f'{split}.jsonl')
+        if not os.path.exists(path):
+            raise UserError(f"{path} is missing: a pairs folder needs train.jsonl and val.jsonl (or test.jsonl) "
+                            f"of {{\"prompt\", \"chosen\", \"rejected\"}}")
+        rows, skipped = load_jsonl(path, ('prompt', 'chosen', 'rejected'))
+        print0(f"{path}: {len(rows)} pairs ({skipped} malformed or empty rows skipped)")
+        out.append(rows)
+    return out[0], out[1], {}
+
+
+def encode(rows):
+    """Token triples; the prompt is cut from the left when the pair does not fit the context (the end of a
+    conversation is what the response answers). Pairs with chosen == rejected, or whose responses alone
+    leave under 16 prompt tokens, are skipped and counted."""
+    out, same, too_long, cut = [], 0, 0, 0
+    for r in rows:
+        if r['chosen'].strip() == r['rejected'].strip():
+            same += 1
+            continue
+        p = enc.encode(r['prompt'])
+        c, j = enc.encode(r['chosen']) + [enc.eot_token], enc.encode(r['rejected']) + [enc.eot_token]
+        room = T + 1 - max(len(c), len(j))
+        if room < 16:
+            too_long += 1
+            continue
+        cut += len(p) > room
+        out.append((p[-room:], c, j))
+    return out, dict(same=same, too_long=too_long, prompt_cut=cut)
+
+
+if resume and os.path.exists(os.path.join(out_dir, 'pairs.json')):
+    with open(os.path.join(out_dir, 'pairs.json')) as f:  # the pairs a killed run trained on: resume is exact
+        saved = json.load(f)
+    train_rows, val_rows, pair_stats = saved['train'], saved['val'], saved['stats']
+elif pairs == 'on_policy':
+    train_rows, val_rows, pair_stats = on_policy_pairs()
+else:
+    folder = data_dir('preference') if pairs == 'hh' else pairs
+    if folder is None:
+        raise UserError("pairs='hh' reads $DATA_DIR/preference; set DATA_DIR")
+    train_rows, val_rows, pair_stats = file_pairs(folder)
+write_json(dict(train=train_rows, val=val_rows, stats=pair_stats), os.path.join(out_dir, 'pairs.json'))
+data = {}
+for split, rows in (('train', train_rows), ('val', val_rows)):
+    data[split], skips = encode(rows)
+    print0(f"{split}: {len(data[split])} pairs; skipped: {skips['same']} chosen == rejected, {skips['too_long']} "
+           f"responses too long for the {T}-token context; {skips['prompt_cut']} prompts cut from the left")
+    pair_stats[f'{split}_pairs'], pair_stats[f'{split}_skipped'] = len(data[split]), skips
+    if not data[split]:
+        raise UserError(f"no usable {split} pairs (an on-policy run needs problems the SFT model solves "
+                        f"sometimes but not always: raise n_prompts or n_samples)")
+
+
+def get_batch(split, it):
+    """2B rows: the chosen responses of B pairs, then their rejected ones. Step `it`'s pairs are a pure
+    function of (seed, it): resume is exact."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+    batch = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
+    rows = [(p + c, len(p)) for p, c, _ in batch] + [(p + r, len(p)) for p, _, r in batch]
+    x, y = pad_batch(rows)
+    return x.to(rt['device']), y.to(rt['device'])
+
+
+def step_stats(x, y):
+    """Loss and TRL's metric names for one batch of pairs."""
+    with rt['autocast']:
+        pi = sequence_logps(policy, x, y)
+        with torch.no_grad():
+            ref = sequence_logps(reference, x, y)
+    B = x.size(0) // 2
+    losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing)
+    stats = {'rewards/chosen': r_chosen.mean().item(), 'rewards/rejected': r_rejected.mean().item(),
+             'rewards/accuracies': (r_chosen > r_rejected).float().mean().item(),
+             'rewards/margins': (r_chosen - r_rejected).mean().item(),
+             'logps/chosen': pi[:B].mean().item(), 'logps/rejected': pi[B:].mean().item()}
+    return losses.mean(), stats
+
+
+val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' else []
+
+
+@torch.no_grad()
+def evaluate():
+    """Held-out pairs (loss, reward accuracy), drift from the reference (response NLL of the reference
+    solutions under policy vs reference: a KL proxy), and greedy EM on the task's val problems."""
+    policy.eval()
+    rows = []
+    for k in range(eval_iters):
+        loss, stats = step_stats(*get_batch('val', 10_000_000 + k))
+        rows.append(dict(stats, loss=loss.item()))
+    metrics = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+    if val_task:
+        solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
+        x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
+        x, y = x.to(rt['device']), y.to(rt['device'])
+        with rt['autocast']:
+            metrics['ref_nll'] = policy(x, y)[1].item()
+            metrics['ref_nll_reference'] = reference(x, y)[1].item()
+    if n_eval and val_task:
+        em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'])
+        metrics.update(em)
+        with open(os.path.join(out_dir, 'samples.jsonl'), 'w') as f:
+            f.writelines(json.dumps(s) + '\n' for s in samples)
+    policy.train()
+    return metrics
+
+
+# -----------------------------------------------------------------------------
+optimizer = policy.configure_optimizer(weight_decay, learning_rate, (0.9, 0.95), rt['device_type'])
+iter_num, best, bad_steps, skipped_steps = 0, -float('inf'), 0, 0
+if resume:
+    optimizer.load_state_dict(ckpt['optimizer'])
+    torch.set_rng_state(ckpt['rng_cpu'])
+    iter_num, best = ckpt['iter_num'], ckpt['best_metric']
+ckpt = None
+config['tokenizer'] = tokenizer
+write_json(config, os.path.join(out_dir, 'config.json'))
+log_path = os.path.join(out_dir, 'log.jsonl')
+start_log(log_path, iter_num if resume else 0)
+
+
+def log(row):
+    with open(log_path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
+
+def save(name, metrics, resumable=True):
+    extra = dict(optimizer=optimizer.state_dict(), rng_cpu=torch.get_rng_state()) if resumable else {}
+    save_checkpoint(os.path.join(out_dir, name), policy, policy.config.__dict__, config, iter_num=iter_num,
+                    best_metric=best, ref_from=ref_from, metrics=metrics, **extra)
+
+
+policy.train()
+last = (time.time(), iter_num)
+while True:
+    lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+    if iter_num % eval_interval == 0 or iter_num == max_iters:
+        metrics = evaluate()
+        em = f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''
+        print0(f"step {iter_num}: val loss {metrics['loss']:.4f}, reward acc {metrics['rewards/accuracies']:.3f}, "
+               f"margin {metrics['rewards/margins']:.3f}{em}")
+        log(dict(iter=iter_num, split='val', **metrics, time_s=round(time.time() - t_start, 2)))
+        # best = the metric the stage is for: EM when there is a task, else held-out reward accuracy
+        score = metrics.get('em', metrics['rewards/accuracies'])
+        if iter_num > 0:
+            if score > best:
+                best = score
+                save('best.pt', metrics, resumable=False)
+            save('ckpt.pt', metrics)
+        last = (time.time(), iter_num)
+    if iter_num >= max_iters:
+        break
+    loss, stats = step_stats(*get_batch('train', iter_num))
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip or float('inf'))
+    if torch.isfinite(loss) and torch.isfinite(norm):
+        optimizer.step()
+        bad_steps = 0
+    else:  # skip, count, and stop after max_bad_steps in a row; nothing non-finite is ever saved
+        bad_steps, skipped_steps = bad_steps + 1, skipped_steps + 1
+        print0(f"iter {iter_num}: non-finite loss or gradient, step skipped ({bad_steps} in a row)")
+        if bad_steps >= max_bad_steps:
+            raise UserError(f"{bad_steps} non-finite steps in a row at iter {iter_num}; the last good checkpoint "
+                            f"is {out_dir}/ckpt.pt; lower learning_rate or beta")
+    optimizer.zero_grad(set_to_none=True)
+    if iter_num % log_interval == 0:
+        dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
+        last = (time.time(), iter_num + 1)
+        print0(f"iter {iter_num}: loss {loss.item():.4f}, reward acc {stats['rewards/accuracies']:.2f}, "
+               f"margin {stats['rewards/margins']:.3f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
+        log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
+    iter_num += 1
+
+name = os.path.basename(os.path.normpath(out_dir))
+summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
+               init_from=ref_from, iters=iter_num, skipped_steps=skipped_steps, pair_stats=pair_stats,
+               **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config, **provenance(t_start))
+write_json(summary, os.path.join(out_dir, 'summary.json'))
+append_result(summary, 'dpo', name, results_dir or os.path.join(REPO, 'experiments'))
+print0(f"done: val loss {metrics['loss']:.4f}, reward accuracy {metrics['rewards/accuracies']:.3f}"
+       + (f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''))

@@ -1,0 +1,139 @@
+"""dpo.py: the loss against the formula by hand, gradients into the policy only, learning a preference,
+exact resume after SIGKILL, and bad input."""
+import ast
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from common import load_checkpoint
+from conftest import REPO, needs_data_dir, run
+from model import GPT, GPTConfig
+
+MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=128', '--batch_size=2', '--eval_iters=1',
+         '--device=cpu']
+
+
+def dpo_functions():
+    """sequence_logps and dpo_loss read out of dpo.py itself (the script trains at import), so the test
+    checks the very code that runs."""
+    tree = ast.parse(open(os.path.join(REPO, 'dpo.py')).read())
+    fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ('sequence_logps', 'dpo_loss')]
+    scope = dict(torch=torch, F=F)
+    exec(compile(ast.Module(body=fns, type_ignores=[]), 'dpo.py', 'exec'), scope)
+    return scope['sequence_logps'], scope['dpo_loss']
+
+
+def test_dpo_loss_matches_the_formula_by_hand():
+    _, dpo_loss = dpo_functions()
+    g = torch.Generator().manual_seed(0)
+    pc, pr, rc, rr = (torch.randn(6, generator=g) * 5 - 20 for _ in range(4))
+    beta = 0.3
+    sig = lambda z: 1 / (1 + math.exp(-z))
+    for i in range(6):
+        h = (pc[i] - rc[i]).item() - (pr[i] - rr[i]).item()
+        losses, r_c, r_r = dpo_loss(pc, pr, rc, rr, beta)
+        assert losses[i].item() == pytest.approx(-math.log(sig(beta * h)), rel=1e-5)  # DPO eq. 7
+        assert r_c[i].item() == pytest.approx(beta * (pc[i] - rc[i]).item(), rel=1e-5)
+        assert r_r[i].item() == pytest.approx(beta * (pr[i] - rr[i]).item(), rel=1e-5)
+        cdpo = dpo_loss(pc, pr, rc, rr, beta, label_smoothing=0.2)[0]
+        assert cdpo[i].item() == pytest.approx(-0.8 * math.log(sig(beta * h)) - 0.2 * math.log(sig(-beta * h)), rel=1e-5)
+        ipo = dpo_loss(pc, pr, rc, rr, beta, loss_type='ipo')[0]
+        assert ipo[i].item() == pytest.approx((h - 1 / (2 * beta)) ** 2, rel=1e-5)
+
+
+def test_sequence_logps_sum_response_tokens_and_grads_reach_only_the_policy():
+    sequence_logps, dpo_loss = dpo_functions()
+    torch.manual_seed(0)
+    policy = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=50))
+    reference = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=50)).requires_grad_(False)
+    x = torch.randint(0, 50, (4, 10))
+    y = torch.full((4, 10), -1)
+    y[:, 5:8] = torch.randint(0, 50, (4, 3))
+    logits, _ = policy(x)
+    by_hand = torch.log_softmax(logits, -1)[torch.arange(4)[:, None], torch.arange(5, 8), y[:, 5:8]].sum(-1)
+    assert torch.allclose(sequence_logps(policy, x, y), by_hand, atol=1e-5)
+    pi, ref = sequence_logps(policy, x, y), sequence_logps(reference, x, y)
+    dpo_loss(pi[:2], pi[2:], ref[:2], ref[2:], 0.1)[0].mean().backward()
+    assert all(p.grad is not None for p in policy.parameters())
+    assert all(p.grad is None for p in reference.parameters())
+
+
+@pytest.fixture(scope='module')
+def base_ckpt(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('base128'))
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
+    return f'{out}/ckpt.pt'
+
+
+@pytest.fixture(scope='module')
+def pairs_dir(tmp_path_factory):
+    """Prompt 'Pick:', chosen ' yes yes', rejected ' no no' (and a chosen == rejected row to skip)."""
+    d = tmp_path_factory.mktemp('pairs')
+    rows = [dict(prompt=f'Pick {i}:', chosen=' yes yes', rejected=' no no') for i in range(20)]
+    for split in ('train', 'val'):
+        with open(d / f'{split}.jsonl', 'w') as f:
+            f.writelines(json.dumps(r) + '\n' for r in rows + [dict(prompt='x', chosen=' same', rejected='same ')])
+    return str(d)
+
+
+def dpo_args(base_ckpt, pairs_dir, out, iters=24):
+    return [f'--init_from={base_ckpt}', f'--pairs={pairs_dir}', f'--out_dir={out}', f'--max_iters={iters}',
+            '--eval_interval=8', '--eval_iters=2', '--batch_size=4', '--learning_rate=1e-3', '--warmup_iters=2',
+            '--beta=0.5', '--log_interval=1', '--device=cpu', f'--results_dir={out}_results']
+
+
+@needs_data_dir()
+def test_dpo_learns_the_preference_and_resumes_exactly(base_ckpt, pairs_dir, tmp_path):
+    ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    p = run('dpo.py', *dpo_args(base_ckpt, pairs_dir, ref))
+    assert '1 chosen == rejected' in p.stdout
+    evals = [json.loads(line) for line in open(os.path.join(ref, 'log.jsonl'))]
+    evals = [r for r in evals if r['split'] == 'val']
+    assert evals[0]['rewards/margins'] == pytest.approx(0, abs=1e-4)  # policy == reference at the start
+    assert evals[-1]['rewards/accuracies'] == 1.0 and evals[-1]['rewards/margins'] > 1.0
+    assert evals[-1]['loss'] < evals[0]['loss'] - 0.3
+    row = json.load(open(f'{ref}_results/dpo/ref.json'))
+    for key in ('val_rewards/chosen', 'val_rewards/rejected', 'val_logps/chosen', 'val_logps/rejected', 'git_commit'):
+        assert key in row
+    # SIGKILL after the iteration-8 checkpoint, resume: same losses, same weights
+    proc = subprocess.Popen([sys.executable, 'dpo.py', *dpo_args(base_ckpt, pairs_dir, cut)], cwd=REPO,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        path = os.path.join(cut, 'log.jsonl')
+        if os.path.exists(path) and any(json.loads(line)['iter'] >= 11 for line in open(path)):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run('dpo.py', *dpo_args(base_ckpt, pairs_dir, cut), '--init_from=resume')
+    a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
+    assert a['iter_num'] == b['iter_num'] == 24 and b['ref_from'] == base_ckpt
+    for k in a['model']:
+        assert torch.equal(a['model'][k], b['model'][k]), k
+    train = lambda d: [(r['iter'], r['loss']) for r in map(json.loads, open(os.path.join(d, 'log.jsonl')))
+                       if r['split'] == 'train']
+    assert train(ref) == train(cut)
+
+
+@needs_data_dir()
+def test_dpo_bad_input(base_ckpt, tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    (empty / 'train.jsonl').write_text('{"prompt": "a", "chosen": "b", "rejected": "b"}\n{"prompt": "a"}\n')
+    (empty / 'val.jsonl').write_text('')
+    p = run('dpo.py', f'--init_from={base_ckpt}', f'--pairs={empty}', f'--out_dir={tmp_path}/o', check=False)
+    assert p.returncode == 1 and 'no usable train pairs' in p.stderr and '1 malformed or empty rows' in p.stdout
+    p = run('dpo.py', f'--init_from={base_ckpt}', f'--pairs={tmp_path}/nowhere', f'--out_dir={tmp_path}/o', check=False)
+    assert p.returncode == 1 and 'train.jsonl is missing' in p.stderr
+    p = run('dpo.py', f'--init_from={base_ckpt}', '--loss_type=kto', check=False)
+    assert p.returncode == 1 and 'loss_type' in p.stderr

@@ -1,0 +1,67 @@
+"""verifier.py: learns a separable signal, score() API (single and batched agree), bad input."""
+import json
+import os
+
+import pytest
+
+from conftest import needs_data_dir, run
+
+pytestmark = needs_data_dir()
+MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=128', '--batch_size=2', '--eval_iters=1',
+         '--device=cpu']
+
+
+@pytest.fixture(scope='module')
+def base_ckpt(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('vbase'))
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
+    return f'{out}/ckpt.pt'
+
+
+def sample_file(path):
+    """Correct solutions say 'carefully', wrong ones 'quickly': a signal a tiny verifier can learn."""
+    data = {}
+    for split, n in (('train', 40), ('val', 12)):
+        rows = []
+        for i in range(n):
+            q = f'Ava has {i} apples and buys 2 more. How many apples does Ava have?'
+            for ok in (True, False):
+                word, ans = ('carefully', i + 2) if ok else ('quickly', i + 3)
+                rows.append(dict(problem=i, prompt=f'Question: {q}\nAnswer:', reference=f'#### {i + 2}',
+                                 text=f'Ava counts {word}: {i}+2 = {ans}.\n#### {ans}', correct=ok))
+        data[split] = rows
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_verifier_learns_and_scores(base_ckpt, tmp_path):
+    out = str(tmp_path / 'v')
+    samples = sample_file(tmp_path / 'data.json')
+    run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}', '--max_iters=60',
+        '--eval_interval=20', '--batch_size=8', '--learning_rate=3e-3', '--warmup_iters=2', '--device=cpu',
+        f'--results_dir={out}_results')
+    row = json.load(open(f'{out}_results/verifier/v.json'))
+    assert row['val_auroc'] > 0.9 and row['val_rerank_top1'] > row['val_random_pick']
+    assert 0 <= row['val_ece'] <= 1 and row['val_oracle'] == 1.0 and row['git_commit']
+    from verifier import score
+    q = 'Ava has 5 apples and buys 2 more. How many apples does Ava have?'
+    good, bad = 'Ava counts carefully: 5+2 = 7.\n#### 7', 'Ava counts quickly: 5+2 = 8.\n#### 8'
+    s_good, s_bad = score(q, good, ckpt=f'{out}/best.pt'), score(q, bad, ckpt=f'{out}/best.pt')
+    assert 0 < s_bad < s_good < 1
+    assert score([q, q], [good, bad], ckpt=f'{out}/best.pt') == pytest.approx([s_good, s_bad], abs=1e-5)
+
+
+def test_verifier_bad_input(base_ckpt, tmp_path):
+    from common import UserError
+    from verifier import score
+    with pytest.raises(UserError, match='no verifier at'):
+        score('q', 'a', ckpt=str(tmp_path / 'none.pt'))
+    with pytest.raises(UserError, match='not a verifier checkpoint'):
+        score('q', 'a', ckpt=base_ckpt)
+    one_class = tmp_path / 'one.json'
+    one_class.write_text(json.dumps({s: [dict(problem=0, prompt='Question: q\nAnswer:', reference='#### 1',
+                                              text='#### 2', correct=False)] for s in ('train', 'val')}))
+    p = run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={one_class}', f'--out_dir={tmp_path}/o',
+            '--device=cpu', check=False)
+    assert p.returncode == 1 and 'only wrong samples' in p.stderr
+    assert os.path.exists(f'{tmp_path}/o/data.json')
