@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, data_dir, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
                     start_log, write_json)
-from tasks import greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
+from model import sequence_logps
+from tasks import encode_pair, greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -69,14 +70,7 @@ t_start = time.time()
 
 
 # -----------------------------------------------------------------------------
-# the loss: everything else in this file is plumbing
-
-def sequence_logps(model, x, y):
-    """Sum of log p(y_t | x_<t) over the response tokens (y != -1) of each row: log pi(y|x). (B,)"""
-    logits, _ = model(x)
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, L)
-    return (logp * (y != -1)).sum(-1)
-
+# the loss (sequence_logps, log pi(y|x) summed over response tokens, is in model.py): the rest is plumbing
 
 def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='sigmoid', label_smoothing=0.0):
     """Per-pair losses and implicit rewards r = beta * log(pi/ref) (DPO §5). h is the log-ratio margin
@@ -148,23 +142,16 @@ def file_pairs(folder):
 
 
 def encode(rows):
-    """Token triples; the prompt is cut from the left when the pair does not fit the context (the end of a
-    conversation is what the response answers). Pairs with chosen == rejected, or whose responses alone
-    leave under 16 prompt tokens, are skipped and counted."""
-    out, same, too_long, cut = [], 0, 0, 0
+    """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
+    out, skips = [], dict(same=0, too_long=0, prompt_cut=0)
     for r in rows:
-        if r['chosen'].strip() == r['rejected'].strip():
-            same += 1
-            continue
-        p = enc.encode(r['prompt'])
-        c, j = enc.encode(r['chosen']) + [enc.eot_token], enc.encode(r['rejected']) + [enc.eot_token]
-        room = T + 1 - max(len(c), len(j))
-        if room < 16:
-            too_long += 1
-            continue
-        cut += len(p) > room
-        out.append((p[-room:], c, j))
-    return out, dict(same=same, too_long=too_long, prompt_cut=cut)
+        triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)
+        if why in ('same', 'too_long'):
+            skips[why] += 1
+        else:
+            skips['prompt_cut'] += why == 'prompt_cut'
+            out.append(triple)
+    return out, skips
 
 
 if resume and os.path.exists(os.path.join(out_dir, 'pairs.json')):

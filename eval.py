@@ -4,6 +4,9 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py ablations --runs=out/abl_mha,out/abl_gqa   # architecture ablation table
     python eval.py sinks --ckpt=out/abl_mha/best.pt     # StreamingLLM: perplexity and generation past the context
     python eval.py quant --ckpt=out/small/best.pt       # NF4 4-bit weights: memory saved, perplexity change
+    python eval.py arith --ckpt=out/sft_arith/best.pt   # greedy EM on the arith test set (also: gsm8k), errors by kind
+    python eval.py alignment --stages=base=out/tiny/best.pt,sft=out/sft_arith/best.pt,dpo=out/dpo_arith/best.pt \
+        --verifier=out/verifier_arith/best.pt            # the stage table: EM, verifier best-of-N, Pass@N, HH accuracy
 Metrics live here once, as plain functions, so every stage scores the same way.
 """
 import os
@@ -35,6 +38,17 @@ runs = ''                      # ablations: comma-separated run folders (each wi
 n_sink = 4                     # sinks: attention-sink slots; the cache holds n_sink + window = block_size
 lengths = (1, 2, 4, 8)           # sinks: evaluate at these multiples of the training context
 n_seqs = 4                     # sinks: independent test sequences
+stages = ''                    # alignment: name=checkpoint,... in pipeline order
+verifier = ''                  # alignment: verifier checkpoint for best-of-N on the last stage ('' = none)
+n_problems = 0                 # arith/gsm8k/alignment: greedy EM on the first N test problems (0 = all)
+n_sampled = 200                # alignment: problems that also get n_samples samples (Pass@N, best-of-N)
+n_samples = 8
+temperature = 0.8
+max_new_tokens = 128
+tool = False                   # arith/gsm8k: the calculator writes results into the stream
+task_dir = ''                  # arith/gsm8k/alignment: a folder with test.jsonl instead of the default location
+gsm8k_problems = 200           # alignment: also greedy EM on the first N GSM8K test problems (0 = skip)
+hh_pairs = 200                 # alignment: held-out HH-RLHF pairs for preference accuracy (0 = skip)
 results_dir = os.path.join(REPO, 'experiments')
 device = 'auto'
 dtype = 'auto'
@@ -329,7 +343,152 @@ def suite_quant(rt):
     return [row]
 
 
-SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant}
+# -----------------------------------------------------------------------------
+# task suites: greedy exact match on a math test set, every answer categorised (tasks.categorize)
+
+def task_em(model, enc, task, n, rt):
+    from tasks import greedy_em, load_task
+    problems, skipped = load_task(task, 'test', task_dir if task == 'arith' else '')
+    problems = problems[:n] if n else problems
+    metrics, samples = greedy_em(model, enc, problems, task, max_new_tokens, rt['autocast'], tool)
+    return dict(metrics, malformed_rows=skipped), samples
+
+
+def write_jsonl(rows, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in rows)
+
+
+def suite_task(rt, task):
+    from common import get_tokenizer
+    model, meta = load_model(ckpt, rt['device'])
+    model.eval()
+    enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
+    t0 = time.time()
+    metrics, samples = task_em(model, enc, task, n_problems, rt)
+    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt))) + ('_tool' if tool else '')
+    row = dict(name=run_name, checkpoint=ckpt, task=task, split='test', tool=tool, **metrics, **provenance(t0))
+    print(f"{task} test: greedy EM {metrics['em']:.3f} (95% CI {metrics['em_ci95'][0]:.3f}-{metrics['em_ci95'][1]:.3f}) "
+          f"on {metrics['n_em']}; wrong: {metrics['format_failures']} format, {metrics['wrong_with_arithmetic_slip']} "
+          f"arithmetic slip, {metrics['wrong_plan']} plan; {metrics['right_by_accident']} right by accident")
+    append_result(row, task, run_name, results_dir)
+    write_jsonl([dict(input=s['prompt'], output=s['output'], label=s['reference'], category=s['category'])
+                 for s in samples if s['category'] != 'correct'], os.path.join(results_dir, task, f'{run_name}_errors.jsonl'))
+    return [row]
+
+
+# -----------------------------------------------------------------------------
+# alignment suite: Base -> SFT -> DPO -> DPO + verifier, the same problems and metrics for every stage
+
+@torch.no_grad()
+def hh_preference(model, reference, enc, rt, n):
+    """Held-out HH-RLHF pairs: how often the model ranks chosen over rejected, by log-likelihood and (given
+    the DPO reference) by DPO's implicit reward beta*log(pi/ref), whose sign needs no beta. Returns the
+    metrics and the pairs where the model prefers the rejected answer."""
+    from common import data_dir
+    from model import sequence_logps
+    from tasks import encode_pair, load_jsonl, pad_batch
+    folder = data_dir('preference')
+    if folder is None:
+        return {}, []
+    rows, _ = load_jsonl(os.path.join(folder, 'test.jsonl'), ('prompt', 'chosen', 'rejected'))
+    T = model.config.block_size
+    kept = [(r, t) for r in rows for t, _ in [encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)] if t][:n]
+    by_logp, by_reward, wrong = 0, 0, []
+    for i in range(0, len(kept), 8):
+        batch = kept[i:i + 8]
+        x, y = pad_batch([(p + c, len(p)) for _, (p, c, _) in batch] + [(p + r, len(p)) for _, (p, _, r) in batch])
+        x, y = x.to(rt['device']), y.to(rt['device'])
+        with rt['autocast']:
+            lp = sequence_logps(model, x, y)
+            ref = sequence_logps(reference, x, y) if reference is not None else None
+        B = len(batch)
+        by_logp += (lp[:B] > lp[B:]).sum().item()
+        margin = (lp[:B] - ref[:B]) - (lp[B:] - ref[B:]) if ref is not None else lp[:B] - lp[B:]
+        by_reward += (margin > 0).sum().item()
+        wrong += [dict(input=r['prompt'][-500:], output=r['rejected'], label=r['chosen'], category='prefers_rejected',
+                       margin=m) for (r, _), m in zip(batch, margin.tolist()) if m <= 0]
+    n = len(kept)
+    out = dict(hh_pairs=n, hh_logp_accuracy=by_logp / n if n else None)
+    if reference is not None:
+        out['hh_reward_accuracy'] = by_reward / n if n else None
+    return out, wrong
+
+
+def suite_alignment(rt):
+    from common import get_tokenizer, load_checkpoint
+    from tasks import complete, exact_match, load_task, pass_at_k, wilson_ci
+    if not stages:
+        raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
+    order = [kv.split('=', 1) for kv in stages.split(',')]
+    run_name = name or 'alignment'
+    rows, errors = [], []
+    problems = load_task('arith', 'test', task_dir)[0]
+    problems = problems[:n_problems] if n_problems else problems
+    for i, (stage, path) in enumerate(order):
+        t0 = time.time()
+        model, meta = load_model(path, rt['device'])
+        model.eval()
+        enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
+        row = dict(stage=stage, checkpoint=path)
+        em, samples = task_em(model, enc, 'arith', n_problems, rt)
+        row.update({f'arith_{k}': v for k, v in em.items()})
+        if gsm8k_problems:
+            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k_problems, rt)
+            row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
+        # N samples per problem for Pass@N (and, on the last stage, the verifier's pick)
+        g = torch.Generator(device=rt['device']).manual_seed(seed)
+        drawn = []
+        for prompt, reference, r in tqdm(problems[:n_sampled], desc=f'{stage} samples', mininterval=5):
+            texts, _ = complete(model, enc, prompt, n_samples, temperature, None, max_new_tokens, generator=g,
+                                autocast=rt['autocast'])
+            drawn.append((r['question'], reference, texts, [exact_match(t, reference) for t in texts]))
+        k = len(drawn)
+        row[f'pass@{n_samples}'] = sum(pass_at_k(n_samples, sum(c), n_samples) for *_, c in drawn) / k
+        row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * n_samples)
+        row['n_sampled'] = k
+        if verifier and i == len(order) - 1:
+            from verifier import score
+            flat = [(q, t) for q, _, texts, _ in drawn for t in texts]
+            scores = score([q for q, _ in flat], [t for _, t in flat], ckpt=verifier, device=rt['device'])
+            picked = 0
+            for j, (q, reference, texts, correct) in enumerate(drawn):
+                s = scores[j * n_samples:(j + 1) * n_samples]
+                best = max(range(n_samples), key=lambda m: s[m])
+                picked += correct[best]
+                if not correct[best] and s[best] >= 0.5:
+                    errors.append(dict(input=q, output=texts[best], label=reference.strip(),
+                                       category='verifier_false_positive', score=s[best]))
+            row.update(verifier_em=picked / k, verifier_em_ci95=wilson_ci(picked, k), verifier=verifier,
+                       greedy_em_same_problems=sum(s['correct'] for s in samples[:k]) / k)
+        if hh_pairs:
+            ref_from = load_checkpoint(path).get('ref_from') if not os.path.isdir(path) else None
+            reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
+            hh, wrong = hh_preference(model, reference, enc, rt, hh_pairs)
+            row.update(hh)
+            if reference is not None:
+                errors += wrong[:50]
+        row.update(provenance(t0))
+        print(f"{stage}: arith EM {row['arith_em']:.3f} ({row['arith_em_ci95'][0]:.3f}-{row['arith_em_ci95'][1]:.3f}, "
+              f"n={row['arith_n_em']}), pass@{n_samples} {row[f'pass@{n_samples}']:.3f}"
+              + (f", verifier best-of-{n_samples} {row['verifier_em']:.3f} vs greedy {row['greedy_em_same_problems']:.3f}"
+                 if 'verifier_em' in row else '')
+              + (f", gsm8k EM {row['gsm8k_em']:.3f}" if 'gsm8k_em' in row else '')
+              + (f", HH logp acc {row['hh_logp_accuracy']:.3f}" if row.get('hh_logp_accuracy') is not None else ''))
+        append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', results_dir)
+        rows.append(row)
+    for a, b in zip(rows, rows[1:]):  # does each stage move EM by more than its CI?
+        b['delta_em_vs_previous'] = b['arith_em'] - a['arith_em']
+    summary = dict(name=run_name, stages=rows, **provenance())
+    append_result(summary, 'alignment', run_name, results_dir)
+    write_jsonl(errors, os.path.join(results_dir, 'alignment', f'{run_name}_errors.jsonl'))
+    return rows
+
+
+SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant,
+          'arith': lambda rt: suite_task(rt, 'arith'), 'gsm8k': lambda rt: suite_task(rt, 'gsm8k'),
+          'alignment': suite_alignment}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])

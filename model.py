@@ -560,6 +560,14 @@ def chunked_cross_entropy(x, weight, targets, chunk):
     return total / (targets != -1).sum().clamp_min(1)
 
 
+def sequence_logps(model, x, y):
+    """Sum of log p(y_t | x_<t) over the response tokens (y != -1) of each row: log pi(y|x), (B,). The
+    quantity DPO compares between policy and reference, and preference accuracy ranks."""
+    logits, _ = model(x)
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, L)
+    return (logp * (y != -1)).sum(-1)
+
+
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
     """logits (B, V) -> (B,) token ids. temperature 0 = greedy; top-k, then nucleus (Holtzman et al. 2019)."""
     if temperature == 0:

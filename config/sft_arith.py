@@ -1,14 +1,15 @@
-# SFT of the train_small checkpoint (context 256, 8k BPE) on the synthetic arithmetic problems.
-# About 12 minutes on 2 CPU cores. Needs: python data/arith/prepare.py and a pretrained out/small/best.pt (config/train_small.py).
+# SFT of the tiny pretrained model (config/train_tiny.py: context 256, 8k BPE) on the synthetic arithmetic
+# problems: the first alignment stage of the CPU pipeline. About 10 minutes on 2 CPU cores.
+# Needs: python data/arith/prepare.py and out/tiny/best.pt.
 out_dir = 'out/sft_arith'
-init_from = 'out/small/best.pt'
+init_from = 'out/tiny/best.pt'
 task = 'arith'
 batch_size = 16
-max_iters = 300
-learning_rate = 5e-4
+max_iters = 600
+learning_rate = 1e-3
 warmup_iters = 30
-min_lr = 5e-5
-eval_interval = 100
+min_lr = 1e-4
+eval_interval = 200
 eval_iters = 10
 n_eval = 200
 max_new_tokens = 128

@@ -1,0 +1,53 @@
+"""eval.py arith and alignment suites over a tiny Base -> DPO -> verifier chain: rows, CIs, errors files."""
+import json
+import os
+
+import pytest
+
+from conftest import needs_data_dir, run
+from test_dpo import dpo_args
+from test_verifier import MODEL, sample_file
+
+pytestmark = needs_data_dir()
+
+
+@pytest.fixture(scope='module')
+def chain(corpus, tmp_path_factory):
+    d = tmp_path_factory.mktemp('chain')
+    run('train.py', f'--dataset={corpus}', f'--out_dir={d}/base', '--max_iters=4', '--eval_interval=4', *MODEL)
+    pairs = d / 'pairs'
+    pairs.mkdir()
+    for split in ('train', 'val'):
+        (pairs / f'{split}.jsonl').write_text(json.dumps(dict(prompt='Pick:', chosen=' yes', rejected=' no')) + '\n')
+    run('dpo.py', *dpo_args(f'{d}/base/ckpt.pt', str(pairs), f'{d}/dpo', iters=4))
+    run('verifier.py', f'--generator={d}/dpo/best.pt', f'--samples_from={sample_file(d / "data.json")}',
+        f'--out_dir={d}/ver', '--max_iters=2', '--eval_interval=1', '--batch_size=4', '--device=cpu',
+        f'--results_dir={d}/res')
+    run('data/arith/prepare.py', f'--out_dir={d}/arith', '--n_train=10', '--n_val=5', '--n_test=6', '--max_steps=1')
+    return d
+
+
+def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
+    d = chain
+    run('eval.py', 'arith', f'--ckpt={d}/base/ckpt.pt', f'--task_dir={d}/arith', '--max_new_tokens=16', '--name=b',
+        f'--results_dir={tmp_path}', '--device=cpu', '--tool=True')
+    row = json.load(open(tmp_path / 'arith' / 'b.json'))
+    assert row['n_em'] == 6 and row['tool'] is True and len(row['em_ci95']) == 2
+    errors = [json.loads(x) for x in open(tmp_path / 'arith' / 'b_errors.jsonl')]
+    assert len(errors) == row['wrong'] + row['right_by_accident']
+    assert all(set(e) == {'input', 'output', 'label', 'category'} for e in errors)
+
+
+def test_eval_alignment_stage_table(chain, tmp_path):
+    d = chain
+    run('eval.py', 'alignment', f'--stages=base={d}/base/ckpt.pt,dpo={d}/dpo/best.pt', f'--verifier={d}/ver/best.pt',
+        f'--task_dir={d}/arith', '--n_sampled=3', '--n_samples=2', '--gsm8k_problems=2', '--hh_pairs=4',
+        '--max_new_tokens=12', f'--results_dir={tmp_path}', '--device=cpu', '--name=al')
+    out = json.load(open(tmp_path / 'alignment' / 'al.json'))
+    base, dpo = out['stages']
+    assert base['stage'] == 'base' and dpo['stage'] == 'dpo' and 'delta_em_vs_previous' in dpo
+    assert base['arith_n_em'] == 6 and base['n_sampled'] == 3 and 'pass@2' in base and base['gsm8k_n'] == 2
+    assert 'verifier_em' in dpo and 'verifier_em' not in base
+    assert base['hh_pairs'] == 4 and 'hh_reward_accuracy' in dpo and 'hh_reward_accuracy' not in base
+    assert os.path.exists(tmp_path / 'alignment' / 'al_base.json')
+    assert os.path.exists(tmp_path / 'alignment' / 'al_errors.jsonl')

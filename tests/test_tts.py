@@ -1,0 +1,41 @@
+"""tts.py end to end on a tiny generator and verifier: every strategy at every budget, the plot, the error file."""
+import json
+import os
+
+import pytest
+
+from conftest import needs_data_dir, run
+from test_verifier import MODEL, sample_file
+
+pytestmark = needs_data_dir()
+
+
+@pytest.fixture(scope='module')
+def models(corpus, tmp_path_factory):
+    d = tmp_path_factory.mktemp('tts')
+    run('train.py', f'--dataset={corpus}', f'--out_dir={d}/gen', '--max_iters=4', '--eval_interval=4', *MODEL)
+    run('verifier.py', f'--generator={d}/gen/ckpt.pt', f'--samples_from={sample_file(d / "data.json")}',
+        f'--out_dir={d}/ver', '--max_iters=4', '--eval_interval=2', '--batch_size=4', '--device=cpu',
+        f'--results_dir={d}/res')
+    run('data/arith/prepare.py', f'--out_dir={d}/arith', '--n_train=10', '--n_val=5', '--n_test=5', '--max_steps=1')
+    return d
+
+
+def test_tts_all_strategies(models, tmp_path):
+    d = models
+    run('tts.py', f'--generator={d}/gen/ckpt.pt', f'--verifier={d}/ver/best.pt', f'--task_dir={d}/arith',
+        '--n_problems=4', '--budgets=(1, 2, 4)', '--max_new_tokens=12', '--device=cpu', f'--results_dir={tmp_path}',
+        '--name=t')
+    out = json.load(open(tmp_path / 'tts' / 't.json'))
+    got = {(r['strategy'], r['n']) for r in out['rows']}
+    for s in ('self_consistency', 'best_of_n', 'weighted_vote', 'gated', 'pass@N'):
+        assert {(s, 1), (s, 2), (s, 4)} <= got
+    assert ('greedy', 1) in got and ('greedy_tool', 1) in got
+    rows = {(r['strategy'], r['n']): r for r in out['rows']}
+    for N in (1, 2, 4):  # gated never spends more than the fixed-N strategies; best_of_n spends exactly N samples
+        assert rows['gated', N]['tokens_per_problem'] <= rows['best_of_n', N]['tokens_per_problem'] + 1e-9
+        assert rows['pass@N', N]['accuracy'] >= rows['best_of_n', N]['accuracy'] - 1e-9
+    assert rows['best_of_n', 1]['accuracy'] == rows['self_consistency', 1]['accuracy']  # one sample: no choice
+    assert sum(out['error_anatomy']['greedy'].values()) == 4
+    assert os.path.getsize(tmp_path / 'tts' / 't.png') > 10_000
+    assert os.path.exists(tmp_path / 'tts' / 't_errors.jsonl') and out['git_commit']

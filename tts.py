@@ -1,0 +1,210 @@
+"""
+Test-time compute: more samples per problem, and better ways to pick among them. For each problem we draw
+n_max solutions once (one prefill shared by all of them) and score each with the verifier; every strategy at
+every budget N then reads the first N of the same samples, so strategies are compared on identical draws:
+  greedy              one argmax decode (with and without the calculator tool)
+  self_consistency    majority vote over the final answers of N samples (Wang et al. 2022)
+  best_of_n           the sample the verifier scores highest (Cobbe et al. 2021)
+  weighted_vote       answers vote with the sum of their samples' verifier scores (Li et al. 2023, "DiVeRSe")
+  gated               draw samples one by one until one scores >= threshold or N are drawn, then pick the best:
+                      easy problems stop early, so it spends fewer tokens for the same N
+  pass@N              an oracle upper bound: some sample among N is right (unbiased estimator, Chen et al. 2021)
+Accuracy is plotted against the tokens generated per problem (the compute), with 95% Wilson intervals.
+    python tts.py config/tts_arith.py       # CPU, a few minutes
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import json
+import time
+from collections import Counter, defaultdict
+
+import torch
+from tqdm import tqdm
+
+from common import REPO, UserError, append_result, configure, get_tokenizer, load_model, print0, provenance, setup_runtime
+from tasks import (CATEGORIES, categorize, complete, exact_match, extract_answer, load_task, pass_at_k, wilson_ci)
+from verifier import score
+
+# -----------------------------------------------------------------------------
+name = 'tts_arith'             # results: experiments/tts/<name>.json, .csv rows, <name>.png, <name>_errors.jsonl
+generator = 'out/dpo_arith/best.pt'
+verifier = 'out/verifier_arith/best.pt'  # '' = only the strategies that need no verifier
+task = 'arith'
+task_dir = ''
+split = 'test'
+n_problems = 200               # the first n of the split (fixed, so runs compare)
+budgets = (1, 2, 4, 8, 16, 32)
+temperature = 0.8
+top_k = 0
+threshold = 0.5                # gated: accept the first sample the verifier scores at least this high
+max_new_tokens = 128
+results_dir = ''               # '' = experiments/
+seed = 1337
+device = 'auto'
+dtype = 'auto'
+# -----------------------------------------------------------------------------
+config = configure(globals())
+rt = setup_runtime(device, dtype, seed)
+t_start = time.time()
+n_max = max(budgets)
+model, ckpt = load_model(generator, rt['device'])
+model.eval()
+enc = get_tokenizer(ckpt.get('config', {}).get('tokenizer', 'gpt2'))
+problems = load_task(task, split, task_dir)[0][:n_problems]
+if not problems:
+    raise UserError(f"no {task} {split} problems")
+
+# -----------------------------------------------------------------------------
+# draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each)
+g = torch.Generator(device=rt['device']).manual_seed(seed)
+records = []
+for prompt, reference, row in tqdm(problems, desc='sampling', mininterval=5):
+    rec = dict(question=row['question'], reference=reference.strip())
+    for key, tool in (('greedy', False), ('greedy_tool', True)):
+        (text,), (n,) = complete(model, enc, prompt, 1, 0.0, None, max_new_tokens, tool, autocast=rt['autocast'])
+        rec[key] = dict(text=text, tokens=n, correct=exact_match(text, reference))
+    texts, lengths = complete(model, enc, prompt, n_max, temperature, top_k or None, max_new_tokens, generator=g,
+                              autocast=rt['autocast'])
+    rec['samples'] = [dict(text=t, tokens=n, answer=extract_answer(t), correct=exact_match(t, reference))
+                      for t, n in zip(texts, lengths)]
+    records.append(rec)
+if verifier:
+    flat = [(r['question'], s['text']) for r in records for s in r['samples']]
+    scores = score([q for q, _ in flat], [a for _, a in flat], ckpt=verifier, device=rt['device'])
+    it = iter(scores)
+    for r in records:
+        for s in r['samples']:
+            s['score'] = next(it)
+
+
+# -----------------------------------------------------------------------------
+# strategies: each maps (the first N samples) -> (picked sample, tokens spent)
+
+def vote(samples, weight):
+    """The answer with the largest total weight (ties: the answer seen first); returns a sample with it."""
+    totals = defaultdict(float)
+    for s in samples:
+        if s['answer'] is not None:
+            totals[s['answer']] += weight(s)
+    if not totals:
+        return samples[0]
+    best = max(totals, key=lambda a: (totals[a], -next(i for i, s in enumerate(samples) if s['answer'] == a)))
+    return next(s for s in samples if s['answer'] == best)
+
+
+def gated(samples):
+    for i, s in enumerate(samples):
+        if s['score'] >= threshold:
+            return s, sum(x['tokens'] for x in samples[:i + 1])
+    return max(samples, key=lambda s: s['score']), sum(x['tokens'] for x in samples)
+
+
+STRATEGIES = {'self_consistency': lambda ss: (vote(ss, lambda s: 1.0), sum(s['tokens'] for s in ss))}
+if verifier:
+    STRATEGIES.update(best_of_n=lambda ss: (max(ss, key=lambda s: s['score']), sum(s['tokens'] for s in ss)),
+                      weighted_vote=lambda ss: (vote(ss, lambda s: s['score']), sum(s['tokens'] for s in ss)),
+                      gated=gated)
+
+n = len(records)
+rows = []
+for key in ('greedy', 'greedy_tool'):
+    c = sum(r[key]['correct'] for r in records)
+    rows.append(dict(strategy=key, n=1, accuracy=c / n, ci95=wilson_ci(c, n),
+                     tokens_per_problem=sum(r[key]['tokens'] for r in records) / n))
+picks = {}
+for N in budgets:
+    for strategy, pick in STRATEGIES.items():
+        chosen = [pick(r['samples'][:N]) for r in records]
+        c = sum(s['correct'] for s, _ in chosen)
+        rows.append(dict(strategy=strategy, n=N, accuracy=c / n, ci95=wilson_ci(c, n),
+                         tokens_per_problem=sum(t for _, t in chosen) / n))
+        picks[strategy, N] = [s for s, _ in chosen]
+    p = sum(pass_at_k(n_max, sum(s['correct'] for s in r['samples']), N) for r in records) / n
+    rows.append(dict(strategy='pass@N', n=N, accuracy=p, ci95=None,
+                     tokens_per_problem=sum(sum(s['tokens'] for s in r['samples'][:N]) for r in records) / n))
+
+
+def crossings(rows):
+    """For each pair of sampled strategies, the budgets N at which their order flips."""
+    by = defaultdict(dict)
+    for r in rows:
+        if r['strategy'] in STRATEGIES:
+            by[r['strategy']][r['n']] = r['accuracy']
+    out = []
+    names = sorted(by)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            sign = [by[a][N] - by[b][N] for N in budgets]
+            for k in range(1, len(budgets)):
+                if sign[k - 1] * sign[k] < 0:
+                    out.append(dict(a=a, b=b, between=(budgets[k - 1], budgets[k]),
+                                    leader_after=a if sign[k] > 0 else b))
+    return out
+
+
+# -----------------------------------------------------------------------------
+# error anatomy: greedy answers, and the final picks of the best strategy at the largest budget
+best_strategy = 'best_of_n' if verifier else 'self_consistency'
+anatomy, examples = {}, []
+for key, outputs in (('greedy', [r['greedy']['text'] for r in records]),
+                     ('greedy_tool', [r['greedy_tool']['text'] for r in records]),
+                     (f'{best_strategy}@{n_max}', [s['text'] for s in picks[best_strategy, n_max]])):
+    cats = [categorize(text, r['reference']) for text, r in zip(outputs, records)]
+    anatomy[key] = {c: cats.count(c) for c in CATEGORIES}
+    per = Counter()
+    for text, r, c in zip(outputs, records, cats):
+        if c != 'correct' and per[c] < 10:
+            per[c] += 1
+            examples.append(dict(source=key, category=c, question=r['question'], output=text, reference=r['reference']))
+
+results_root = os.path.join(results_dir or os.path.join(REPO, 'experiments'), 'tts')
+os.makedirs(results_root, exist_ok=True)
+with open(os.path.join(results_root, f'{name}_errors.jsonl'), 'w') as f:
+    f.writelines(json.dumps(e) + '\n' for e in examples)
+oracle = sum(any(s['correct'] for s in r['samples']) for r in records) / n
+summary = dict(name=name, generator=generator, verifier=verifier, task=task, split=split, n_problems=n, n_max=n_max,
+               temperature=temperature, threshold=threshold, rows=rows, crossings=crossings(rows),
+               error_anatomy=anatomy, sample_accuracy=sum(s['correct'] for r in records for s in r['samples']) / (n * n_max),
+               oracle_at_n_max=oracle, tool_calls_help=rows[1]['accuracy'] - rows[0]['accuracy'],
+               config=config, **provenance(t_start))
+append_result(summary, 'tts', name, results_dir or os.path.join(REPO, 'experiments'))
+
+
+# -----------------------------------------------------------------------------
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy in [*STRATEGIES, 'pass@N']:
+        pts = sorted((r['tokens_per_problem'], r['accuracy'], r['ci95'], r['n']) for r in rows if r['strategy'] == strategy)
+        x, y = [p[0] for p in pts], [p[1] for p in pts]
+        style = dict(linestyle='--', color='grey') if strategy == 'pass@N' else {}
+        ax.plot(x, y, marker='o', label=strategy, **style)
+        if pts[0][2]:
+            ax.fill_between(x, [p[2][0] for p in pts], [p[2][1] for p in pts], alpha=0.12, **({'color': 'grey'} if style else {}))
+        for px, py, _, N in pts:
+            ax.annotate(f'{N}', (px, py), textcoords='offset points', xytext=(3, 3), fontsize=7)
+    for r in rows[:2]:
+        ax.scatter([r['tokens_per_problem']], [r['accuracy']], marker='*', s=120, zorder=5, label=r['strategy'])
+    ax.set_xscale('log')
+    ax.set_xlabel('tokens generated per problem (log scale; labels are N)')
+    ax.set_ylabel(f'exact match on {task} {split} ({n} problems)')
+    ax.set_title('Test-time compute: accuracy against samples spent')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+plot(rows, os.path.join(results_root, f'{name}.png'))
+print0(f"{'strategy':18s} {'N':>3s} {'EM':>6s}  95% CI         tokens/problem")
+for r in rows:
+    ci = f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}" if r['ci95'] else ' ' * 11
+    print0(f"{r['strategy']:18s} {r['n']:3d} {r['accuracy']:6.3f}  {ci}  {r['tokens_per_problem']:8.1f}")
+for c in summary['crossings']:
+    print0(f"crossing: {c['a']} vs {c['b']} between N={c['between'][0]} and {c['between'][1]}; {c['leader_after']} leads after")
+print0(f"error anatomy: {json.dumps(anatomy)}")
+print0(f"done in {time.time() - t_start:.0f}s: experiments/tts/{name}.json, {name}.png, {name}_errors.jsonl")
