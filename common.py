@@ -449,7 +449,8 @@ def append_result(row, suite, name, root=os.path.join(REPO, 'experiments')):
     exp = os.path.join(root, suite)
     os.makedirs(exp, exist_ok=True)
     write_json(row, os.path.join(exp, f'{name}.json'))
-    flat = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
+    flat = {k: (json.dumps(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in row.items()}
+    flat = {k: (f'(in {name}.json)' if isinstance(v, str) and len(v) > 1000 else v) for k, v in flat.items()}
     csv_path = os.path.join(exp, 'results.csv')
     rows = []
     if os.path.exists(csv_path):

@@ -55,6 +55,7 @@ eval_iters = 10                 # held-out pair batches per eval
 n_eval = 200                    # task val problems scored by greedy EM at each eval (0 = none)
 max_new_tokens = 128
 log_interval = 10
+name = ''                       # result name; '' = the out_dir's folder name
 results_dir = ''                # '' = experiments/ (the final row goes to <results_dir>/dpo/<run>.json)
 seed = 1337
 device = 'auto'
@@ -299,7 +300,7 @@ while True:
         log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
     iter_num += 1
 
-name = os.path.basename(os.path.normpath(out_dir))
+name = name or os.path.basename(os.path.normpath(out_dir))
 summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
                init_from=ref_from, iters=iter_num, skipped_steps=skipped_steps, pair_stats=pair_stats,
                **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config, **provenance(t_start))

@@ -4,6 +4,7 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py ablations --runs=out/abl_mha,out/abl_gqa   # architecture ablation table
     python eval.py sinks --ckpt=out/abl_mha/best.pt     # StreamingLLM: perplexity and generation past the context
     python eval.py quant --ckpt=out/small/best.pt       # NF4 4-bit weights: memory saved, perplexity change
+    python eval.py attention --ckpt=out/tiny/best.pt    # attention maps and attention-sink mass by layer
     python eval.py arith --ckpt=out/sft_arith/best.pt   # greedy EM on the arith test set (also: gsm8k), errors by kind
     python eval.py alignment --stages=base=out/tiny/best.pt,sft=out/sft_arith/best.pt,dpo=out/dpo_arith/best.pt \
         --verifier=out/verifier_arith/best.pt            # the stage table: EM, verifier best-of-N, Pass@N, HH accuracy
@@ -344,6 +345,40 @@ def suite_quant(rt):
 
 
 # -----------------------------------------------------------------------------
+# attention suite: where attention goes, for the figures (viz.py attention) and the sink analysis
+
+def suite_attention(rt):
+    """Attention maps over fixed WikiText-2 validation windows. The sink mass of a layer is the attention its
+    queries (positions >= 4, averaged over heads) put on the first token: StreamingLLM (Xiao et al. 2023
+    §3.1) finds it far above the 1/(i+1) a uniform head would give."""
+    from common import get_tokenizer
+    model, meta = load_model(ckpt, rt['device'])
+    model.eval()
+    tokenizer = meta['config'].get('tokenizer', 'gpt2')
+    enc = get_tokenizer(tokenizer)
+    tokens, _ = token_split(tokenizer, 'val')
+    T = min(model.config.block_size, 128)
+    starts = [i * len(tokens) // n_seqs for i in range(n_seqs)]
+    idx = torch.tensor(np.stack([np.asarray(tokens[s:s + T], dtype=np.int64) for s in starts]), device=rt['device'])
+    t0 = time.time()
+    maps = model.attention_maps(idx)  # (L, B, H, T, T)
+    q = torch.arange(T, device=maps.device)
+    later = q >= 4
+    sink = maps[..., 0][..., later].mean(dim=(1, 3))  # (L, H): mass on token 0 from queries >= 4
+    uniform = (1 / (q[later] + 1).float()).mean().item()
+    show = 32  # the figure's window: the first 32 tokens of the first sequence
+    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    row = dict(name=run_name, checkpoint=ckpt, n_layer=model.config.n_layer, n_head=model.config.n_head,
+               context=T, n_seqs=len(starts), sink_mass_by_layer=sink.mean(1).tolist(), sink_mass=sink.tolist(),
+               uniform_sink_mass=uniform, tokens=[enc.decode([t]) for t in idx[0, :show].tolist()],
+               maps=maps[:, 0, :, :show, :show].round(decimals=4).tolist(), **provenance(t0))
+    print(f"sink mass by layer: {', '.join(f'{m:.3f}' for m in row['sink_mass_by_layer'])} "
+          f"(a uniform head: {uniform:.3f})")
+    append_result(row, 'attention', run_name, results_dir)
+    return [row]
+
+
+# -----------------------------------------------------------------------------
 # task suites: greedy exact match on a math test set, every answer categorised (tasks.categorize)
 
 def task_em(model, enc, task, n, rt):
@@ -488,7 +523,7 @@ def suite_alignment(rt):
 
 SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant,
           'arith': lambda rt: suite_task(rt, 'arith'), 'gsm8k': lambda rt: suite_task(rt, 'gsm8k'),
-          'alignment': suite_alignment}
+          'alignment': suite_alignment, 'attention': suite_attention}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])

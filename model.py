@@ -341,10 +341,8 @@ class GPT(nn.Module):
             logits = self.lm_head(x)
             if targets is not None:
                 loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-        if loss is not None:
-            if self.training and self.config.n_experts:
-                stats = self.moe_stats()
-                loss = loss + self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
+        if loss is not None and self.training:
+            loss = loss + self.router_loss()
         return logits, loss
 
     def trunk(self, idx, cache=None, extrapolate=False):
@@ -377,12 +375,45 @@ class GPT(nn.Module):
             x = x[:, 1:]
         return self.norm(x)
 
+    @torch.no_grad()
+    def attention_maps(self, idx):
+        """Attention probabilities of every layer, (n_layer, B, n_head, T, T), written out explicitly (SDPA
+        never materialises them): for figures and the attention-sink analysis, not for speed."""
+        maps = []
+
+        def probe(attn, args):
+            x, cos, sin = args[:3]
+            B, T, _ = x.shape
+            q, k, _ = attn.c_attn(x).split([attn.n_head * attn.hd, attn.n_kv_head * attn.hd, attn.n_kv_head * attn.hd], -1)
+            q = apply_rope(q.view(B, T, attn.n_head, attn.hd).transpose(1, 2), cos, sin)     # (B, n_head, T, hd)
+            k = apply_rope(k.view(B, T, attn.n_kv_head, attn.hd).transpose(1, 2), cos, sin)  # (B, n_kv_head, T, hd)
+            k = k.repeat_interleave(attn.n_head // attn.n_kv_head, dim=1)                     # (B, n_head, T, hd)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(attn.hd)
+            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            maps.append(scores.masked_fill(~causal, float('-inf')).softmax(-1).float())
+
+        hooks = [b.attn.register_forward_pre_hook(probe) for b in self.blocks]
+        try:
+            self(idx)
+        finally:
+            for h in hooks:
+                h.remove()
+        return torch.stack(maps)
+
     def rope(self, length):
         """cos/sin tables covering `length` positions, grown on demand (only extrapolation needs more)."""
         if length > self.cos.size(0):
             cos, sin = rope_tables(self.config.head_dim, length, self.config.rope_theta, self.cos.device)
             self.cos, self.sin = cos.to(self.cos.dtype), sin.to(self.sin.dtype)
         return self.cos, self.sin
+
+    def router_loss(self):
+        """The MoE balance terms of the last forward, weighted (Switch aux loss + ST-MoE z-loss); 0 when dense.
+        Training code that computes its own loss from the logits adds this."""
+        if not self.config.n_experts:
+            return 0.0
+        stats = self.moe_stats()
+        return self.config.aux_loss_coef * stats['aux_loss'] + self.config.z_loss_coef * stats['z_loss']
 
     def moe_stats(self):
         """Auxiliary losses (mean over MoE layers), expert load (summed) and dropped assignments of the last forward."""

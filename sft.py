@@ -4,6 +4,7 @@ Template (tasks.py): "Question: {question}\nAnswer: {solution}<|endoftext|>" for
 instruction/input/response for instructions. Evaluates held-out loss and greedy exact match, saves samples.
     python data/arith/prepare.py && python sft.py config/sft_arith.py
     python sft.py --init_from=out/tiny/best.pt --task=gsm8k
+    torchrun --nproc_per_node=2 sft.py config/sft_arith.py    # DDP: the global batch is split over the ranks
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
@@ -13,6 +14,8 @@ import math
 import time
 
 import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
@@ -24,7 +27,7 @@ out_dir = 'out/sft'
 init_from = 'out/tiny/best.pt'  # a pretrained checkpoint, or 'resume' (out_dir/ckpt.pt)
 task = 'arith'                  # arith | gsm8k | alpaca
 task_dir = ''                   # '' = data/arith (arith) or $DATA_DIR/{gsm8k,sft}; else a folder of <split>.jsonl
-batch_size = 16
+batch_size = 16                 # global: split over the ranks under torchrun
 max_iters = 300
 learning_rate = 3e-4
 warmup_iters = 20
@@ -37,6 +40,7 @@ eval_iters = 10
 n_eval = 100                    # val problems scored by greedy exact match at each eval
 max_new_tokens = 128
 log_interval = 10
+name = ''                       # result name; '' = the out_dir's folder name
 results_dir = ''                # '' = experiments/ (the final metrics row goes to <results_dir>/sft/<run>.json)
 seed = 1337
 device = 'auto'
@@ -44,8 +48,9 @@ dtype = 'auto'
 # -----------------------------------------------------------------------------
 config = configure(globals())
 rt = setup_runtime(device, dtype, seed)
-if rt['ddp']:
-    raise UserError("sft.py runs as one process (its batches are small); use python, not torchrun")
+world, rank, master = rt['world_size'], rt['rank'], rt['master']
+if batch_size % world:
+    raise UserError(f"batch_size={batch_size} must be divisible by the {world} processes")
 t_start = time.time()
 
 # -----------------------------------------------------------------------------
@@ -88,13 +93,15 @@ for split in ('train', 'val'):
         raise UserError(f"no usable {split} examples for task {task}")
 
 
-def get_batch(split, it):
+def get_batch(split, it, part=slice(None)):
     """Right-padded batch: padding sits after every real token, so causal attention needs no mask; its targets
-    are -1. Rows of step `it` are a pure function of (seed, it): resume is exact."""
+    are -1. Rows of step `it` are a pure function of (seed, it): resume is exact, and under DDP rank r takes
+    rows r, r + world, ... of the same global batch. Also returns the global batch's response-token count."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
     rows = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
-    x, y = pad_batch(rows)
-    return x.to(rt['device']), y.to(rt['device'])
+    n_tokens = sum(len(ids) - n_prompt for ids, n_prompt in rows)
+    x, y = pad_batch(rows[part])
+    return x.to(rt['device']), y.to(rt['device']), n_tokens
 
 
 @torch.no_grad()
@@ -103,10 +110,10 @@ def evaluate():
     model.eval()
     losses = []
     for k in range(eval_iters):
-        x, y = get_batch('val', 10_000_000 + k)
+        x, y, _ = get_batch('val', 10_000_000 + k)
         with rt['autocast']:
-            losses.append(model(x, y)[1].item())
-    metrics, samples = greedy_em(model, enc, val_pairs[:n_eval], task, max_new_tokens, rt['autocast'])
+            losses.append(raw_model(x, y)[1].item())
+    metrics, samples = greedy_em(raw_model, enc, val_pairs[:n_eval], task, max_new_tokens, rt['autocast'])
     model.train()
     metrics['val_loss'] = sum(losses) / len(losses)
     return metrics, samples
@@ -120,16 +127,21 @@ if resume:
     torch.set_rng_state(ckpt['rng_cpu'])
     iter_num, best = ckpt['iter_num'], ckpt['best_val_loss']
 ckpt = None
-check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in model.parameters()))
+raw_model = model
+if rt['ddp']:
+    model = DDP(model, device_ids=[rt['local_rank']] if rt['device_type'] == 'cuda' else None)
 config['tokenizer'] = tokenizer
-write_json(config, os.path.join(out_dir, 'config.json'))
 log_path = os.path.join(out_dir, 'log.jsonl')
-start_log(log_path, iter_num if resume else 0)
+if master:  # only rank 0 writes: config, log, samples, checkpoints, results
+    check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in raw_model.parameters()))
+    write_json(config, os.path.join(out_dir, 'config.json'))
+    start_log(log_path, iter_num if resume else 0)
 
 
 def log(row):
-    with open(log_path, 'a') as f:
-        f.write(json.dumps(row) + '\n')
+    if master:
+        with open(log_path, 'a') as f:
+            f.write(json.dumps(row) + '\n')
 
 
 model.train()
@@ -138,8 +150,8 @@ while True:
     lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
     for group in optimizer.param_groups:
         group['lr'] = lr
-    if iter_num % eval_interval == 0 or iter_num == max_iters:
-        metrics, samples = evaluate()
+    if (iter_num % eval_interval == 0 or iter_num == max_iters) and master:
+        metrics, samples = evaluate()  # rank 0 alone; the others wait at the next all-reduce
         em = '' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f} on {metrics['n_em']}"
         print0(f"step {iter_num}: val loss {metrics['val_loss']:.4f}{em}")
         log(dict(iter=iter_num, **metrics, time_s=round(time.time() - t_start, 2)))
@@ -148,16 +160,20 @@ while True:
         best = min(best, metrics['val_loss'])
         if iter_num > 0 and math.isfinite(metrics['val_loss']):
             extra = dict(iter_num=iter_num, best_val_loss=best, metrics=metrics)
-            save_checkpoint(os.path.join(out_dir, 'ckpt.pt'), model, model.config.__dict__, config,
+            save_checkpoint(os.path.join(out_dir, 'ckpt.pt'), raw_model, raw_model.config.__dict__, config,
                             optimizer=optimizer.state_dict(), rng_cpu=torch.get_rng_state(), **extra)
             if metrics['val_loss'] <= best:
-                save_checkpoint(os.path.join(out_dir, 'best.pt'), model, model.config.__dict__, config, **extra)
+                save_checkpoint(os.path.join(out_dir, 'best.pt'), raw_model, raw_model.config.__dict__, config, **extra)
         last = (time.time(), iter_num)
     if iter_num >= max_iters:
         break
-    x, y = get_batch('train', iter_num)
+    x, y, n_tokens = get_batch('train', iter_num, slice(rank, None, world))
     with rt['autocast']:
-        _, loss = model(x, y)
+        logits, _ = model(x)
+    # the global batch's mean over response tokens: this rank's sum / all tokens, x world because DDP
+    # averages the ranks' gradients; with one process it is the plain token mean
+    loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1), ignore_index=-1,
+                           reduction='sum') * world / n_tokens + raw_model.router_loss()
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     if torch.isfinite(norm):
@@ -166,18 +182,25 @@ while True:
         print0(f"iter {iter_num}: non-finite gradient, step skipped")
     optimizer.zero_grad(set_to_none=True)
     if iter_num % log_interval == 0:
+        loss = loss.detach() / world
+        if rt['ddp']:  # the global batch's loss, for the log
+            torch.distributed.all_reduce(loss)
         dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
         last = (time.time(), iter_num + 1)
         print0(f"iter {iter_num}: loss {loss.item():.4f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
         log(dict(iter=iter_num, loss=loss.item(), lr=lr))
     iter_num += 1
 
-summary = dict(name=os.path.basename(os.path.normpath(out_dir)), out_dir=out_dir, task=task, init_from=config['init_from'],
-               iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
-               val_em_n=metrics['n_em'], **{k: metrics[k] for k in ('format_failures', 'wrong', 'wrong_with_arithmetic_slip')
-                                            if k in metrics}, config=config, **provenance(t_start))
-if metrics['em'] is not None:
-    summary['val_em_ci95'] = wilson_ci(round(metrics['em'] * metrics['n_em']), metrics['n_em'])
-write_json(summary, os.path.join(out_dir, 'summary.json'))
-append_result(summary, 'sft', summary['name'], results_dir or os.path.join(REPO, 'experiments'))
-print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))
+if master:
+    summary = dict(name=name or os.path.basename(os.path.normpath(out_dir)), out_dir=out_dir, task=task, init_from=config['init_from'],
+                   iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
+                   val_em_n=metrics['n_em'], **{k: metrics[k] for k in ('format_failures', 'wrong', 'wrong_with_arithmetic_slip')
+                                                if k in metrics}, config=config, **provenance(t_start))
+    if metrics['em'] is not None:
+        summary['val_em_ci95'] = wilson_ci(round(metrics['em'] * metrics['n_em']), metrics['n_em'])
+    write_json(summary, os.path.join(out_dir, 'summary.json'))
+    append_result(summary, 'sft', summary['name'], results_dir or os.path.join(REPO, 'experiments'))
+    print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))
+if rt['ddp']:
+    torch.distributed.barrier()  # no rank tears down gloo while another still has it open
+    torch.distributed.destroy_process_group()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One button: install, prepare data, pretrain, evaluate, sample. The scale follows the hardware
-# (CPU: a small complete run; CUDA: the RTX 3060 configs); SCALE=cpu|gpu overrides it.
+# One button: install, prepare data, pretrain, SFT -> DPO -> verifier, test-time compute, evaluate, report.
+# The scale follows the hardware (CPU: a complete small run in ~30 minutes on 2 cores; CUDA: the RTX 3060
+# configs); SCALE=cpu|gpu overrides it.
 # Finished stages leave a marker in $STATE and are skipped on rerun; an interrupted training stage resumes
 # from its checkpoint. Offline: DATA_DIR=path/to/data bash speedrun.sh
 #   bash speedrun.sh            # the whole pipeline
@@ -16,10 +17,13 @@ if [ -z "${SCALE:-}" ]; then
 fi
 if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
+  SMALLER=()  # the stage configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
+  SMALLER=(--n_prompts=256 --n_samples=8)  # sampling budget that fits the 30-minute CPU run
 fi
-STATE=${STATE:-out/speedrun_$SCALE}
+STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
+A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
 mkdir -p "$STATE"
 echo "speedrun: scale=$SCALE, state in $STATE"
 
@@ -36,23 +40,40 @@ stage() {
 
 # resume a training stage when its checkpoint exists (a killed run continues where it stopped)
 init_flag() { [ -f "$1/ckpt.pt" ] && echo "--init_from=resume" || echo "--init_from=scratch"; }
+# the alignment stages: --init_from=resume (overriding the start given before it) when a checkpoint exists
+resume_flag() { [ -f "$1/ckpt.pt" ] && echo "--init_from=resume"; true; }
 
 if [ "${1:-all}" = eval ]; then rm -f "$STATE"/eval_*.done; fi
 if [ "${1:-all}" = all ]; then
-  # 1. tokenize WikiText-2 (train/val/test) into data/$DATASET/*.bin
+  # 1. tokenize WikiText-2 (train/val/test) into data/$DATASET/*.bin; synthetic GSM8K-format problems
   stage data python3 data/wikitext2/prepare.py --tokenizer=$TOKENIZER
+  stage data_arith python3 data/arith/prepare.py
   # 2. pretrain a GPT from scratch
   stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "$(init_flag $RUN)"
+  # 3. SFT on the arithmetic problems (loss on the worked solutions only)
+  stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N $(resume_flag $A/sft)
+  # 4. DPO on on-policy pairs: the SFT model's own right and wrong answers to training problems
+  stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${SMALLER[@]}" \
+    $(resume_flag $A/dpo)
+  # 5. a verifier of the DPO model's answers (P(correct) from a value head on our trunk)
+  stage verifier python3 verifier.py config/verifier_arith.py --generator=$A/dpo/best.pt --out_dir=$A/verifier $N \
+    "${SMALLER[@]}" $(resume_flag $A/verifier)
 fi
-# 3. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
+# 6. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
 stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
-# 4. streaming past the context: dense vs window vs sinks vs recompute -> experiments/sinks/
+# 7. streaming past the context: dense vs window vs sinks vs recompute -> experiments/sinks/
 stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
-# 5. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
+# 8. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
 stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
-# 6. a few samples from the model
+# 9. the stage table: Base, SFT, DPO, DPO + verifier on the arith test set (1,000), GSM8K, HH-RLHF
+stage eval_alignment python3 eval.py alignment $N \
+  --stages=base=$RUN/best.pt,sft=$A/sft/best.pt,dpo=$A/dpo/best.pt --verifier=$A/verifier/best.pt
+# 10. test-time compute: strategies against samples spent -> experiments/tts/
+stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt \
+  --verifier=$A/verifier/best.pt
+# 11. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
-# 7. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
+# 12. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
 python3 viz.py
 python3 report/make.py
 

@@ -9,13 +9,15 @@ every budget N then reads the first N of the same samples, so strategies are com
   gated               draw samples one by one until one scores >= threshold or N are drawn, then pick the best:
                       easy problems stop early, so it spends fewer tokens for the same N
   pass@N              an oracle upper bound: some sample among N is right (unbiased estimator, Chen et al. 2021)
-Accuracy is plotted against the tokens generated per problem (the compute), with 95% Wilson intervals.
+viz.py plots accuracy against the tokens generated per problem (the compute), with 95% Wilson intervals.
     python tts.py config/tts_arith.py       # CPU, a few minutes
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
 import json
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 
@@ -27,7 +29,7 @@ from tasks import (CATEGORIES, categorize, complete, exact_match, extract_answer
 from verifier import score
 
 # -----------------------------------------------------------------------------
-name = 'tts_arith'             # results: experiments/tts/<name>.json, .csv rows, <name>.png, <name>_errors.jsonl
+name = 'tts_arith'             # results: experiments/tts/<name>.json, results.csv, <name>_errors.jsonl; report/figures/tts_<name>.png
 generator = 'out/dpo_arith/best.pt'
 verifier = 'out/verifier_arith/best.pt'  # '' = only the strategies that need no verifier
 task = 'arith'
@@ -171,35 +173,6 @@ summary = dict(name=name, generator=generator, verifier=verifier, task=task, spl
 append_result(summary, 'tts', name, results_dir or os.path.join(REPO, 'experiments'))
 
 
-# -----------------------------------------------------------------------------
-def plot(rows, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for strategy in [*STRATEGIES, 'pass@N']:
-        pts = sorted((r['tokens_per_problem'], r['accuracy'], r['ci95'], r['n']) for r in rows if r['strategy'] == strategy)
-        x, y = [p[0] for p in pts], [p[1] for p in pts]
-        style = dict(linestyle='--', color='grey') if strategy == 'pass@N' else {}
-        ax.plot(x, y, marker='o', label=strategy, **style)
-        if pts[0][2]:
-            ax.fill_between(x, [p[2][0] for p in pts], [p[2][1] for p in pts], alpha=0.12, **({'color': 'grey'} if style else {}))
-        for px, py, _, N in pts:
-            ax.annotate(f'{N}', (px, py), textcoords='offset points', xytext=(3, 3), fontsize=7)
-    for r in rows[:2]:
-        ax.scatter([r['tokens_per_problem']], [r['accuracy']], marker='*', s=120, zorder=5, label=r['strategy'])
-    ax.set_xscale('log')
-    ax.set_xlabel('tokens generated per problem (log scale; labels are N)')
-    ax.set_ylabel(f'exact match on {task} {split} ({n} problems)')
-    ax.set_title('Test-time compute: accuracy against samples spent')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-plot(rows, os.path.join(results_root, f'{name}.png'))
 print0(f"{'strategy':18s} {'N':>3s} {'EM':>6s}  95% CI         tokens/problem")
 for r in rows:
     ci = f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}" if r['ci95'] else ' ' * 11
@@ -207,4 +180,8 @@ for r in rows:
 for c in summary['crossings']:
     print0(f"crossing: {c['a']} vs {c['b']} between N={c['between'][0]} and {c['between'][1]}; {c['leader_after']} leads after")
 print0(f"error anatomy: {json.dumps(anatomy)}")
-print0(f"done in {time.time() - t_start:.0f}s: experiments/tts/{name}.json, {name}.png, {name}_errors.jsonl")
+# the curve: viz.py owns every figure (report/figures/tts_<name>.png)
+figures = os.path.join(REPO, 'report', 'figures') if not results_dir else os.path.join(results_dir, 'figures')
+subprocess.run([sys.executable, os.path.join(REPO, 'viz.py'), 'tts', f'--results_dir={os.path.dirname(results_root)}',
+                f'--fig_dir={figures}'], check=True)
+print0(f"done in {time.time() - t_start:.0f}s: {results_root}/{name}.json, {name}_errors.jsonl")

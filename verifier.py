@@ -129,7 +129,8 @@ if __name__ == '__main__':
     eval_interval = 100
     max_new_tokens = 128
     log_interval = 10
-    results_dir = ''
+    results_dir = ''                # '' = experiments/ (the final row goes to <results_dir>/verifier/<name>.json)
+    name = ''                       # result name; '' = the out_dir's folder name
     seed = 1337
     device = 'auto'
     dtype = 'auto'
@@ -285,7 +286,7 @@ if __name__ == '__main__':
             log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr))
         iter_num += 1
 
-    name = os.path.basename(os.path.normpath(out_dir))
+    name = name or os.path.basename(os.path.normpath(out_dir))
     summary = dict(name=name, out_dir=out_dir, generator=generator, task=task, iters=iter_num,
                    train_samples=len(keep['train']), **{f'val_{k}': v for k, v in metrics.items()},
                    best_auroc=best, config=config, **provenance(t_start))

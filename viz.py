@@ -1,7 +1,7 @@
 """
 Figures from the committed results under experiments/ (never from raw run folders), as PNGs in report/figures/.
     python viz.py                 # every figure whose data exists
-    python viz.py curves          # one of: curves, ablations, sinks
+    python viz.py curves          # one of: curves, ablations, sinks, attention, calibration, tts, alignment
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch (imported by common): no spinning on shared cores
@@ -104,7 +104,118 @@ def fig_sinks():
     return save(fig, 'sinks_perplexity.png')
 
 
-FIGURES = {'curves': fig_curves, 'ablations': fig_ablations, 'sinks': fig_sinks}
+def read_json(suite):
+    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(results_dir, suite, '*.json')))]
+
+
+def fig_attention():
+    """Attention maps of the first and last layer (every head) over one validation window, and the attention
+    mass on the first token by layer (the sink, StreamingLLM §3.1) against a uniform head."""
+    runs = read_json('attention')
+    if not runs:
+        return None
+    r = runs[0]
+    layers = sorted({0, r['n_layer'] - 1})
+    fig, axes = plt.subplots(len(layers), r['n_head'], figsize=(3 * r['n_head'], 3.1 * len(layers)), squeeze=False)
+    ticks = [t.replace('\n', '\\n')[:8] for t in r['tokens']]
+    for row, layer in zip(axes, layers):
+        for h, ax in enumerate(row):
+            ax.imshow(r['maps'][layer][h], cmap='viridis', vmin=0, vmax=1)
+            ax.set_title(f'layer {layer}, head {h}', fontsize=9)
+            ax.set_xticks(range(0, len(ticks), 4), ticks[::4], rotation=90, fontsize=6)
+            ax.set_yticks(range(0, len(ticks), 4), ticks[::4], fontsize=6)
+    axes[-1][0].set_xlabel('key (attended-to token)')
+    axes[-1][0].set_ylabel('query token')
+    fig.suptitle(f"Attention maps of {r['name']} (first {len(ticks)} tokens of a WikiText-2 validation window)")
+    first = save(fig, 'attention_maps.png')
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for run in runs:
+        ax.plot(range(run['n_layer']), run['sink_mass_by_layer'], marker='o', label=run['name'])
+    ax.axhline(runs[0]['uniform_sink_mass'], color='grey', linestyle='--', label='uniform attention')
+    ax.set_xticks(range(max(run['n_layer'] for run in runs)))
+    ax.set(xlabel='layer', ylabel='attention on the first token', title='Attention-sink mass by layer (queries >= 4)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, 'attention_sinks_by_layer.png')
+    return first
+
+
+def fig_calibration():
+    """Reliability diagram of each verifier on its held-out problems: accuracy against predicted P(correct)."""
+    runs = [r for r in read_json('verifier') if r.get('val_bins')]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color='grey', linestyle='--', label='perfect calibration')
+    for r in runs:
+        bins = r['val_bins']
+        ax.plot([b['confidence'] for b in bins], [b['accuracy'] for b in bins], marker='o',
+                label=f"{r['name']} (ECE {r['val_ece']:.3f}, AUROC {r['val_auroc']:.3f})")
+        for b in bins:
+            ax.annotate(str(b['n']), (b['confidence'], b['accuracy']), textcoords='offset points', xytext=(3, -9),
+                        fontsize=6)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel='predicted P(correct) (bin mean)', ylabel='fraction correct',
+           title='Verifier calibration (labels: samples per bin)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save(fig, 'verifier_calibration.png')
+
+
+def fig_tts():
+    """Accuracy against tokens generated per problem for every strategy, one figure per tts run."""
+    made = None
+    for run in read_json('tts'):
+        rows = run['rows']
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, strategy in enumerate(dict.fromkeys(r['strategy'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool'))):
+            pts = sorted((r['tokens_per_problem'], r['accuracy'], r['ci95'], r['n']) for r in rows if r['strategy'] == strategy)
+            color = 'grey' if strategy == 'pass@N' else f'C{i}'
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o', color=color, label=strategy,
+                    linestyle='--' if strategy == 'pass@N' else '-')
+            if pts[0][2]:
+                ax.fill_between([p[0] for p in pts], [p[2][0] for p in pts], [p[2][1] for p in pts], color=color, alpha=0.1)
+            for x, y, _, n in pts:
+                ax.annotate(str(n), (x, y), textcoords='offset points', xytext=(3, 3), fontsize=7)
+        for r, marker in zip(rows[:2], ('*', 'P')):
+            ax.scatter([r['tokens_per_problem']], [r['accuracy']], marker=marker, s=130, color='k', zorder=5,
+                       label=f"{r['strategy']} ({r['accuracy']:.3f})")
+        ax.set_xscale('log')
+        ax.set(xlabel='tokens generated per problem (log scale; point labels are N)',
+               ylabel=f"exact match ({run['n_problems']} {run['task']} {run['split']} problems)",
+               title=f"Test-time compute: {run['name']}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        made = save(fig, f"tts_{run['name']}.png")
+    return made
+
+
+def fig_alignment():
+    """The stage table as bars: greedy EM with 95% CIs per stage, plus the verifier's best-of-N and Pass@N."""
+    made = None
+    for run in [r for r in read_json('alignment') if 'stages' in r]:
+        stages = run['stages']
+        fig, ax = plt.subplots(figsize=(7, 4))
+        names = [s['stage'] for s in stages]
+        em = [s['arith_em'] for s in stages]
+        err = [[e - s['arith_em_ci95'][0] for e, s in zip(em, stages)], [s['arith_em_ci95'][1] - e for e, s in zip(em, stages)]]
+        bars = ax.bar(names, em, yerr=err, capsize=4, color='C0', label='greedy EM')
+        ax.bar_label(bars, fmt='%.3f', fontsize=8)
+        key = next((k for k in stages[-1] if k.startswith('pass@')), None)
+        if key:
+            ax.plot(names, [s[key] for s in stages], marker='o', color='grey', linestyle='--',
+                    label=f"{key} ({stages[-1]['n_sampled']} problems)")
+        if 'verifier_em' in stages[-1]:
+            ax.scatter([names[-1]], [stages[-1]['verifier_em']], marker='*', s=160, color='C3', zorder=5,
+                       label=f"+ verifier best-of-{key[5:] if key else 'N'}")
+        ax.set(ylabel=f"exact match (arith test, n={stages[0]['arith_n_em']})", title=f"Alignment stages: {run['name']}")
+        ax.grid(alpha=0.3, axis='y')
+        ax.legend(fontsize=8)
+        made = save(fig, f"alignment_{run['name']}.png")
+    return made
+
+
+FIGURES = {'curves': fig_curves, 'ablations': fig_ablations, 'sinks': fig_sinks, 'attention': fig_attention,
+           'calibration': fig_calibration, 'tts': fig_tts, 'alignment': fig_alignment}
 
 if __name__ == '__main__':
     which, args = split_suite(sys.argv[1:])

@@ -250,3 +250,20 @@ def test_sink_token_pretraining_flag():
     assert long.shape == (2, 92)
     with pytest.raises(ConfigError, match='only dense models'):
         model.to_hf_state_dict()
+
+
+def test_attention_maps_reproduce_the_sdpa_output():
+    """The explicit probabilities, applied to V and projected, give back the attention block's output."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=4, n_kv_head=2, n_embd=32, block_size=16, vocab_size=50)).eval()
+    idx = torch.randint(0, 50, (2, 12))
+    maps = model.attention_maps(idx)
+    assert maps.shape == (2, 2, 4, 12, 12)
+    assert torch.allclose(maps.sum(-1), torch.ones(2, 2, 4, 12)) and maps.triu(1).abs().max() == 0
+    attn = model.blocks[0].attn
+    x = model.blocks[0].norm1(model.wte(idx))
+    _, _, v = attn.c_attn(x).split([4 * attn.hd, 2 * attn.hd, 2 * attn.hd], -1)
+    v = v.view(2, 12, 2, attn.hd).transpose(1, 2).repeat_interleave(2, dim=1)
+    y = (maps[0] @ v).transpose(1, 2).reshape(2, 12, -1)
+    cos, sin = model.rope(12)
+    assert torch.allclose(attn.c_proj(y), attn(x, cos[:12], sin[:12]), atol=1e-5)

@@ -86,3 +86,32 @@ def test_sft_bad_input(base_ckpt, tmp_path):
     assert p.returncode == 0 and '1 examples (2 malformed rows skipped' in p.stdout, p.stderr
     p = run('sft.py', f'--init_from={base_ckpt}', '--task=poetry', f'--out_dir={tmp_path}/o', check=False)
     assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr
+
+
+def test_sft_torchrun_two_processes_match_one(base_ckpt, arith, tmp_path):
+    """2 gloo ranks splitting the global batch of 8 train like 1 process: same losses, same weights; only
+    rank 0 writes."""
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    run('sft.py', *sft_args(base_ckpt, arith, one, iters=6))
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'sft.py',
+                        *sft_args(base_ckpt, arith, two, iters=6)], cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
+    logs = [[json.loads(line) for line in open(os.path.join(d, 'log.jsonl'))] for d in (one, two)]
+    l1, l2 = ([(r['iter'], r['loss']) for r in log if 'loss' in r] for log in logs)
+    assert [i for i, _ in l1] == [i for i, _ in l2] and len(l1) == 6
+    for (_, a), (_, b) in zip(l1, l2):
+        assert abs(a - b) < 1e-4, (l1, l2)
+    a, b = load_checkpoint(os.path.join(one, 'ckpt.pt')), load_checkpoint(os.path.join(two, 'ckpt.pt'))
+    for k in a['model']:
+        torch.testing.assert_close(a['model'][k], b['model'][k], atol=1e-5, rtol=1e-4)
+    assert p.stdout.count('done: val loss') == 1  # one summary, from rank 0
+
+
+def test_sft_failing_rank_brings_job_down(base_ckpt, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    p = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'sft.py',
+                        f'--init_from={base_ckpt}', '--batch_size=3', f'--out_dir={tmp_path}/o'], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and 'must be divisible by the 2 processes' in p.stderr

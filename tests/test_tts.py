@@ -37,5 +37,5 @@ def test_tts_all_strategies(models, tmp_path):
         assert rows['pass@N', N]['accuracy'] >= rows['best_of_n', N]['accuracy'] - 1e-9
     assert rows['best_of_n', 1]['accuracy'] == rows['self_consistency', 1]['accuracy']  # one sample: no choice
     assert sum(out['error_anatomy']['greedy'].values()) == 4
-    assert os.path.getsize(tmp_path / 'tts' / 't.png') > 10_000
+    assert os.path.getsize(tmp_path / 'figures' / 'tts_t.png') > 10_000
     assert os.path.exists(tmp_path / 'tts' / 't_errors.jsonl') and out['git_commit']
