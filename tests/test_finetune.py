@@ -1,0 +1,88 @@
+"""finetune.py on tiny randomly initialised GPT-2 (Conv1D c_attn), T5 (encoder-decoder, q/v) and Llama folders
+(no real weights are reachable offline): every task and mode runs, LoRA trains only adapters, rows are written;
+bad input gets one clear line."""
+import json
+import os
+
+import pytest
+
+from conftest import needs_data_dir, run
+
+pytestmark = needs_data_dir()
+
+
+@pytest.fixture(scope='module')
+def folders(tmp_path_factory):
+    """Tiny models with the GPT-2 BPE tokenizer (from $DATA_DIR/gpt2_bpe), saved as HF folders."""
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM, T5Config, \
+        T5ForConditionalGeneration
+    bpe = os.path.join(os.environ['DATA_DIR'], 'gpt2_bpe')
+    merges = [tuple(line.split()) for line in open(os.path.join(bpe, 'vocab.bpe'), encoding='utf-8').read().splitlines()[1:]
+              if line.strip()]
+    tok = GPT2TokenizerFast(vocab=json.load(open(os.path.join(bpe, 'encoder.json'))), merges=merges,
+                            eos_token='<|endoftext|>', bos_token='<|endoftext|>', unk_token='<|endoftext|>')
+    assert tok.vocab_size == 50257 and tok(' positive')['input_ids'] == [3967]
+    eos = tok.eos_token_id
+    d = tmp_path_factory.mktemp('hf')
+    models = {
+        'gpt2': GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=512)),
+        'llama': LlamaForCausalLM(LlamaConfig(num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                              hidden_size=16, intermediate_size=32, vocab_size=tok.vocab_size,
+                                              bos_token_id=eos, eos_token_id=eos)),
+        't5': T5ForConditionalGeneration(T5Config(num_layers=1, num_decoder_layers=1, num_heads=2, d_model=16, d_kv=8,
+                                                  d_ff=32, vocab_size=tok.vocab_size, pad_token_id=eos, eos_token_id=eos,
+                                                  decoder_start_token_id=eos)),
+    }
+    for name, m in models.items():
+        m.save_pretrained(d / name)
+        tok.save_pretrained(d / name)
+    return d
+
+
+def ft(folder, tmp_path, *args):
+    run('finetune.py', f'--model={folder}', '--n_train=64', '--n_eval=6', '--eval_batch_size=3', '--batch_size=2',
+        '--max_iters=3', '--max_len=96', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}', *args)
+    name = next(a.split('=', 1)[1] for a in args if a.startswith('--name='))
+    return json.load(open(tmp_path / 'finetune' / f'{name}.json'))
+
+
+@pytest.mark.parametrize('arch', ['gpt2', 'llama', 't5'])
+def test_sst2_lora_every_architecture(folders, tmp_path, arch):
+    row = ft(folders / arch, tmp_path, '--task=sst2', '--mode=lora', '--name=r')
+    assert row['arch'] == arch and row['iters'] == 3 and row['n_eval'] == 6
+    assert 0 < row['trainable_params'] < 0.2 * row['params']  # only the adapters train
+    assert 0 <= row['accuracy'] <= 1 and 0 <= row['macro_f1'] <= 1 and row['git_commit']
+    wrong = [json.loads(x) for x in open(tmp_path / 'finetune' / 'r_examples.jsonl')]
+    assert len(wrong) == round((1 - row['accuracy']) * 6)
+    assert all('p_positive' in w and w['categories'] for w in wrong)
+
+
+def test_samsum_encoder_decoder_and_decoder(folders, tmp_path):
+    row = ft(folders / 't5', tmp_path, '--task=samsum', '--mode=lora', '--name=t5')
+    assert set(row) >= {'rouge1', 'rouge2', 'rougeL', 'rougeLsum'} and row['train_skipped'] >= 1  # the empty dialogue
+    row = ft(folders / 'llama', tmp_path, '--task=samsum', '--mode=zero_shot', '--name=ll')
+    assert row['trainable_params'] == 0 and 'rouge1' in row
+    samples = [json.loads(x) for x in open(tmp_path / 'finetune' / 'll_examples.jsonl')]
+    assert len(samples) == 6 and all({'input', 'output', 'reference'} <= set(s) for s in samples)
+
+
+def test_gsm8k_few_shot_and_full(folders, tmp_path):
+    row = ft(folders / 'gpt2', tmp_path, '--task=gsm8k', '--mode=few_shot', '--k_shot=2', '--name=fs')
+    assert row['k_shot'] == 2 and len(row['em_ci95']) == 2
+    row = ft(folders / 'gpt2', tmp_path, '--task=gsm8k', '--mode=full', '--name=full')
+    assert row['trainable_params'] == row['params']
+
+
+def test_finetune_bad_input(folders, tmp_path):
+    p = run('finetune.py', '--task=poetry', check=False)
+    assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr
+    p = run('finetune.py', f'--model={tmp_path}/no_such_model', '--task=sst2', '--mode=zero_shot', check=False)
+    assert p.returncode == 1 and 'cannot load model' in p.stderr and 'data/models/prepare.py' in p.stderr
+    data = tmp_path / 'data' / 'sst2'
+    data.mkdir(parents=True)
+    (data / 'train.jsonl').write_text('{"sentence": "good", "label": 1}\n{"sentence": "bad", "label": 7}\n{"sentence": ""}\n')
+    (data / 'validation.jsonl').write_text('{"sentence": "fine", "label": 1}\n')
+    p = run('finetune.py', f'--model={folders / "gpt2"}', '--task=sst2', '--mode=zero_shot', f'--results_dir={tmp_path}',
+            env=dict(DATA_DIR=str(tmp_path / 'data')), check=False)
+    assert p.returncode == 0, p.stderr
+    assert 'sst2 train: 1 rows (2 skipped' in p.stdout
