@@ -337,14 +337,25 @@ def atomic_save(obj, path):
     os.replace(tmp, path)
 
 
-def start_log(log_path, keep_before):
-    """A run's JSONL log: keep the rows of steps before `keep_before` (a resumed run drops what the killed run
-    wrote after its checkpoint; a new run passes 0 and starts empty)."""
-    if os.path.exists(log_path):
-        with open(log_path) as f:
-            kept = [line for line in f if json.loads(line)['iter'] < keep_before]
+def start_log(out_dir, config, keep_before, master=True):
+    """Open a run folder: write config.json and the JSONL log's kept rows (a resumed run drops what the killed
+    run wrote after its checkpoint; a new run passes 0 and starts empty). Returns log(row), which appends a
+    row; under DDP only rank 0 (master) writes anything."""
+    log_path = os.path.join(out_dir, 'log.jsonl')
+    if master:
+        write_json(config, os.path.join(out_dir, 'config.json'))
+        kept = []
+        if os.path.exists(log_path):
+            with open(log_path) as f:
+                kept = [line for line in f if json.loads(line)['iter'] < keep_before]
         with open(log_path, 'w') as f:
             f.writelines(kept)
+
+    def log(row):
+        if master:
+            with open(log_path, 'a') as f:
+                f.write(json.dumps(row) + '\n')
+    return log
 
 
 def write_json(obj, path):

@@ -241,14 +241,7 @@ if resume:
     iter_num, best = ckpt['iter_num'], ckpt['best_metric']
 ckpt = None
 config['tokenizer'] = tokenizer
-write_json(config, os.path.join(out_dir, 'config.json'))
-log_path = os.path.join(out_dir, 'log.jsonl')
-start_log(log_path, iter_num if resume else 0)
-
-
-def log(row):
-    with open(log_path, 'a') as f:
-        f.write(json.dumps(row) + '\n')
+log = start_log(out_dir, config, iter_num if resume else 0)
 
 
 def save(name, metrics, resumable=True):

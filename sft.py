@@ -131,17 +131,9 @@ raw_model = model
 if rt['ddp']:
     model = DDP(model, device_ids=[rt['local_rank']] if rt['device_type'] == 'cuda' else None)
 config['tokenizer'] = tokenizer
-log_path = os.path.join(out_dir, 'log.jsonl')
 if master:  # only rank 0 writes: config, log, samples, checkpoints, results
     check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in raw_model.parameters()))
-    write_json(config, os.path.join(out_dir, 'config.json'))
-    start_log(log_path, iter_num if resume else 0)
-
-
-def log(row):
-    if master:
-        with open(log_path, 'a') as f:
-            f.write(json.dumps(row) + '\n')
+log = start_log(out_dir, config, iter_num if resume else 0, master)
 
 
 model.train()

@@ -173,8 +173,9 @@ if rt['ddp']:
 
 if master:
     check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in raw_model.parameters()))
-    write_json(dict(config, model_args=raw_model.config.__dict__), os.path.join(out_dir, 'config.json'))
     print(json.dumps(config))
+log = start_log(out_dir, dict(config, model_args=raw_model.config.__dict__), iter_num if init_from == 'resume' else 0,
+                master)
 
 
 def raise_if_oom(e):
@@ -211,17 +212,6 @@ def save(name, val_loss, resumable=True):
                  **({'rng_cuda': torch.cuda.get_rng_state()} if rt['device_type'] == 'cuda' else {}))
     save_checkpoint(os.path.join(out_dir, name), raw_model, raw_model.config.__dict__, config, iter_num=iter_num,
                     best_val_loss=best_val_loss, val_loss=val_loss, **(state if resumable else {}))
-
-
-log_path = os.path.join(out_dir, 'log.jsonl')
-if master:
-    start_log(log_path, iter_num if init_from == 'resume' else 0)
-
-
-def log(row):
-    if master:
-        with open(log_path, 'a') as f:
-            f.write(json.dumps(row) + '\n')
 
 
 # -----------------------------------------------------------------------------

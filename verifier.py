@@ -205,13 +205,7 @@ if __name__ == '__main__':
         iter_num, best = ckpt['iter_num'], ckpt['best_metric']
     ckpt = gen_ckpt = None
     config['tokenizer'] = tokenizer
-    write_json(config, os.path.join(out_dir, 'config.json'))
-    log_path = os.path.join(out_dir, 'log.jsonl')
-    start_log(log_path, iter_num if resume else 0)
-
-    def log(row):
-        with open(log_path, 'a') as f:
-            f.write(json.dumps(row) + '\n')
+    log = start_log(out_dir, config, iter_num if resume else 0)
 
     def get_batch(it):
         """Step `it`'s rows are a pure function of (seed, it): resume is exact."""

@@ -56,5 +56,13 @@ def tiny_ckpt(corpus, tmp_path_factory):
     return out
 
 
+def small_base(corpus, tmp_path_factory, block_size):
+    """A 2-layer model trained for 4 steps with the given context: the start checkpoint of stage tests."""
+    out = str(tmp_path_factory.mktemp(f'base{block_size}'))
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', '--n_layer=2',
+        '--n_head=4', '--n_embd=64', f'--block_size={block_size}', '--batch_size=2', '--eval_iters=1', '--device=cpu')
+    return f'{out}/ckpt.pt'
+
+
 def needs_data_dir():
     return pytest.mark.skipif(not os.environ.get('DATA_DIR'), reason='needs DATA_DIR (../shared/data) for GPT-2 BPE files')

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from conftest import needs_data_dir, run
+from conftest import needs_data_dir, run, small_base
 from test_dpo import dpo_args
-from test_verifier import MODEL, sample_file
+from test_verifier import sample_file
 
 pytestmark = needs_data_dir()
 
@@ -14,22 +14,22 @@ pytestmark = needs_data_dir()
 @pytest.fixture(scope='module')
 def chain(corpus, tmp_path_factory):
     d = tmp_path_factory.mktemp('chain')
-    run('train.py', f'--dataset={corpus}', f'--out_dir={d}/base', '--max_iters=4', '--eval_interval=4', *MODEL)
+    base = small_base(corpus, tmp_path_factory, 128)
     pairs = d / 'pairs'
     pairs.mkdir()
     for split in ('train', 'val'):
         (pairs / f'{split}.jsonl').write_text(json.dumps(dict(prompt='Pick:', chosen=' yes', rejected=' no')) + '\n')
-    run('dpo.py', *dpo_args(f'{d}/base/ckpt.pt', str(pairs), f'{d}/dpo', iters=4))
+    run('dpo.py', *dpo_args(base, str(pairs), f'{d}/dpo', iters=4))
     run('verifier.py', f'--generator={d}/dpo/best.pt', f'--samples_from={sample_file(d / "data.json")}',
         f'--out_dir={d}/ver', '--max_iters=2', '--eval_interval=1', '--batch_size=4', '--device=cpu',
         f'--results_dir={d}/res')
     run('data/arith/prepare.py', f'--out_dir={d}/arith', '--n_train=10', '--n_val=5', '--n_test=6', '--max_steps=1')
-    return d
+    return d, base
 
 
 def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
-    d = chain
-    run('eval.py', 'arith', f'--ckpt={d}/base/ckpt.pt', f'--task_dir={d}/arith', '--max_new_tokens=16', '--name=b',
+    d, base = chain
+    run('eval.py', 'arith', f'--ckpt={base}', f'--task_dir={d}/arith', '--max_new_tokens=16', '--name=b',
         f'--results_dir={tmp_path}', '--device=cpu', '--tool=True')
     row = json.load(open(tmp_path / 'arith' / 'b.json'))
     assert row['n_em'] == 6 and row['tool'] is True and len(row['em_ci95']) == 2
@@ -39,8 +39,8 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
 
 
 def test_eval_alignment_stage_table(chain, tmp_path):
-    d = chain
-    run('eval.py', 'alignment', f'--stages=base={d}/base/ckpt.pt,dpo={d}/dpo/best.pt', f'--verifier={d}/ver/best.pt',
+    d, base = chain
+    run('eval.py', 'alignment', f'--stages=base={base},dpo={d}/dpo/best.pt', f'--verifier={d}/ver/best.pt',
         f'--task_dir={d}/arith', '--n_sampled=3', '--n_samples=2', '--gsm8k_problems=2', '--hh_pairs=4',
         '--max_new_tokens=12', f'--results_dir={tmp_path}', '--device=cpu', '--name=al')
     out = json.load(open(tmp_path / 'alignment' / 'al.json'))

@@ -14,11 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run
+from conftest import REPO, needs_data_dir, run, small_base
 from model import GPT, GPTConfig, sequence_logps
 
-MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=128', '--batch_size=2', '--eval_iters=1',
-         '--device=cpu']
 
 
 def dpo_functions():
@@ -68,9 +66,7 @@ def test_sequence_logps_sum_response_tokens_and_grads_reach_only_the_policy():
 
 @pytest.fixture(scope='module')
 def base_ckpt(corpus, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('base128'))
-    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
-    return f'{out}/ckpt.pt'
+    return small_base(corpus, tmp_path_factory, 128)
 
 
 @pytest.fixture(scope='module')

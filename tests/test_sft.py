@@ -10,18 +10,14 @@ import pytest
 import torch
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run
+from conftest import REPO, needs_data_dir, run, small_base
 
 pytestmark = needs_data_dir()
-MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=256', '--batch_size=2', '--eval_iters=1',
-         '--device=cpu']
 
 
 @pytest.fixture(scope='module')
 def base_ckpt(corpus, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('base256'))
-    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
-    return f'{out}/ckpt.pt'
+    return small_base(corpus, tmp_path_factory, 256)
 
 
 @pytest.fixture(scope='module')

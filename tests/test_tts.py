@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from conftest import needs_data_dir, run
-from test_verifier import MODEL, sample_file
+from conftest import needs_data_dir, run, small_base
+from test_verifier import sample_file
 
 pytestmark = needs_data_dir()
 
@@ -13,17 +13,17 @@ pytestmark = needs_data_dir()
 @pytest.fixture(scope='module')
 def models(corpus, tmp_path_factory):
     d = tmp_path_factory.mktemp('tts')
-    run('train.py', f'--dataset={corpus}', f'--out_dir={d}/gen', '--max_iters=4', '--eval_interval=4', *MODEL)
-    run('verifier.py', f'--generator={d}/gen/ckpt.pt', f'--samples_from={sample_file(d / "data.json")}',
+    gen = small_base(corpus, tmp_path_factory, 128)
+    run('verifier.py', f'--generator={gen}', f'--samples_from={sample_file(d / "data.json")}',
         f'--out_dir={d}/ver', '--max_iters=4', '--eval_interval=2', '--batch_size=4', '--device=cpu',
         f'--results_dir={d}/res')
     run('data/arith/prepare.py', f'--out_dir={d}/arith', '--n_train=10', '--n_val=5', '--n_test=5', '--max_steps=1')
-    return d
+    return d, gen
 
 
 def test_tts_all_strategies(models, tmp_path):
-    d = models
-    run('tts.py', f'--generator={d}/gen/ckpt.pt', f'--verifier={d}/ver/best.pt', f'--task_dir={d}/arith',
+    d, gen = models
+    run('tts.py', f'--generator={gen}', f'--verifier={d}/ver/best.pt', f'--task_dir={d}/arith',
         '--n_problems=4', '--budgets=(1, 2, 4)', '--max_new_tokens=12', '--device=cpu', f'--results_dir={tmp_path}',
         '--name=t')
     out = json.load(open(tmp_path / 'tts' / 't.json'))

@@ -4,18 +4,14 @@ import os
 
 import pytest
 
-from conftest import needs_data_dir, run
+from conftest import needs_data_dir, run, small_base
 
 pytestmark = needs_data_dir()
-MODEL = ['--n_layer=2', '--n_head=4', '--n_embd=64', '--block_size=128', '--batch_size=2', '--eval_iters=1',
-         '--device=cpu']
 
 
 @pytest.fixture(scope='module')
 def base_ckpt(corpus, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('vbase'))
-    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=4', '--eval_interval=4', *MODEL)
-    return f'{out}/ckpt.pt'
+    return small_base(corpus, tmp_path_factory, 128)
 
 
 def sample_file(path):
