@@ -17,10 +17,15 @@ if [ -z "${SCALE:-}" ]; then
 fi
 if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
-  SMALLER=()  # the stage configs as written
+  SFT=(); DPO=(); VER=(); ALIGN=(); TTS=()  # the stage configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
-  SMALLER=(--n_prompts=256 --n_samples=8)  # sampling budget that fits the 30-minute CPU run
+  # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
+  SFT=(--n_eval=100)
+  DPO=(--n_prompts=256 --max_iters=100 --eval_interval=50 --n_eval=100)
+  VER=(--n_prompts=256 --n_val_prompts=60 --max_iters=150 --eval_interval=75)
+  ALIGN=(--n_sampled=100 --gsm8k_problems=100 --hh_pairs=100)
+  TTS=(--n_problems=100 "--budgets=(1, 2, 4, 8, 16)")
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
@@ -51,13 +56,14 @@ if [ "${1:-all}" = all ]; then
   # 2. pretrain a GPT from scratch
   stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "$(init_flag $RUN)"
   # 3. SFT on the arithmetic problems (loss on the worked solutions only)
-  stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N $(resume_flag $A/sft)
+  stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N "${SFT[@]}" \
+    $(resume_flag $A/sft)
   # 4. DPO on on-policy pairs: the SFT model's own right and wrong answers to training problems
-  stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${SMALLER[@]}" \
+  stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${DPO[@]}" \
     $(resume_flag $A/dpo)
   # 5. a verifier of the DPO model's answers (P(correct) from a value head on our trunk)
   stage verifier python3 verifier.py config/verifier_arith.py --generator=$A/dpo/best.pt --out_dir=$A/verifier $N \
-    "${SMALLER[@]}" $(resume_flag $A/verifier)
+    "${VER[@]}" $(resume_flag $A/verifier)
 fi
 # 6. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
 stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
@@ -67,13 +73,15 @@ stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCA
 stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
 # 9. the stage table: Base, SFT, DPO, DPO + verifier on the arith test set (1,000), GSM8K, HH-RLHF
 stage eval_alignment python3 eval.py alignment $N \
-  --stages=base=$RUN/best.pt,sft=$A/sft/best.pt,dpo=$A/dpo/best.pt --verifier=$A/verifier/best.pt
+  --stages=base=$RUN/best.pt,sft=$A/sft/best.pt,dpo=$A/dpo/best.pt --verifier=$A/verifier/best.pt "${ALIGN[@]}"
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
 stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt \
-  --verifier=$A/verifier/best.pt
-# 11. a few samples from the pretrained model
+  --verifier=$A/verifier/best.pt "${TTS[@]}"
+# 11. where attention goes: maps and attention-sink mass by layer -> experiments/attention/
+stage eval_attention python3 eval.py attention --ckpt=$RUN/best.pt $N
+# 12. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
-# 12. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
+# 13. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
 python3 viz.py
 python3 report/make.py
 
