@@ -227,7 +227,7 @@ if __name__ == '__main__':
             by_problem.setdefault(s['problem'], []).append((p, s['correct']))
         verifier.train()
         return dict(accuracy=sum((p > 0.5) == t for p, t in zip(probs, y)) / len(y), auroc=auroc(probs, y), ece=calib,
-                    rerank_top1=sum(max(g)[1] for g in by_problem.values()) / len(by_problem),
+                    rerank_top1=sum(max(g, key=lambda t: t[0])[1] for g in by_problem.values()) / len(by_problem),
                     random_pick=sum(sum(c for _, c in g) / len(g) for g in by_problem.values()) / len(by_problem),
                     oracle=sum(any(c for _, c in g) for g in by_problem.values()) / len(by_problem),
                     n_val=len(y), n_val_problems=len(by_problem), positive_rate=sum(y) / len(y), bins=bins)

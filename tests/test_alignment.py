@@ -51,3 +51,14 @@ def test_eval_alignment_stage_table(chain, tmp_path):
     assert base['hh_pairs'] == 4 and 'hh_reward_accuracy' in dpo and 'hh_reward_accuracy' not in base
     assert os.path.exists(tmp_path / 'alignment' / 'al_base.json')
     assert os.path.exists(tmp_path / 'alignment' / 'al_errors.jsonl')
+
+
+def test_alignment_and_calibration_figures(chain, tmp_path):
+    d, base = chain
+    run('eval.py', 'alignment', f'--stages=base={base},dpo={d}/dpo/best.pt', f'--task_dir={d}/arith', '--n_sampled=2',
+        '--n_samples=2', '--gsm8k_problems=0', '--hh_pairs=0', '--max_new_tokens=8', f'--results_dir={d}/res',
+        '--device=cpu', '--name=al')
+    run('viz.py', 'alignment', f'--results_dir={d}/res', f'--fig_dir={tmp_path}')
+    run('viz.py', 'calibration', f'--results_dir={d}/res', f'--fig_dir={tmp_path}')
+    assert os.path.getsize(tmp_path / 'alignment_al.png') > 10_000
+    assert os.path.getsize(tmp_path / 'verifier_calibration.png') > 10_000

@@ -96,3 +96,18 @@ def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
     assert q['quantized_layers'] == 2 * 4 and 0.14 < q['memory_ratio'] < 0.15 and abs(q['ppl_change_pct']) < 20
     p = run('viz.py', f'--results_dir={res}', f'--fig_dir={figs}')
     assert {'ablations.png', 'sinks_perplexity.png', 'training_curves.png'} <= set(os.listdir(figs)), p.stdout
+
+
+@needs_data_dir()
+def test_eval_attention_and_its_figures(tiny_ckpt, corpus, tmp_path):
+    os.symlink(corpus, f'{tmp_path}/wt_8k')
+    res = tmp_path / 'exp'
+    run('eval.py', 'attention', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
+        '--name=tiny', '--n_seqs=2')
+    row = json.load(open(res / 'attention' / 'tiny.json'))
+    assert len(row['sink_mass_by_layer']) == 2 and all(0 <= m <= 1 for m in row['sink_mass_by_layer'])
+    maps = np.array(row['maps'])  # (layers, heads, T, T) of the first sequence: causal rows summing to 1
+    assert maps.shape[:2] == (2, 4) and np.allclose(maps.sum(-1), 1, atol=1e-3) and np.triu(maps[0, 0], 1).max() == 0
+    run('viz.py', 'attention', f'--results_dir={res}', f'--fig_dir={tmp_path}/fig')
+    assert os.path.getsize(tmp_path / 'fig' / 'attention_maps.png') > 10_000
+    assert os.path.exists(tmp_path / 'fig' / 'attention_sinks_by_layer.png')
