@@ -33,6 +33,7 @@ model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder 
 task = 'sst2'                  # sst2 | samsum | gsm8k
 mode = 'lora'                  # zero_shot | few_shot | lora | full
 k_shot = 4                     # few_shot: exemplars drawn from train with the seed (the same for every example)
+chat = False                   # samsum/gsm8k zero_shot: ask in the tokenizer's chat template (instruct models)
 lora_r = 8
 lora_alpha = 16
 lora_targets = ()              # () = by architecture: gpt2 c_attn; t5 q, v; llama-like q_proj, v_proj
@@ -61,6 +62,8 @@ if task not in ('sst2', 'samsum', 'gsm8k'):
     raise UserError(f"unknown task '{task}'; choose one of: sst2, samsum, gsm8k")
 if mode not in ('zero_shot', 'few_shot', 'lora', 'full'):
     raise UserError(f"unknown mode '{mode}'; choose one of: zero_shot, few_shot, lora, full")
+if chat and (task == 'sst2' or mode != 'zero_shot'):
+    raise UserError("chat=True is for samsum/gsm8k zero_shot baselines (sst2 scores label words after a plain prompt)")
 rt = setup_runtime(device, dtype, seed)
 t_start = time.time()
 random.seed(seed)
@@ -107,7 +110,15 @@ train_rows = random.Random(seed).sample(train_rows, min(n_train, len(train_rows)
 LABEL_WORDS = (' negative', ' positive')
 
 
+CHAT_ASK = {'samsum': 'Summarize this dialogue in one or two sentences.\n\n{}',
+            'gsm8k': 'Solve this problem step by step. End with a line "#### <answer>".\n\n{}'}
+
+
 def prompt_of(row, seq2seq=False):
+    if chat:  # the instruct model's own format instead of our plain template
+        text = row['dialogue'] if task == 'samsum' else row['question']
+        return tok.apply_chat_template([dict(role='user', content=CHAT_ASK[task].format(text.strip()))],
+                                       tokenize=False, add_generation_prompt=True)
     if task == 'sst2':
         return f"Review: {row['sentence'].strip()}\nSentiment:"
     if task == 'samsum':
@@ -202,7 +213,8 @@ def evaluate():
         new = gen if seq2seq else gen[:, batch['input_ids'].size(1):]
         texts = tok.batch_decode(new, skip_special_tokens=True)
         # a decoder keeps writing past its answer: the first blank line ends it, as in the few-shot format
-        preds += [dict(row=r, output=t.split('\n\n')[0].strip()) for r, t in zip(rows, texts)]
+        # (a chat answer ends with the end-of-turn token instead)
+        preds += [dict(row=r, output=(t if chat else t.split('\n\n')[0]).strip()) for r, t in zip(rows, texts)]
     net.train()
     if task == 'sst2':
         labels, hat = [p['row']['label'] for p in preds], [int(p['p_positive'] > 0.5) for p in preds]

@@ -76,6 +76,8 @@ def test_gsm8k_few_shot_and_full(folders, tmp_path):
 def test_finetune_bad_input(folders, tmp_path):
     p = run('finetune.py', '--task=poetry', check=False)
     assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr
+    p = run('finetune.py', '--task=sst2', '--chat=True', '--mode=zero_shot', check=False)
+    assert p.returncode == 1 and 'chat=True is for samsum/gsm8k zero_shot' in p.stderr
     p = run('finetune.py', f'--model={tmp_path}/no_such_model', '--task=sst2', '--mode=zero_shot', check=False)
     assert p.returncode == 1 and 'cannot load model' in p.stderr and 'data/models/prepare.py' in p.stderr
     data = tmp_path / 'data' / 'sst2'
