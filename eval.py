@@ -453,7 +453,7 @@ def hh_preference(model, reference, enc, rt, n):
 
 def suite_alignment(rt):
     from common import get_tokenizer, load_checkpoint
-    from tasks import complete, exact_match, load_task, pass_at_k, wilson_ci
+    from tasks import exact_match, generate_batch, load_task, pass_at_k, wilson_ci
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in stages.split(',')]
@@ -474,11 +474,11 @@ def suite_alignment(rt):
             row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
         # N samples per problem for Pass@N (and, on the last stage, the verifier's pick)
         g = torch.Generator(device=rt['device']).manual_seed(seed)
-        drawn = []
-        for prompt, reference, r in tqdm(problems[:n_sampled], desc=f'{stage} samples', mininterval=5):
-            texts, _ = complete(model, enc, prompt, n_samples, temperature, None, max_new_tokens, generator=g,
-                                autocast=rt['autocast'])
-            drawn.append((r['question'], reference, texts, [exact_match(t, reference) for t in texts]))
+        subset = problems[:n_sampled]
+        got = generate_batch(model, enc, [p for p, _, _ in subset], n_samples, temperature, None, max_new_tokens,
+                             generator=g, autocast=rt['autocast'], desc=f'{stage} samples')
+        drawn = [(r['question'], reference, [t for t, _ in texts], [exact_match(t, reference) for t, _ in texts])
+                 for (_, reference, r), texts in zip(subset, got) if texts]
         k = len(drawn)
         row[f'pass@{n_samples}'] = sum(pass_at_k(n_samples, sum(c), n_samples) for *_, c in drawn) / k
         row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * n_samples)

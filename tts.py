@@ -22,10 +22,9 @@ import time
 from collections import Counter, defaultdict
 
 import torch
-from tqdm import tqdm
 
 from common import REPO, UserError, append_result, configure, get_tokenizer, load_model, print0, provenance, setup_runtime
-from tasks import (CATEGORIES, categorize, complete, exact_match, extract_answer, load_task, pass_at_k, wilson_ci)
+from tasks import CATEGORIES, categorize, exact_match, extract_answer, generate_batch, load_task, pass_at_k, wilson_ci
 from verifier import score
 
 # -----------------------------------------------------------------------------
@@ -58,19 +57,27 @@ if not problems:
     raise UserError(f"no {task} {split} problems")
 
 # -----------------------------------------------------------------------------
-# draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each)
+# draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each,
+# problems of equal prompt length batched together)
 g = torch.Generator(device=rt['device']).manual_seed(seed)
+prompts = [p for p, _, _ in problems]
+drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, tool, g, rt['autocast'],
+                             desc=key)
+         for key, n, temp, tool in (('greedy', 1, 0.0, False), ('greedy_tool', 1, 0.0, True),
+                                    ('samples', n_max, temperature, False))}
 records = []
-for prompt, reference, row in tqdm(problems, desc='sampling', mininterval=5):
+for i, (prompt, reference, row) in enumerate(problems):
+    if drawn['samples'][i] is None:
+        continue  # the prompt leaves no room in the context
     rec = dict(question=row['question'], reference=reference.strip())
-    for key, tool in (('greedy', False), ('greedy_tool', True)):
-        (text,), (n,) = complete(model, enc, prompt, 1, 0.0, None, max_new_tokens, tool, autocast=rt['autocast'])
+    for key in ('greedy', 'greedy_tool'):
+        (text, n), = drawn[key][i]
         rec[key] = dict(text=text, tokens=n, correct=exact_match(text, reference))
-    texts, lengths = complete(model, enc, prompt, n_max, temperature, top_k or None, max_new_tokens, generator=g,
-                              autocast=rt['autocast'])
     rec['samples'] = [dict(text=t, tokens=n, answer=extract_answer(t), correct=exact_match(t, reference))
-                      for t, n in zip(texts, lengths)]
+                      for t, n in drawn['samples'][i]]
     records.append(rec)
+if not records:
+    raise UserError(f"every {task} {split} prompt is longer than the {model.config.block_size}-token context")
 if verifier:
     flat = [(r['question'], s['text']) for r in records for s in r['samples']]
     scores = score([q for q, _ in flat], [a for _, a in flat], ckpt=verifier, device=rt['device'])

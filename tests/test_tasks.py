@@ -4,7 +4,7 @@ import time
 import pytest
 
 from tasks import (CalcError, auroc, calculate, calculator_tool, check_annotations, complete, ece, exact_match,
-                   greedy_batch,
+                   generate_batch,
                    extract_answer, normalize_number, pass_at_k, wilson_ci)
 
 
@@ -155,7 +155,7 @@ def test_complete_shares_the_prefill_and_uses_the_tool():
     assert len(set(sampled)) > 1
 
 
-def test_greedy_batch_equals_one_by_one():
+def test_generate_batch_equals_one_by_one():
     import torch
     from common import get_tokenizer
     from model import GPT, GPTConfig
@@ -163,7 +163,10 @@ def test_greedy_batch_equals_one_by_one():
     enc = get_tokenizer('gpt2_8k')
     model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=64, vocab_size=8192)).eval()
     prompts = ['Question: 2+2\nAnswer:', 'Question: 3+5\nAnswer:', 'Question: 10 times 7\nAnswer:', 'x' * 300]
-    got = greedy_batch(model, enc, prompts, max_new_tokens=12)
+    got = generate_batch(model, enc, prompts, max_new_tokens=12)
     assert got[3] is None  # longer than the context
-    for p, g in zip(prompts[:3], got):
-        assert (g[0], g[1]) == tuple(x[0] for x in complete(model, enc, p, 1, 0.0, max_new_tokens=12))
+    for p, g in zip(prompts[:3], got):  # greedy: batching changes nothing
+        assert ([g[0][0]], [g[0][1]]) == complete(model, enc, p, 1, 0.0, max_new_tokens=12)
+    sampled = generate_batch(model, enc, prompts[:3], n=4, temperature=1.0, max_new_tokens=12,
+                             generator=torch.Generator().manual_seed(0))
+    assert [len(s) for s in sampled] == [4, 4, 4] and len({t for s in sampled for t, _ in s}) > 3
