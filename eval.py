@@ -453,7 +453,7 @@ def hh_preference(model, reference, enc, rt, n):
 
 def suite_alignment(rt):
     from common import get_tokenizer, load_checkpoint
-    from tasks import exact_match, generate_batch, load_task, pass_at_k, wilson_ci
+    from tasks import auroc, exact_match, generate_batch, load_task, pass_at_k, wilson_ci, within_group_auroc
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in stages.split(',')]
@@ -495,6 +495,10 @@ def suite_alignment(rt):
                 if not correct[best] and s[best] >= 0.5:
                     errors.append(dict(input=q, output=texts[best], label=reference.strip(),
                                        category='verifier_false_positive', score=s[best]))
+            flat_y = [c for *_, correct in drawn for c in correct]
+            within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(n_samples)])
+            row.update(verifier_auroc=auroc(scores, flat_y), verifier_within_problem_auroc=within,
+                       verifier_within_problem_n=n_groups)
             row.update(verifier_em=picked / k, verifier_em_ci95=wilson_ci(picked, k), verifier=verifier,
                        greedy_em_same_problems=sum(s['correct'] for s in samples[:k]) / k)
         if hh_pairs:

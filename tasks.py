@@ -366,6 +366,20 @@ def auroc(scores, labels):
     return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
+def within_group_auroc(scores, labels, groups):
+    """Mean AUROC inside each group (problem) that has both classes: can a scorer tell a problem's right
+    answers from its wrong ones? Pooled AUROC also rewards telling easy problems from hard ones, which does
+    not help reranking. Returns (mean AUROC, number of groups used)."""
+    by = {}
+    for s, y, g in zip(scores, labels, groups):
+        by.setdefault(g, ([], []))
+        by[g][0].append(s)
+        by[g][1].append(y)
+    values = [auroc(s, y) for s, y in by.values()]
+    values = [v for v in values if v is not None]
+    return (sum(values) / len(values) if values else None), len(values)
+
+
 def ece(probs, labels, n_bins=10):
     """Expected calibration error (Guo et al. 2017, eq. 3): bin by predicted P(correct), weight each bin's
     |accuracy - mean confidence| by its size. Also returns the bins for a reliability plot."""

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
                     start_log, write_json)
-from tasks import auroc, ece, format_prompt, load_task, sample_solutions
+from tasks import auroc, ece, format_prompt, load_task, sample_solutions, within_group_auroc
 
 
 # -----------------------------------------------------------------------------
@@ -226,7 +226,9 @@ if __name__ == '__main__':
         for p, s in zip(probs, vs):
             by_problem.setdefault(s['problem'], []).append((p, s['correct']))
         verifier.train()
+        within, n_groups = within_group_auroc(probs, y, [s['problem'] for s in vs])
         return dict(accuracy=sum((p > 0.5) == t for p, t in zip(probs, y)) / len(y), auroc=auroc(probs, y), ece=calib,
+                    within_problem_auroc=within, within_problem_n=n_groups,
                     rerank_top1=sum(max(g, key=lambda t: t[0])[1] for g in by_problem.values()) / len(by_problem),
                     random_pick=sum(sum(c for _, c in g) / len(g) for g in by_problem.values()) / len(by_problem),
                     oracle=sum(any(c for _, c in g) for g in by_problem.values()) / len(by_problem),

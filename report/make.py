@@ -210,6 +210,11 @@ def verifier_section():
                  [[r['name'], f"`{r['generator']}`", r['train_samples'], f"{r['val_n_val']} ({r['val_n_val_problems']})",
                    f"{r['val_auroc']:.3f}", f"{r['val_ece']:.3f}", f"{r['val_accuracy']:.3f}", f"{r['val_rerank_top1']:.3f}",
                    f"{r['val_random_pick']:.3f}", f"{r['val_oracle']:.3f}", f"`{p}`"] for p, r in rows.items()])
+    for r in rows.values():
+        if r.get('val_within_problem_auroc') is not None:
+            body += (f"\n\n`{r['name']}`: AUROC within a problem (over the {r['val_within_problem_n']} held-out problems "
+                     f"with both right and wrong samples) is {r['val_within_problem_auroc']:.3f}, against "
+                     f"{r['val_auroc']:.3f} pooled: much of the pooled score is telling easy problems from hard ones.")
     body += ("\n\nHeld out by problem (the task's validation split). *Top-1 after reranking* is the fraction of held-out "
              "problems whose highest-scored sample is correct; *random pick* is the generator's own accuracy and "
              "*oracle* the fraction with at least one correct sample. Calibration: `report/figures/verifier_calibration.png`.")
@@ -240,6 +245,13 @@ def alignment_section():
             beyond = s['arith_em_ci95'][0] > prev['arith_em'] or s['arith_em_ci95'][1] < prev['arith_em']
             out.append(f"- {prev['stage']} → {s['stage']}: EM {prev['arith_em']:.3f} → {s['arith_em']:.3f} "
                        f"({s['delta_em_vs_previous']:+.3f}); {'outside' if beyond else 'within'} the new stage's 95% CI.")
+        last = st[-1]
+        if last.get('verifier_within_problem_auroc') is not None:
+            out.append(f"- The verifier on the {last['stage']} model's test samples: pooled AUROC "
+                       f"{last['verifier_auroc']:.3f}, but within a problem (the {last['verifier_within_problem_n']} "
+                       f"problems with both right and wrong samples) {last['verifier_within_problem_auroc']:.3f}; "
+                       f"reranking needs the second. Best-of-{key[5:]} by the verifier: {last['verifier_em']:.3f} against "
+                       f"greedy {last['greedy_em_same_problems']:.3f} on the same {last['n_sampled']} problems.")
         if moved:
             out.append(f"\nFigure: `report/figures/alignment_{run['name']}.png`.")
     return '\n'.join(out)

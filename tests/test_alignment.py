@@ -47,7 +47,7 @@ def test_eval_alignment_stage_table(chain, tmp_path):
     base, dpo = out['stages']
     assert base['stage'] == 'base' and dpo['stage'] == 'dpo' and 'delta_em_vs_previous' in dpo
     assert base['arith_n_em'] == 6 and base['n_sampled'] == 3 and 'pass@2' in base and base['gsm8k_n'] == 2
-    assert 'verifier_em' in dpo and 'verifier_em' not in base
+    assert 'verifier_em' in dpo and 'verifier_em' not in base and 'verifier_within_problem_auroc' in dpo
     assert base['hh_pairs'] == 4 and 'hh_reward_accuracy' in dpo and 'hh_reward_accuracy' not in base
     assert os.path.exists(tmp_path / 'alignment' / 'al_base.json')
     assert os.path.exists(tmp_path / 'alignment' / 'al_errors.jsonl')

@@ -170,3 +170,12 @@ def test_generate_batch_equals_one_by_one():
     sampled = generate_batch(model, enc, prompts[:3], n=4, temperature=1.0, max_new_tokens=12,
                              generator=torch.Generator().manual_seed(0))
     assert [len(s) for s in sampled] == [4, 4, 4] and len({t for s in sampled for t, _ in s}) > 3
+
+
+def test_within_group_auroc():
+    from tasks import within_group_auroc
+    # pooled, the scores separate easy (group a) from hard (group b); within each group they are useless
+    scores = [0.9, 0.9, 0.1, 0.1]
+    labels = [1, 0, 1, 0]
+    assert within_group_auroc(scores, labels, ['a', 'a', 'b', 'b']) == (0.5, 2)
+    assert within_group_auroc([0.8, 0.2, 0.3], [1, 0, 1], ['a', 'a', 'c']) == (1.0, 1)  # 'c' has one class
