@@ -430,7 +430,7 @@ def hh_preference(model, reference, enc, rt, n):
     rows, _ = load_jsonl(os.path.join(folder, 'test.jsonl'), ('prompt', 'chosen', 'rejected'))
     T = model.config.block_size
     kept = [(r, t) for r in rows for t, _ in [encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)] if t][:n]
-    by_logp, by_reward, wrong = 0, 0, []
+    by_logp, by_token, by_reward, wrong = 0, 0, 0, []
     for i in range(0, len(kept), 8):
         batch = kept[i:i + 8]
         x, y = pad_batch([(p + c, len(p)) for _, (p, c, _) in batch] + [(p + r, len(p)) for _, (p, _, r) in batch])
@@ -439,13 +439,17 @@ def hh_preference(model, reference, enc, rt, n):
             lp = sequence_logps(model, x, y)
             ref = sequence_logps(reference, x, y) if reference is not None else None
         B = len(batch)
+        n_tok = (y != -1).sum(-1)
         by_logp += (lp[:B] > lp[B:]).sum().item()
+        per_token = lp / n_tok  # summed log-probs mostly rank by length (shorter wins); per token they do not
+        by_token += (per_token[:B] > per_token[B:]).sum().item()
         margin = (lp[:B] - ref[:B]) - (lp[B:] - ref[B:]) if ref is not None else lp[:B] - lp[B:]
         by_reward += (margin > 0).sum().item()
         wrong += [dict(input=r['prompt'][-500:], output=r['rejected'], label=r['chosen'], category='prefers_rejected',
                        margin=m) for (r, _), m in zip(batch, margin.tolist()) if m <= 0]
     n = len(kept)
-    out = dict(hh_pairs=n, hh_logp_accuracy=by_logp / n if n else None)
+    out = dict(hh_pairs=n, hh_logp_accuracy=by_logp / n if n else None,
+               hh_logp_per_token_accuracy=by_token / n if n else None)
     if reference is not None:
         out['hh_reward_accuracy'] = by_reward / n if n else None
     return out, wrong

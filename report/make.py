@@ -231,13 +231,14 @@ def alignment_section():
         key = next(k for k in st[0] if k.startswith('pass@'))
         out.append(f"**{run['name']}** (`{p}`):\n")
         out.append(table(['stage', 'checkpoint', f"arith EM (n={st[0]['arith_n_em']})", '95% CI', 'Δ vs previous',
-                          f"{key} (n={st[0]['n_sampled']})", 'verifier best-of-N', 'GSM8K EM', 'HH pref. acc (logp / reward)'],
+                          f"{key} (n={st[0]['n_sampled']})", 'verifier best-of-N', 'GSM8K EM', 'HH pref. acc (logp / per token / reward)'],
                          [[s['stage'], f"`{s['checkpoint']}`", f"{s['arith_em']:.3f}", ci(s['arith_em_ci95']),
                            f"{s['delta_em_vs_previous']:+.3f}" if 'delta_em_vs_previous' in s else '–', f"{s[key]:.3f}",
                            f"{s['verifier_em']:.3f} ({ci(s['verifier_em_ci95'])}) vs greedy {s['greedy_em_same_problems']:.3f}"
                            if 'verifier_em' in s else '–',
                            f"{s['gsm8k_em']:.3f} (n={s['gsm8k_n']})" if 'gsm8k_em' in s else '–',
                            (f"{s['hh_logp_accuracy']:.3f}" if s.get('hh_logp_accuracy') is not None else '–') +
+                           (f" / {s['hh_logp_per_token_accuracy']:.3f}" if s.get('hh_logp_per_token_accuracy') is not None else '') +
                            (f" / {s['hh_reward_accuracy']:.3f}" if s.get('hh_reward_accuracy') is not None else '')]
                           for s in st]))
         moved = [s for s in st[1:] if 'delta_em_vs_previous' in s]
