@@ -138,18 +138,39 @@ def check_annotations(solution):
     return checked, len(wrong), wrong
 
 
-CATEGORIES = ('correct', 'right_by_accident', 'format_failure', 'arithmetic_slip', 'wrong_plan')
+CATEGORIES = ('correct', 'right_by_accident', 'format_failure', 'misread_operand', 'arithmetic_slip', 'wrong_plan')
+NUMBER_RE = re.compile(r'\d+(?:\.\d+)?')
 
 
-def categorize(solution, reference):
-    """Why an answer is right or wrong: no '####' line (format failure); a claimed calculation that is wrong
-    (arithmetic slip, or right by accident when the final answer still matches); every calculation right but
-    the answer wrong (a reasoning/plan error)."""
+def misread_operands(solution, question):
+    """Operands of the solution's '<<expr=...>>' steps that appear neither in the question nor as an earlier
+    step's result: the model copied a number wrong (or made one up) before any arithmetic happened."""
+    seen = {normalize_number(n) for n in NUMBER_RE.findall((question or '').replace(',', ''))}
+    bad = []
+    for expr, claimed in ANNOTATION_RE.findall(solution or ''):
+        for n in NUMBER_RE.findall(expr.replace(',', '')):
+            if normalize_number(n) not in seen:
+                bad.append(n)
+        seen.add(normalize_number(claimed))
+        try:
+            seen.add(normalize_number(str(calculate(expr))))
+        except CalcError:
+            pass
+    return bad
+
+
+def categorize(solution, reference, question=None):
+    """Why an answer is right or wrong, first cause first: no '####' line (format failure); with the question,
+    a step whose operand is in neither the question nor an earlier result (misread operand); a claimed
+    calculation that is wrong (arithmetic slip, or right by accident when the final answer still matches);
+    every step grounded and computed right but the answer wrong (a reasoning/plan error)."""
     slips = check_annotations(solution)[1]
     if exact_match(solution, reference):
         return 'right_by_accident' if slips else 'correct'
     if extract_answer(solution) is None:
         return 'format_failure'
+    if question is not None and misread_operands(solution, question):
+        return 'misread_operand'
     return 'arithmetic_slip' if slips else 'wrong_plan'
 
 
@@ -399,14 +420,14 @@ def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None
     done = generate_batch(model, enc, [p for p, _, _ in pairs], max_new_tokens=max_new_tokens, tool=tool,
                           autocast=autocast)
     samples = []
-    for (prompt, reference, _), got in zip(pairs, done):
+    for (prompt, reference, row), got in zip(pairs, done):
         if got is None:
             continue
         (text, n_tokens), = got
         samples.append(dict(prompt=prompt, output=text, reference=reference.strip(), tokens=n_tokens,
                             correct=exact_match(text, reference) if math_task else None,
                             predicted=extract_answer(text) if math_task else None,
-                            category=categorize(text, reference) if math_task else None))
+                            category=categorize(text, reference, row.get('question')) if math_task else None))
     correct = sum(bool(s['correct']) for s in samples)
     metrics = dict(em=correct / max(1, len(samples)) if math_task else None, n_em=len(samples),
                    too_long=len(pairs) - len(samples))
@@ -414,6 +435,7 @@ def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None
         cats = [s['category'] for s in samples]
         metrics.update(em_ci95=wilson_ci(correct, len(samples)), wrong=len(samples) - correct,
                        format_failures=cats.count('format_failure'),
+                       misread_operand=cats.count('misread_operand'),
                        wrong_with_arithmetic_slip=cats.count('arithmetic_slip'), wrong_plan=cats.count('wrong_plan'),
                        right_by_accident=cats.count('right_by_accident'))
     return metrics, samples

@@ -159,7 +159,7 @@ anatomy, examples = {}, []
 for key, outputs in (('greedy', [r['greedy']['text'] for r in records]),
                      ('greedy_tool', [r['greedy_tool']['text'] for r in records]),
                      (f'{best_strategy}@{n_max}', [s['text'] for s in picks[best_strategy, n_max]])):
-    cats = [categorize(text, r['reference']) for text, r in zip(outputs, records)]
+    cats = [categorize(text, r['reference'], r['question']) for text, r in zip(outputs, records)]
     anatomy[key] = {c: cats.count(c) for c in CATEGORIES}
     per = Counter()
     for text, r, c in zip(outputs, records, cats):

@@ -179,3 +179,16 @@ def test_within_group_auroc():
     labels = [1, 0, 1, 0]
     assert within_group_auroc(scores, labels, ['a', 'a', 'b', 'b']) == (0.5, 2)
     assert within_group_auroc([0.8, 0.2, 0.3], [1, 0, 1], ['a', 'a', 'c']) == (1.0, 1)  # 'c' has one class
+
+
+def test_categorize_first_cause():
+    from tasks import categorize
+    q = 'Olga has 39 marbles. Olga buys 24 more marbles. How many marbles does Olga have now?'
+    ref = '#### 63'
+    assert categorize('39+24 = <<39+24=63>>63\n#### 63', ref, q) == 'correct'
+    assert categorize('39+24 = <<39+24=62>>63\n#### 63', ref, q) == 'right_by_accident'
+    assert categorize('39+24 = <<39+24=63>>63', ref, q) == 'format_failure'
+    assert categorize('39+9 = <<39+9=48>>48\n#### 48', ref, q) == 'misread_operand'  # 9 is not in the question
+    assert categorize('39+24 = <<39+24=62>>62\n#### 62', ref, q) == 'arithmetic_slip'
+    assert categorize('39-24 = <<39-24=15>>15\n#### 15', ref, q) == 'wrong_plan'
+    assert categorize('39+9 = <<39+9=48>>48\n#### 48', ref) == 'wrong_plan'  # without the question: no operand check
