@@ -282,14 +282,33 @@ GPT2_BPE_URL = 'https://openaipublic.blob.core.windows.net/gpt-2/encodings/main'
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""  # tiktoken's r50k
 
 
+class HFTokenizer:
+    """A Hugging Face model folder's tokenizer behind the three things our code uses of tiktoken (encode, decode,
+    eot_token), so HF decoders imported with GPT.from_hf run through the same generation and task code."""
+
+    def __init__(self, folder):
+        from transformers import AutoTokenizer
+        self.tok = AutoTokenizer.from_pretrained(folder)
+        self.eot_token = self.tok.eos_token_id
+        self.n_vocab = len(self.tok)
+
+    def encode(self, text, **_):
+        return self.tok.encode(text, add_special_tokens=False)
+
+    def decode(self, ids):
+        return self.tok.decode(ids)
+
+
 def get_tokenizer(name='gpt2'):
     """tiktoken GPT-2 BPE ('gpt2'), or the same BPE cut to its first merges ('gpt2_8k' = 8192 ids, the last one
-    <|endoftext|>). BPE merges are ranked, every token is built from lower-ranked ones, so keeping the lowest
+    <|endoftext|>); a path to a Hugging Face model folder gives that folder's tokenizer (HFTokenizer). BPE merges are ranked, every token is built from lower-ranked ones, so keeping the lowest
     ranks is itself a valid BPE: no training, tiktoken still encodes, and a small model's 50k-wide softmax
     shrinks 6x (bench: 2.3-4.4x more training tok/s on CPU at the small shapes). The BPE files come from
     $DATA_DIR/gpt2_bpe when DATA_DIR is set, else tiktoken downloads (and caches) them."""
     import tiktoken
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+    if os.path.isdir(name):
+        return HFTokenizer(name)
     m = re.fullmatch(r'gpt2(?:_(\d+)k)?', name)
     if not m:
         raise UserError(f"unknown tokenizer '{name}' (supported: gpt2, gpt2_<N>k such as gpt2_8k)")
@@ -412,10 +431,11 @@ def model_from_checkpoint(ckpt, device='cpu'):
 
 
 def load_model(path, device='cpu'):
-    """Our checkpoint (file or run folder with ckpt.pt) or an exported Hugging Face Llama folder."""
+    """Our checkpoint (file or run folder with ckpt.pt), or a Hugging Face Llama folder (export.py's, or any
+    bias-free Llama such as SmolLM2) imported with GPT.from_hf."""
     if os.path.isdir(path) and os.path.exists(os.path.join(path, 'config.json')):
-        sidecar = os.path.join(path, 'modern_llm.json')  # written by export.py
-        info = json.load(open(sidecar)) if os.path.exists(sidecar) else {'tokenizer': 'gpt2'}
+        sidecar = os.path.join(path, 'modern_llm.json')  # written by export.py: our tokenizer's name
+        info = json.load(open(sidecar)) if os.path.exists(sidecar) else {'tokenizer': path}  # else the folder's own
         return GPT.from_hf(path).to(device), {'config': info}
     ckpt = load_checkpoint(path)
     return model_from_checkpoint(ckpt, device), ckpt

@@ -17,15 +17,18 @@ if [ -z "${SCALE:-}" ]; then
 fi
 if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
-  SFT=(); DPO=(); VER=(); ALIGN=(); TTS=()  # the stage configs as written
+  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=()  # the stage configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
-  SFT=(--n_eval=100)
+  # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
+  SFT=(--n_eval=100 --eval_interval=300)
   DPO=(--n_prompts=256 --max_iters=100 --eval_interval=50 --n_eval=100)
   VER=(--n_prompts=256 --n_val_prompts=60 --max_iters=150 --eval_interval=75)
-  ALIGN=(--n_sampled=100 --gsm8k_problems=100 --hh_pairs=100)
-  TTS=(--n_problems=100 "--budgets=(1, 2, 4, 8, 16)")
+  SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
+  QUANT=(--max_tokens=60000)
+  ALIGN=(--n_problems=500 --n_sampled=50 --gsm8k_problems=50 --hh_pairs=100)
+  TTS=(--n_problems=60 "--budgets=(1, 2, 4, 8, 16)")
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
@@ -68,10 +71,10 @@ fi
 # 6. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
 stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
 # 7. streaming past the context: dense vs window vs sinks vs recompute -> experiments/sinks/
-stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
+stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${SINKS[@]}"
 # 8. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
-stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
-# 9. the stage table: Base, SFT, DPO, DPO + verifier on the arith test set (1,000), GSM8K, HH-RLHF
+stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${QUANT[@]}"
+# 9. the stage table: Base, SFT, DPO, DPO + verifier on the arith test set, GSM8K, HH-RLHF
 stage eval_alignment python3 eval.py alignment $N \
   --stages=base=$RUN/best.pt,sft=$A/sft/best.pt,dpo=$A/dpo/best.pt --verifier=$A/verifier/best.pt "${ALIGN[@]}"
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
@@ -87,3 +90,13 @@ python3 report/make.py
 
 { echo "speedrun ($SCALE) finished $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null). Stage times:"
   for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"
+# the stage times as a result file: experiments/speedrun/<scale>.json (with commit and hardware)
+python3 - "$STATE" "$SCALE" <<'PY'
+import glob, os, sys
+from common import REPO, provenance, write_json
+state, scale = sys.argv[1:]
+stages = {os.path.basename(f)[:-5]: int(open(f).read().strip().rstrip('s')) for f in sorted(glob.glob(f'{state}/*.done'))}
+os.makedirs(os.path.join(REPO, 'experiments', 'speedrun'), exist_ok=True)
+write_json(dict(scale=scale, stage_seconds=stages, total_seconds=sum(stages.values()), **provenance()),
+           os.path.join(REPO, 'experiments', 'speedrun', f'{scale}.json'))
+PY

@@ -285,6 +285,18 @@ def tts_section():
         cats = list(next(iter(run['error_anatomy'].values())))
         out.append(table(['answers'] + cats, [[k] + [v[c] for c in cats] for k, v in run['error_anatomy'].items()]))
         out.append(f"\nFigure: `report/figures/tts_{run['name']}.png`; examples: `experiments/tts/{run['name']}_errors.jsonl`.")
+        top = max(Ns)
+        say = {'self_consistency': "majority vote over the final answers of N samples (Wang et al. 2022); no verifier needed.",
+               'best_of_n': "the one sample the verifier scores highest (Cobbe et al. 2021).",
+               'weighted_vote': "answers vote with the summed verifier scores of their samples.",
+               'gated': f"draw one sample at a time until the verifier scores one ≥ {run['threshold']}, at most N; "
+                        "spends fewer tokens on problems it is sure of.",
+               'pass@N': "an oracle: some sample among N is right (unbiased estimator); the ceiling for any picker."}
+        out.append(f"\nThe strategies, with this run's numbers at N = 1 → {top}:")
+        for st in strategies:
+            a, b = by[st, min(Ns)], by[st, top]
+            out.append(f"- **{st}**: {say.get(st, '')} EM {a['accuracy']:.3f} → {b['accuracy']:.3f} "
+                       f"at {b['tokens_per_problem']:.0f} tokens per problem.")
     return '\n'.join(out)
 
 
@@ -342,6 +354,18 @@ def gpu_section():
                    "(`experiments/gpu/NOTES.md`).")
 
 
+def speedrun_section():
+    rows = load('speedrun/*.json')
+    if not rows:
+        return None
+    out = []
+    for p, r in rows.items():
+        out.append(f"`bash speedrun.sh` at {r['scale']} scale: {r['total_seconds'] / 60:.1f} minutes in all on "
+                   f"{hw(r)} (`{p}`):\n")
+        out.append(table(['stage', 'seconds'], [[k, v] for k, v in r['stage_seconds'].items()]))
+    return '\n'.join(out)
+
+
 def error_analysis_section():
     """Counts from the error files the stages wrote: where answers go wrong, by category."""
     out = []
@@ -378,7 +402,7 @@ CHAPTERS = [
         ('Language modelling (WikiText-2)', lm_section), ('Architecture ablations', ablation_section),
         ('Attention sinks past the training context', sinks_section), ('Where attention goes', attention_section),
         ('4-bit NF4 base weights', quant_section), ('Speed (bench.py)', bench_section),
-        ('The CUDA path at 12 GB', gpu_section)]),
+        ('The CUDA path at 12 GB', gpu_section), ('The one-button run', speedrun_section)]),
     ('5 Alignment', [
         ('Supervised finetuning', sft_section), ('Direct preference optimisation', dpo_section),
         ('Verifier', verifier_section), ('Alignment stage table', alignment_section)]),

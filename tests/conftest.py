@@ -64,5 +64,32 @@ def small_base(corpus, tmp_path_factory, block_size):
     return f'{out}/ckpt.pt'
 
 
+def tiny_hf_folder(path, arch):
+    """A tiny randomly initialised HF model ('gpt2', 'llama' or 't5') with the GPT-2 BPE tokenizer from
+    $DATA_DIR/gpt2_bpe, saved as a folder: the offline stand-in for hub models in the tests."""
+    from transformers import (GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM,
+                              T5Config, T5ForConditionalGeneration)
+    bpe = os.path.join(os.environ['DATA_DIR'], 'gpt2_bpe')
+    merges = [tuple(line.split()) for line in open(os.path.join(bpe, 'vocab.bpe'), encoding='utf-8').read().splitlines()[1:]
+              if line.strip()]
+    tok = GPT2TokenizerFast(vocab=json.load(open(os.path.join(bpe, 'encoder.json'))), merges=merges,
+                            eos_token='<|endoftext|>', bos_token='<|endoftext|>', unk_token='<|endoftext|>')
+    assert tok.vocab_size == 50257 and tok(' positive')['input_ids'] == [3967]
+    eos = tok.eos_token_id
+    if arch == 'gpt2':
+        model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=512))
+    elif arch == 'llama':
+        model = LlamaForCausalLM(LlamaConfig(num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                             hidden_size=16, intermediate_size=32, vocab_size=tok.vocab_size,
+                                             bos_token_id=eos, eos_token_id=eos, max_position_embeddings=512))
+    else:
+        model = T5ForConditionalGeneration(T5Config(num_layers=1, num_decoder_layers=1, num_heads=2, d_model=16, d_kv=8,
+                                                    d_ff=32, vocab_size=tok.vocab_size, pad_token_id=eos,
+                                                    eos_token_id=eos, decoder_start_token_id=eos))
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
 def needs_data_dir():
     return pytest.mark.skipif(not os.environ.get('DATA_DIR'), reason='needs DATA_DIR (../shared/data) for GPT-2 BPE files')

@@ -2,40 +2,19 @@
 (no real weights are reachable offline): every task and mode runs, LoRA trains only adapters, rows are written;
 bad input gets one clear line."""
 import json
-import os
 
 import pytest
 
-from conftest import needs_data_dir, run
+from conftest import needs_data_dir, run, tiny_hf_folder
 
 pytestmark = needs_data_dir()
 
 
 @pytest.fixture(scope='module')
 def folders(tmp_path_factory):
-    """Tiny models with the GPT-2 BPE tokenizer (from $DATA_DIR/gpt2_bpe), saved as HF folders."""
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM, T5Config, \
-        T5ForConditionalGeneration
-    bpe = os.path.join(os.environ['DATA_DIR'], 'gpt2_bpe')
-    merges = [tuple(line.split()) for line in open(os.path.join(bpe, 'vocab.bpe'), encoding='utf-8').read().splitlines()[1:]
-              if line.strip()]
-    tok = GPT2TokenizerFast(vocab=json.load(open(os.path.join(bpe, 'encoder.json'))), merges=merges,
-                            eos_token='<|endoftext|>', bos_token='<|endoftext|>', unk_token='<|endoftext|>')
-    assert tok.vocab_size == 50257 and tok(' positive')['input_ids'] == [3967]
-    eos = tok.eos_token_id
     d = tmp_path_factory.mktemp('hf')
-    models = {
-        'gpt2': GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=512)),
-        'llama': LlamaForCausalLM(LlamaConfig(num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                              hidden_size=16, intermediate_size=32, vocab_size=tok.vocab_size,
-                                              bos_token_id=eos, eos_token_id=eos)),
-        't5': T5ForConditionalGeneration(T5Config(num_layers=1, num_decoder_layers=1, num_heads=2, d_model=16, d_kv=8,
-                                                  d_ff=32, vocab_size=tok.vocab_size, pad_token_id=eos, eos_token_id=eos,
-                                                  decoder_start_token_id=eos)),
-    }
-    for name, m in models.items():
-        m.save_pretrained(d / name)
-        tok.save_pretrained(d / name)
+    for arch in ('gpt2', 'llama', 't5'):
+        tiny_hf_folder(d / arch, arch)
     return d
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import needs_data_dir, run, small_base
+from conftest import needs_data_dir, run, small_base, tiny_hf_folder
 from test_verifier import sample_file
 
 pytestmark = needs_data_dir()
@@ -39,3 +39,13 @@ def test_tts_all_strategies(models, tmp_path):
     assert sum(out['error_anatomy']['greedy'].values()) == 4
     assert os.path.getsize(tmp_path / 'figures' / 'tts_t.png') > 10_000
     assert os.path.exists(tmp_path / 'tts' / 't_errors.jsonl') and out['git_commit']
+
+
+def test_tts_runs_an_hf_decoder_folder(models, tmp_path):
+    """A Llama-architecture HF folder (SmolLM2's route) goes through GPT.from_hf and its own tokenizer."""
+    d, _ = models
+    folder = tiny_hf_folder(tmp_path / 'llama', 'llama')
+    run('tts.py', f'--generator={folder}', "--verifier=''", f'--task_dir={d}/arith', '--n_problems=2',
+        '--budgets=(1, 2)', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}', '--name=hf')
+    out = json.load(open(tmp_path / 'tts' / 'hf.json'))
+    assert out['n_problems'] == 2 and {r['strategy'] for r in out['rows']} == {'greedy', 'greedy_tool', 'self_consistency', 'pass@N'}
