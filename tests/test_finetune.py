@@ -36,6 +36,12 @@ def test_sst2_lora_every_architecture(folders, tmp_path, arch):
     assert all('p_positive' in w and w['categories'] for w in wrong)
 
 
+def test_sst2_qlora_nf4_base(folders, tmp_path):
+    """QLoRA-style: the frozen base goes to NF4 and the adapters still train."""
+    row = ft(folders / 'llama', tmp_path, '--task=sst2', '--mode=lora', '--quantize=True', '--name=q')
+    assert row['quantize'] is True and 0 < row['trainable_params'] < row['params'] and row['iters'] == 3
+
+
 def test_samsum_encoder_decoder_and_decoder(folders, tmp_path):
     row = ft(folders / 't5', tmp_path, '--task=samsum', '--mode=lora', '--name=t5')
     assert set(row) >= {'rouge1', 'rouge2', 'rougeL', 'rougeLsum'} and row['train_skipped'] >= 1  # the empty dialogue
