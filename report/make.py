@@ -229,7 +229,7 @@ def alignment_section():
     for p, run in runs.items():
         st = run['stages']
         key = next(k for k in st[0] if k.startswith('pass@'))
-        out.append(f"**{run['name']}** (`{p}`):\n")
+        out.append(f"\n**{run['name']}** (`{p}`):\n")
         out.append(table(['stage', 'checkpoint', f"arith EM (n={st[0]['arith_n_em']})", '95% CI', 'Δ vs previous',
                           f"{key} (n={st[0]['n_sampled']})", 'verifier best-of-N', 'GSM8K EM', 'HH pref. acc (logp / per token / reward)'],
                          [[s['stage'], f"`{s['checkpoint']}`", f"{s['arith_em']:.3f}", ci(s['arith_em_ci95']),
@@ -247,6 +247,13 @@ def alignment_section():
             out.append(f"- {prev['stage']} → {s['stage']}: EM {prev['arith_em']:.3f} → {s['arith_em']:.3f} "
                        f"({s['delta_em_vs_previous']:+.3f}); {'outside' if beyond else 'within'} the new stage's 95% CI.")
         last = st[-1]
+        if 'arith_misread_operand' in last:
+            out.append(f"- Why the {last['stage']} model is wrong ({last['arith_wrong']} of {last['arith_n_em']}): "
+                       f"{last['arith_misread_operand']} misread an operand (a step uses a number that is neither in the "
+                       f"question nor an earlier result), {last['arith_wrong_with_arithmetic_slip']} miscalculate a step, "
+                       f"{last['arith_wrong_plan']} compute every step right but plan wrong, "
+                       f"{last['arith_format_failures']} have no `####` line. Answer-level preferences do little for "
+                       f"the first kind.")
         if last.get('verifier_within_problem_auroc') is not None:
             out.append(f"- The verifier on the {last['stage']} model's test samples: pooled AUROC "
                        f"{last['verifier_auroc']:.3f}, but within a problem (the {last['verifier_within_problem_n']} "
