@@ -56,6 +56,22 @@ def tiny_ckpt(corpus, tmp_path_factory):
     return out
 
 
+def run_and_kill(script, args, out_dir, past_iter, timeout=120):
+    """Start a script, SIGKILL it once its log.jsonl has a row past `past_iter` (between checkpoints), and
+    return the last iteration it logged: the first half of every kill-and-resume test."""
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, script, *args], cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path, deadline = os.path.join(out_dir, 'log.jsonl'), time.time() + timeout
+    logged = lambda: [json.loads(line)['iter'] for line in open(path)] if os.path.exists(path) else []
+    while time.time() < deadline and max(logged() or [0]) < past_iter:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    return max(logged() or [0])
+
+
 def small_base(corpus, tmp_path_factory, block_size):
     """A 2-layer model trained for 4 steps with the given context: the start checkpoint of stage tests."""
     out = str(tmp_path_factory.mktemp(f'base{block_size}'))

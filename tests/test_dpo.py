@@ -4,17 +4,13 @@ import ast
 import json
 import math
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run, small_base
+from conftest import REPO, needs_data_dir, run, run_and_kill, small_base
 from model import GPT, GPTConfig, sequence_logps
 
 
@@ -100,17 +96,7 @@ def test_dpo_learns_the_preference_and_resumes_exactly(base_ckpt, pairs_dir, tmp
     for key in ('val_rewards/chosen', 'val_rewards/rejected', 'val_logps/chosen', 'val_logps/rejected', 'git_commit'):
         assert key in row
     # SIGKILL after the iteration-8 checkpoint, resume: same losses, same weights
-    proc = subprocess.Popen([sys.executable, 'dpo.py', *dpo_args(base_ckpt, pairs_dir, cut)], cwd=REPO,
-                            env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        path = os.path.join(cut, 'log.jsonl')
-        if os.path.exists(path) and any(json.loads(line)['iter'] >= 11 for line in open(path)):
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run_and_kill('dpo.py', dpo_args(base_ckpt, pairs_dir, cut), cut, past_iter=11)
     run('dpo.py', *dpo_args(base_ckpt, pairs_dir, cut), '--init_from=resume')
     a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
     assert a['iter_num'] == b['iter_num'] == 24 and b['ref_from'] == base_ckpt

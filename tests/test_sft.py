@@ -1,16 +1,14 @@
 """sft.py: response-only loss masking, learning on a tiny task, exact resume after SIGKILL, bad input."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run, small_base
+from conftest import REPO, needs_data_dir, run, run_and_kill, small_base
 
 pytestmark = needs_data_dir()
 
@@ -53,16 +51,7 @@ def test_sft_learns_and_resumes_exactly(base_ckpt, arith, tmp_path):
     row = json.load(open(f'{ref}_results/sft/ref.json'))
     assert row['iters'] == 30 and 0 <= row['val_em'] <= 1 and row['git_commit']
     # SIGKILL after the iteration-10 checkpoint, resume, compare
-    p = subprocess.Popen([sys.executable, 'sft.py', *sft_args(base_ckpt, arith, cut)], cwd=REPO,
-                         env=dict(os.environ, OMP_NUM_THREADS='1'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        path = os.path.join(cut, 'log.jsonl')
-        if os.path.exists(path) and any(json.loads(line)['iter'] >= 13 for line in open(path)):
-            break
-        time.sleep(0.02)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    run_and_kill('sft.py', sft_args(base_ckpt, arith, cut), cut, past_iter=13)
     run('sft.py', *sft_args(base_ckpt, arith, cut), '--init_from=resume')
     a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
     assert a['iter_num'] == b['iter_num'] == 30

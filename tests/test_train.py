@@ -2,15 +2,13 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
-from conftest import REPO, TINY, make_corpus, run
+from conftest import REPO, TINY, make_corpus, run, run_and_kill
 from common import UserError, load_checkpoint
 
 
@@ -35,16 +33,7 @@ def test_resume_after_sigkill_is_exact(corpus, tmp_path):
     common = [f'--dataset={corpus}', '--max_iters=24', '--eval_interval=4', '--dropout=0.1', *TINY]
     ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')
     run('train.py', f'--out_dir={ref}', *common)
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    p = subprocess.Popen([sys.executable, 'train.py', f'--out_dir={cut}', *common], cwd=REPO, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill between checkpoints, somewhere after iter 9
-        if os.path.exists(os.path.join(cut, 'log.jsonl')) and max(losses(cut) or [0]) >= 10:
-            break
-        time.sleep(0.02)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    run_and_kill('train.py', [f'--out_dir={cut}', *common], cut, past_iter=10)  # between checkpoints, after iter 9
     killed_at = max(losses(cut))
     assert 10 <= killed_at < 24, killed_at
     run('train.py', f'--out_dir={cut}', '--init_from=resume', *common)
