@@ -1,9 +1,10 @@
 # Max: the largest model we plan for the RTX 3060 (12 GB): 317M parameters (24 layers, 1024 wide, GQA 16/4,
 # GPT-2 vocabulary), context 1024, bf16 autocast, activation checkpointing, chunked cross-entropy,
 # micro-batch 8 x 1024 with 8-step accumulation (64k tokens per optimizer step).
-# model.estimate_memory plans 6.8 GB (weights+grads 2.5, AdamW 2.5, checkpointed activations 0.7, loss chunk 1.0);
-# without loss_chunk the 8 x 1024 x 50257 logits alone take 4.1 GB. The plan is an estimate: no GPU was
-# available to verify it, and train.py prints it at start and warns past 90% of memory_limit_gb.
+# model.estimate_memory plans 7.4 GB (weights+grads 2.5, AdamW 2.5, bf16 weight copies 0.6, checkpointed
+# activations 0.7, loss chunk 1.0); without loss_chunk the 8 x 1024 x 50257 logits alone take 4.1 GB. Measured
+# on an H100 capped at 12 GB (memory_limit_gb): peak 8.4 GB, and out of memory without activation checkpointing
+# (experiments/gpu/NOTES.md). train.py prints the plan at start and warns past 90% of memory_limit_gb.
 #   python train.py config/train_max.py --batch_size=8
 out_dir = 'out/max'
 dataset = 'wikitext2'
