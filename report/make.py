@@ -331,7 +331,8 @@ def finetune_section():
             continue
         out.append(f"**{task}** ({next(iter(rs.values()))['eval_split']}):\n")
         out.append(table(['run', 'model', 'mode', 'trainable params', 'steps', 'n'] + cols + ['95% CI', 'wall', 'source'],
-                         [[r['name'], f"`{r['model']}`", r['mode'] + (f" (k={r['k_shot']})" if r['k_shot'] else ''),
+                         [[r['name'], f"`{r['model']}`", r['mode'] + (f" (k={r['k_shot']})" if r['k_shot'] else '')
+                           + (' (chat template)' if r['config'].get('chat') else ''),
                            f"{r['trainable_params']:,}", r['iters'], r['n_eval']]
                           + [f"{r[c]:.3f}" if c in ('accuracy', 'macro_f1', 'em') else f"{r[c]:.1f}" for c in cols]
                           + [ci(r.get('accuracy_ci95') or r.get('em_ci95')), f"{r['wall_time_s'] / 60:.0f} min", f"`{p}`"]
