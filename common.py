@@ -301,14 +301,15 @@ class HFTokenizer:
 
 def get_tokenizer(name='gpt2'):
     """tiktoken GPT-2 BPE ('gpt2'), or the same BPE cut to its first merges ('gpt2_8k' = 8192 ids, the last one
-    <|endoftext|>); a path to a Hugging Face model folder gives that folder's tokenizer (HFTokenizer). BPE merges are ranked, every token is built from lower-ranked ones, so keeping the lowest
+    <|endoftext|>); a path to a Hugging Face model folder gives that folder's tokenizer (HFTokenizer).
+    BPE merges are ranked, every token is built from lower-ranked ones, so keeping the lowest
     ranks is itself a valid BPE: no training, tiktoken still encodes, and a small model's 50k-wide softmax
     shrinks 6x (bench: 2.3-4.4x more training tok/s on CPU at the small shapes). The BPE files come from
     $DATA_DIR/gpt2_bpe when DATA_DIR is set, else tiktoken downloads (and caches) them."""
-    import tiktoken
-    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
     if os.path.isdir(name):
         return HFTokenizer(name)
+    import tiktoken
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
     m = re.fullmatch(r'gpt2(?:_(\d+)k)?', name)
     if not m:
         raise UserError(f"unknown tokenizer '{name}' (supported: gpt2, gpt2_<N>k such as gpt2_8k)")
@@ -375,6 +376,14 @@ def start_log(out_dir, config, keep_before, master=True):
             with open(log_path, 'a') as f:
                 f.write(json.dumps(row) + '\n')
     return log
+
+
+def write_jsonl(rows, path):
+    """One JSON object per line (samples, predictions, error examples), written whole then renamed."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(f'{path}.tmp', 'w') as f:
+        f.writelines(json.dumps(r, default=str) + '\n' for r in rows)
+    os.replace(f'{path}.tmp', path)
 
 
 def write_json(obj, path):

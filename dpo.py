@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, data_dir, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, write_json)
+                    start_log, write_json, write_jsonl)
 from model import sequence_logps
 from tasks import encode_pair, greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
 
@@ -207,6 +207,20 @@ val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' else []
 
 
 @torch.no_grad()
+def drift_batch():
+    """The reference solutions of 64 val problems, and the frozen reference's NLL on them: computed once,
+    the policy's NLL on the same batch at each eval is the drift."""
+    solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
+    x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
+    x, y = x.to(rt['device']), y.to(rt['device'])
+    with rt['autocast']:
+        return x, y, reference(x, y)[1].item()
+
+
+drift = drift_batch() if val_task else None
+
+
+@torch.no_grad()
 def evaluate():
     """Held-out pairs (loss, reward accuracy), drift from the reference (response NLL of the reference
     solutions under policy vs reference: a KL proxy), and greedy EM on the task's val problems."""
@@ -216,18 +230,14 @@ def evaluate():
         loss, stats = step_stats(*get_batch('val', 10_000_000 + k))
         rows.append(dict(stats, loss=loss.item()))
     metrics = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-    if val_task:
-        solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
-        x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
-        x, y = x.to(rt['device']), y.to(rt['device'])
+    if drift:
+        x, y, metrics['ref_nll_reference'] = drift
         with rt['autocast']:
             metrics['ref_nll'] = policy(x, y)[1].item()
-            metrics['ref_nll_reference'] = reference(x, y)[1].item()
     if n_eval and val_task:
         em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'])
         metrics.update(em)
-        with open(os.path.join(out_dir, 'samples.jsonl'), 'w') as f:
-            f.writelines(json.dumps(s) + '\n' for s in samples)
+        write_jsonl(samples, os.path.join(out_dir, 'samples.jsonl'))
     policy.train()
     return metrics
 

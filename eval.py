@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, configure, load_model, nats_to_bpb, provenance, setup_runtime,
-                    split_suite, time_train_steps)
+                    split_suite, time_train_steps, write_jsonl)
 
 # -----------------------------------------------------------------------------
 ckpt = 'out/tiny/best.pt'      # checkpoint file, run folder (ckpt.pt) or exported HF folder
@@ -381,18 +381,16 @@ def suite_attention(rt):
 # -----------------------------------------------------------------------------
 # task suites: greedy exact match on a math test set, every answer categorised (tasks.categorize)
 
-def task_em(model, enc, task, n, rt):
-    from tasks import greedy_em, load_task
+def math_test_set(task, n):
+    """The first n (0 = all) test problems of a math task, and the malformed rows skipped."""
+    from tasks import load_task
     problems, skipped = load_task(task, 'test', task_dir if task == 'arith' else '')
-    problems = problems[:n] if n else problems
-    metrics, samples = greedy_em(model, enc, problems, task, max_new_tokens, rt['autocast'], tool)
-    return dict(metrics, malformed_rows=skipped), samples
+    return (problems[:n] if n else problems), skipped
 
 
-def write_jsonl(rows, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.writelines(json.dumps(r) + '\n' for r in rows)
+def task_em(model, enc, task, problems, rt):
+    from tasks import greedy_em
+    return greedy_em(model, enc, problems, task, max_new_tokens, rt['autocast'], tool)
 
 
 def suite_task(rt, task):
@@ -401,7 +399,9 @@ def suite_task(rt, task):
     model.eval()
     enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
     t0 = time.time()
-    metrics, samples = task_em(model, enc, task, n_problems, rt)
+    problems, skipped = math_test_set(task, n_problems)
+    metrics, samples = task_em(model, enc, task, problems, rt)
+    metrics['malformed_rows'] = skipped
     run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt))) + ('_tool' if tool else '')
     row = dict(name=run_name, checkpoint=ckpt, task=task, split='test', tool=tool, **metrics, **provenance(t0))
     print(f"{task} test: greedy EM {metrics['em']:.3f} (95% CI {metrics['em_ci95'][0]:.3f}-{metrics['em_ci95'][1]:.3f}) "
@@ -456,25 +456,25 @@ def hh_preference(model, reference, enc, rt, n):
 
 
 def suite_alignment(rt):
-    from common import get_tokenizer, load_checkpoint
-    from tasks import auroc, exact_match, generate_batch, load_task, pass_at_k, wilson_ci, within_group_auroc
+    from common import get_tokenizer
+    from tasks import auroc, exact_match, generate_batch, pass_at_k, wilson_ci, within_group_auroc
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in stages.split(',')]
     run_name = name or 'alignment'
     rows, errors = [], []
-    problems = load_task('arith', 'test', task_dir)[0]
-    problems = problems[:n_problems] if n_problems else problems
+    problems, skipped = math_test_set('arith', n_problems)
+    gsm8k = math_test_set('gsm8k', gsm8k_problems)[0] if gsm8k_problems else []
     for i, (stage, path) in enumerate(order):
         t0 = time.time()
         model, meta = load_model(path, rt['device'])
         model.eval()
         enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
         row = dict(stage=stage, checkpoint=path)
-        em, samples = task_em(model, enc, 'arith', n_problems, rt)
-        row.update({f'arith_{k}': v for k, v in em.items()})
+        em, samples = task_em(model, enc, 'arith', problems, rt)
+        row.update({f'arith_{k}': v for k, v in dict(em, malformed_rows=skipped).items()})
         if gsm8k_problems:
-            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k_problems, rt)
+            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt)
             row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
         # N samples per problem for Pass@N (and, on the last stage, the verifier's pick)
         g = torch.Generator(device=rt['device']).manual_seed(seed)
@@ -506,7 +506,7 @@ def suite_alignment(rt):
             row.update(verifier_em=picked / k, verifier_em_ci95=wilson_ci(picked, k), verifier=verifier,
                        greedy_em_same_problems=sum(s['correct'] for s in samples[:k]) / k)
         if hh_pairs:
-            ref_from = load_checkpoint(path).get('ref_from') if not os.path.isdir(path) else None
+            ref_from = meta.get('ref_from')  # a DPO checkpoint names its reference
             reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
             hh, wrong = hh_preference(model, reference, enc, rt, hh_pairs)
             row.update(hh)

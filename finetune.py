@@ -24,7 +24,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from common import (REPO, UserError, append_result, configure, cosine_lr, data_dir, print0, provenance, setup_runtime)
+from common import (REPO, UserError, append_result, configure, cosine_lr, data_dir, print0, provenance, setup_runtime,
+                    write_jsonl)
 from model import apply_lora, quantize_nf4
 from tasks import (classification_metrics, exact_match, format_prompt, load_jsonl, rouge, sst2_categories, wilson_ci)
 
@@ -156,14 +157,13 @@ def load_hf(name):
 net, tok, seq2seq = load_hf(model)
 net.to(rt['device'])
 arch = net.config.model_type
-if mode in ('lora', 'full') or quantize:
-    if mode == 'lora' or quantize:
-        targets = lora_targets or {'gpt2': ('c_attn',), 't5': ('q', 'v')}.get(arch, ('q_proj', 'v_proj'))
-        wrapped = apply_lora(net, targets, r=lora_r, alpha=lora_alpha)  # freezes everything else
-        if quantize:
-            saved = quantize_nf4(net)
-            print0(f"NF4 base: {saved / 2**20:.1f} MiB saved")
-        print0(f"LoRA r={lora_r} on {len(wrapped)} layers ({', '.join(targets)})")
+if mode == 'lora' or quantize:
+    targets = lora_targets or {'gpt2': ('c_attn',), 't5': ('q', 'v')}.get(arch, ('q_proj', 'v_proj'))
+    wrapped = apply_lora(net, targets, r=lora_r, alpha=lora_alpha)  # freezes everything else
+    if quantize:
+        saved = quantize_nf4(net)
+        print0(f"NF4 base: {saved / 2**20:.1f} MiB saved")
+    print0(f"LoRA r={lora_r} on {len(wrapped)} layers ({', '.join(targets)})")
 trainable = sum(p.numel() for p in net.parameters() if p.requires_grad) if mode in ('lora', 'full') else 0
 total = sum(p.numel() for p in net.parameters())
 print0(f"{model} ({arch}, {'encoder-decoder' if seq2seq else 'decoder'}): {total / 1e6:.1f}M parameters, "
@@ -173,13 +173,14 @@ if len(set(label_ids)) < 2:
     raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
 exemplars = random.Random(seed + 1).sample(train_rows, k_shot) if mode == 'few_shot' else []
 shots = ''.join(prompt_of(r, seq2seq) + target_of(r) + '\n\n' for r in exemplars)
+shots_len = len(tok(shots)['input_ids'])
 
 
 def encode_prompts(rows):
     """Left-padded prompts (few-shot exemplars first), cut from the left to max_len + the exemplars."""
     texts = [shots + prompt_of(r, seq2seq) for r in rows]
     return tok(texts, return_tensors='pt', padding=True, truncation=True,
-               max_length=max_len + len(tok(shots)['input_ids'])).to(rt['device'])
+               max_length=max_len + shots_len).to(rt['device'])
 
 
 # -----------------------------------------------------------------------------
@@ -253,21 +254,21 @@ def train_batch(it):
                      max_length=max_new_tokens)['input_ids']
         labels[labels == tok.pad_token_id] = -100
         return {k: v.to(rt['device']) for k, v in dict(enc, labels=labels).items()}, None
-    ids, masks = [], []
+    ids, n_prompt = [], []
     for r in rows:
         p = tok(prompt_of(r), add_special_tokens=False)['input_ids']
         t = tok(target_of(r), add_special_tokens=False)['input_ids'] + [tok.eos_token_id]
         p = p[-(max_len - min(len(t), max_len // 2)):]  # keep the prompt's end
         t = t[:max_len - len(p)]
         ids.append(p + t)
-        masks.append([0] * len(p) + [1] * len(t))
+        n_prompt.append(len(p))
     L = max(len(x) for x in ids)
     x = torch.full((len(ids), L), tok.pad_token_id)
     attn = torch.zeros(len(ids), L, dtype=torch.long)
     labels = torch.full((len(ids), L), -100)
-    for b, (row, m) in enumerate(zip(ids, masks)):  # right padding for training
+    for b, (row, n) in enumerate(zip(ids, n_prompt)):  # right padding for training; labels on the target only
         x[b, :len(row)], attn[b, :len(row)] = torch.tensor(row), 1
-        labels[b, :len(row)] = torch.where(torch.tensor(m) == 1, torch.tensor(row), torch.tensor(-100))
+        labels[b, n:len(row)] = torch.tensor(row[n:])
     return {k: v.to(rt['device']) for k, v in dict(input_ids=x, attention_mask=attn, labels=labels).items()}, None
 
 
@@ -308,7 +309,6 @@ row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k
            eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
 root = results_dir or os.path.join(REPO, 'experiments')
 append_result(row, 'finetune', run_name, root)
-with open(os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'), 'w') as f:
-    f.writelines(json.dumps(e) + '\n' for e in examples)
+write_jsonl(examples, os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'))
 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k not in ('per_class',)}
 print0(f"{run_name}: {json.dumps(shown)} ({len(eval_rows)} {EVAL_SPLIT[task]} examples, train {train_s:.0f}s)")

@@ -165,12 +165,18 @@ class Attention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_head * cfg.head_dim, cfg.n_embd, bias=False)
         self.dropout = cfg.dropout
 
-    def forward(self, x, cos, sin, cache=None, layer=0):
+    def qkv(self, x):
+        """x (B, T, C) -> q (B, n_head, T, hd), k and v (B, n_kv_head, T, hd), before RoPE."""
         B, T, _ = x.shape
         q, k, v = self.c_attn(x).split([self.n_head * self.hd, self.n_kv_head * self.hd, self.n_kv_head * self.hd], -1)
         q = q.view(B, T, self.n_head, self.hd).transpose(1, 2)     # (B, n_head, T, hd)
         k = k.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
         v = v.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
+        return q, k, v
+
+    def forward(self, x, cos, sin, cache=None, layer=0):
+        B, T, _ = x.shape
+        q, k, v = self.qkv(x)
         if cache is not None and cache.streaming:  # cos/sin cover cache slots [0, S): rotate keys by slot
             k, v = cache.update(layer, k, v)                        # (B, n_kv_head, S, hd), pre-RoPE keys
             q, k = apply_rope(q, cos[-T:], sin[-T:]), apply_rope(k, cos, sin)
@@ -383,11 +389,10 @@ class GPT(nn.Module):
 
         def probe(attn, args):
             x, cos, sin = args[:3]
-            B, T, _ = x.shape
-            q, k, _ = attn.c_attn(x).split([attn.n_head * attn.hd, attn.n_kv_head * attn.hd, attn.n_kv_head * attn.hd], -1)
-            q = apply_rope(q.view(B, T, attn.n_head, attn.hd).transpose(1, 2), cos, sin)     # (B, n_head, T, hd)
-            k = apply_rope(k.view(B, T, attn.n_kv_head, attn.hd).transpose(1, 2), cos, sin)  # (B, n_kv_head, T, hd)
-            k = k.repeat_interleave(attn.n_head // attn.n_kv_head, dim=1)                     # (B, n_head, T, hd)
+            T = x.size(1)
+            q, k, _ = attn.qkv(x)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            k = k.repeat_interleave(attn.n_head // attn.n_kv_head, dim=1)  # (B, n_head, T, hd)
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(attn.hd)
             causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
             maps.append(scores.masked_fill(~causal, float('-inf')).softmax(-1).float())

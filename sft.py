@@ -9,7 +9,6 @@ instruction/input/response for instructions. Evaluates held-out loss and greedy 
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
-import json
 import math
 import time
 
@@ -19,8 +18,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, write_json)
-from tasks import greedy_em, load_task, pad_batch, wilson_ci
+                    start_log, write_json, write_jsonl)
+from tasks import greedy_em, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -147,8 +146,7 @@ while True:
         em = '' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f} on {metrics['n_em']}"
         print0(f"step {iter_num}: val loss {metrics['val_loss']:.4f}{em}")
         log(dict(iter=iter_num, **metrics, time_s=round(time.time() - t_start, 2)))
-        with open(os.path.join(out_dir, 'samples.jsonl'), 'w') as f:
-            f.writelines(json.dumps(dict(s, iter=iter_num)) + '\n' for s in samples)
+        write_jsonl([dict(s, iter=iter_num) for s in samples], os.path.join(out_dir, 'samples.jsonl'))
         best = min(best, metrics['val_loss'])
         if iter_num > 0 and math.isfinite(metrics['val_loss']):
             extra = dict(iter_num=iter_num, best_val_loss=best, metrics=metrics)
@@ -188,8 +186,8 @@ if master:
                    iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
                    val_em_n=metrics['n_em'], **{k: metrics[k] for k in ('format_failures', 'wrong', 'wrong_with_arithmetic_slip')
                                                 if k in metrics}, config=config, **provenance(t_start))
-    if metrics['em'] is not None:
-        summary['val_em_ci95'] = wilson_ci(round(metrics['em'] * metrics['n_em']), metrics['n_em'])
+    if 'em_ci95' in metrics:
+        summary['val_em_ci95'] = metrics['em_ci95']
     write_json(summary, os.path.join(out_dir, 'summary.json'))
     append_result(summary, 'sft', summary['name'], results_dir or os.path.join(REPO, 'experiments'))
     print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))

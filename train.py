@@ -140,12 +140,10 @@ model.to(rt['device'])
 
 plan = estimate_memory(model.config, batch_size, act_bytes=2 if rt['dtype'] != 'float32' else 4,
                        activation_checkpointing=activation_checkpointing, loss_chunk=loss_chunk)
-limit = memory_limit_gb * 1e9 or (torch.cuda.get_device_properties(rt['device']).total_memory
-                                   if rt['device_type'] == 'cuda' else 0)
-if memory_limit_gb and rt['device_type'] == 'cuda':  # a bigger card behaves like a 12 GB 3060: OOM where it would
-    total = torch.cuda.get_device_properties(rt['device']).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, memory_limit_gb * 1e9 / total),
-                                               torch.device(rt['device']).index or 0)
+gpu_bytes = torch.cuda.get_device_properties(rt['device']).total_memory if rt['device_type'] == 'cuda' else 0
+limit = memory_limit_gb * 1e9 or gpu_bytes
+if memory_limit_gb and gpu_bytes:  # a bigger card behaves like a 12 GB 3060: OOM where it would
+    torch.cuda.set_per_process_memory_fraction(min(1.0, limit / gpu_bytes), torch.device(rt['device']).index or 0)
 print0(f"model: {model.num_params(non_embedding=False) / 1e6:.2f}M parameters ({model.num_params(active=True) / 1e6:.2f}M "
        f"active per token), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
 print0("memory plan (GB): " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in plan.items() if k != 'n_params'))

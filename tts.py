@@ -23,7 +23,8 @@ from collections import Counter, defaultdict
 
 import torch
 
-from common import REPO, UserError, append_result, configure, get_tokenizer, load_model, print0, provenance, setup_runtime
+from common import (REPO, UserError, append_result, configure, get_tokenizer, load_model, print0, provenance, setup_runtime,
+                    write_jsonl)
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, generate_batch, load_task, pass_at_k, wilson_ci
 from verifier import score
 
@@ -102,17 +103,21 @@ def vote(samples, weight):
     return next(s for s in samples if s['answer'] == best)
 
 
+def spent(samples):
+    return sum(s['tokens'] for s in samples)
+
+
 def gated(samples):
     for i, s in enumerate(samples):
         if s['score'] >= threshold:
-            return s, sum(x['tokens'] for x in samples[:i + 1])
-    return max(samples, key=lambda s: s['score']), sum(x['tokens'] for x in samples)
+            return s, spent(samples[:i + 1])
+    return max(samples, key=lambda s: s['score']), spent(samples)
 
 
-STRATEGIES = {'self_consistency': lambda ss: (vote(ss, lambda s: 1.0), sum(s['tokens'] for s in ss))}
+STRATEGIES = {'self_consistency': lambda ss: (vote(ss, lambda s: 1.0), spent(ss))}
 if verifier:
-    STRATEGIES.update(best_of_n=lambda ss: (max(ss, key=lambda s: s['score']), sum(s['tokens'] for s in ss)),
-                      weighted_vote=lambda ss: (vote(ss, lambda s: s['score']), sum(s['tokens'] for s in ss)),
+    STRATEGIES.update(best_of_n=lambda ss: (max(ss, key=lambda s: s['score']), spent(ss)),
+                      weighted_vote=lambda ss: (vote(ss, lambda s: s['score']), spent(ss)),
                       gated=gated)
 
 n = len(records)
@@ -131,7 +136,7 @@ for N in budgets:
         picks[strategy, N] = [s for s, _ in chosen]
     p = sum(pass_at_k(n_max, sum(s['correct'] for s in r['samples']), N) for r in records) / n
     rows.append(dict(strategy='pass@N', n=N, accuracy=p, ci95=None,
-                     tokens_per_problem=sum(sum(s['tokens'] for s in r['samples'][:N]) for r in records) / n))
+                     tokens_per_problem=sum(spent(r['samples'][:N]) for r in records) / n))
 
 
 def crossings(rows):
@@ -168,9 +173,7 @@ for key, outputs in (('greedy', [r['greedy']['text'] for r in records]),
             examples.append(dict(source=key, category=c, question=r['question'], output=text, reference=r['reference']))
 
 results_root = os.path.join(results_dir or os.path.join(REPO, 'experiments'), 'tts')
-os.makedirs(results_root, exist_ok=True)
-with open(os.path.join(results_root, f'{name}_errors.jsonl'), 'w') as f:
-    f.writelines(json.dumps(e) + '\n' for e in examples)
+write_jsonl(examples, os.path.join(results_root, f'{name}_errors.jsonl'))
 oracle = sum(any(s['correct'] for s in r['samples']) for r in records) / n
 summary = dict(name=name, generator=generator, verifier=verifier, task=task, split=split, n_problems=n, n_max=n_max,
                temperature=temperature, threshold=threshold, rows=rows, crossings=crossings(rows),

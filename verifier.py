@@ -147,10 +147,10 @@ if __name__ == '__main__':
     tokenizer = gen_ckpt.get('config', {}).get('tokenizer', 'gpt2')
     enc = get_tokenizer(tokenizer)
     data_path = os.path.join(out_dir, 'data.json')
+    check_writable(out_dir, need_bytes=4 * 4 * sum(t.numel() for t in gen_ckpt['model'].values()))  # before sampling
     if samples_from or (resume and os.path.exists(data_path)):
         with open(samples_from or data_path) as f:  # a killed run's samples: resume is exact
             samples = json.load(f)
-        check_writable(out_dir)
         write_json(samples, data_path)
     else:
         gen = model_from_checkpoint(gen_ckpt, rt['device']).eval()
@@ -175,7 +175,6 @@ if __name__ == '__main__':
             k = min(len(pos), len(neg))
             rng = random.Random(seed)
             samples['train'] = rng.sample(pos, k) + rng.sample(neg, k)
-        check_writable(out_dir, need_bytes=4 * 4 * sum(p.numel() for p in model_from_checkpoint(gen_ckpt).parameters()))
         write_json(samples, data_path)
     for split in ('train', 'val'):
         labels = [s['correct'] for s in samples[split]]
