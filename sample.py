@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from common import UserError, configure, get_tokenizer, load_model, setup_runtime
+from common import UserError, configure, load_for_inference, setup_runtime
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/tiny'          # reads out_dir/ckpt.pt, as in nanoGPT
@@ -29,9 +29,7 @@ use_cache = True              # False = recompute the whole window every token (
 configure(globals())
 rt = setup_runtime(device, dtype, seed)
 
-model, meta = load_model(ckpt or os.path.join(out_dir, 'ckpt.pt'), rt['device'])
-model.eval()
-enc = get_tokenizer(meta.get('config', meta).get('tokenizer', 'gpt2'))
+model, enc, _ = load_for_inference(ckpt or os.path.join(out_dir, 'ckpt.pt'), rt['device'])
 if start.startswith('FILE:'):
     with open(start[5:], encoding='utf-8') as f:
         start = f.read()

@@ -1,7 +1,7 @@
 """
-Task pieces shared by the math stages (sft, dpo, verifier, tts, eval): GSM8K answer extraction and
-normalisation, exact match, and the calculator tool. Model output is text from an untrusted source: it is
-parsed, never executed.
+Task pieces shared by the stages (sft, dpo, verifier, tts, finetune, eval): GSM8K answer extraction and
+normalisation, exact match, the calculator tool, the benchmarks' prompts and scorers (SST-2, SAMSum, GSM8K),
+generation and the metrics. Model output is text from an untrusted source: it is parsed, never executed.
 """
 import ast
 import math
@@ -206,16 +206,21 @@ def task_file(task, split, task_dir=''):
     task_dir or $DATA_DIR/<gsm8k|sft>/."""
     from common import REPO, UserError, data_dir
     if task_dir:
-        return os.path.join(task_dir, f'{split}.jsonl')
+        path = os.path.join(task_dir, f'{split}.jsonl')
+        if not os.path.exists(path):
+            raise UserError(f"{path} is missing (task_dir={task_dir})")
+        return path
     if task == 'arith':
         path = os.path.join(REPO, 'data', 'arith', f'{split}.jsonl')
         if not os.path.exists(path):
             raise UserError(f"{path} is missing; make it with: python data/arith/prepare.py")
         return path
     local = data_dir({'gsm8k': 'gsm8k', 'alpaca': 'sft'}[task])
-    if local is None:
-        raise UserError(f"task '{task}' reads $DATA_DIR; set DATA_DIR (online loading is done by its prepare step)")
-    return os.path.join(local, f'{split}.jsonl')
+    path = os.path.join(local or '', f'{split}.jsonl')
+    if local is None or not os.path.exists(path):
+        raise UserError(f"task '{task}' reads $DATA_DIR/{os.path.basename(local or task)}/{split}.jsonl, which is "
+                        f"missing; set DATA_DIR to the shared data folder")
+    return path
 
 
 def load_task(task, split, task_dir=''):
@@ -315,13 +320,13 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt, batched without
     padding: prompts of equal token length decode together, so no attention mask is needed, and each prompt is
     prefilled once for its n samples (GPT.stream num_samples). On a 1,000-problem set this cuts the decode
-    steps ~10x. Returns, in the order of `prompts`, a list of n (text, tokens) or None for a prompt that
-    leaves no room in the context. desc: show a progress bar with this label."""
+    steps ~10x. A prompt is text or its token ids. Returns, in the order of `prompts`, a list of n (text,
+    tokens) or None for a prompt that leaves no room in the context. desc: show a progress bar with this label."""
     import contextlib
     import torch
     from tqdm import tqdm
     T, device = model.config.block_size, next(model.parameters()).device
-    ids = [enc.encode(p) for p in prompts]
+    ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
     groups = {}
     for i, x in enumerate(ids):
         if len(x) < T:
@@ -452,6 +457,83 @@ def sample_solutions(model, enc, pairs, n, temperature=1.0, top_k=None, max_new_
                            generator=g, autocast=autocast, desc=desc)
     return [dict(problem=i, prompt=prompt, reference=reference.strip(), text=t, correct=exact_match(t, reference))
             for i, ((prompt, reference, _), got) in enumerate(zip(pairs, drawn)) if got for t, _ in got]
+
+
+# -----------------------------------------------------------------------------
+# Benchmarks read by finetune.py (HF models) and eval.py (our checkpoints): one loader, one prompt, one scorer,
+# so prompting baselines, finetuned models and scratch models land in comparable rows.
+#   sst2    "Review: {sentence}\nSentiment:" scored by the two label words' logits at the next position
+#   samsum  "Dialogue: {dialogue}\nSummary:" (decoders) or "summarize: {dialogue}" (T5), greedy, cut at the
+#           first blank line; ROUGE
+#   gsm8k   "Question: {question}\nAnswer:" (format_prompt), greedy; exact match
+
+BENCH_HUB = {'sst2': ('glue', 'sst2'), 'samsum': ('knkarthick/samsum', None), 'gsm8k': ('gsm8k', 'main')}
+BENCH_FIELDS = {'sst2': ('sentence',), 'samsum': ('dialogue', 'summary'), 'gsm8k': ('question', 'answer')}
+EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'validation', 'gsm8k': 'test'}
+LABEL_WORDS = (' negative', ' positive')
+
+
+def load_benchmark(task, split):
+    """Rows of a benchmark split from $DATA_DIR/<task>/<split>.jsonl when present (offline), else the hub via
+    `datasets`, and how many were skipped (malformed, empty, or labels/answers outside the task's format)."""
+    from common import UserError, data_dir
+    if task not in BENCH_HUB:
+        raise UserError(f"unknown task '{task}'; choose one of: {', '.join(BENCH_HUB)}")
+    local = data_dir(task)
+    if local and os.path.exists(os.path.join(local, f'{split}.jsonl')):
+        rows, skipped = load_jsonl(os.path.join(local, f'{split}.jsonl'), BENCH_FIELDS[task])
+    else:
+        try:
+            from datasets import load_dataset
+            ds = load_dataset(*[a for a in BENCH_HUB[task] if a], split=split)
+        except Exception as e:  # noqa: BLE001 - offline, missing dataset: one line, and the local route
+            raise UserError(f"cannot load {task}/{split} from the hub ({type(e).__name__}); offline, set DATA_DIR "
+                            f"to a folder with {task}/{split}.jsonl") from None
+        rows, skipped = [], 0
+        for r in ds:
+            if all(isinstance(r.get(k), str) and r[k].strip() for k in BENCH_FIELDS[task]):
+                rows.append(dict(r))
+            else:
+                skipped += 1
+    valid = {'sst2': lambda r: r.get('label') in (0, 1), 'gsm8k': lambda r: '####' in r['answer']}.get(task)
+    if valid:
+        skipped += sum(not valid(r) for r in rows)
+        rows = [r for r in rows if valid(r)]
+    return rows, skipped
+
+
+def bench_prompt(task, row, seq2seq=False):
+    if task == 'sst2':
+        return f"Review: {row['sentence'].strip()}\nSentiment:"
+    if task == 'samsum':
+        return f"summarize: {row['dialogue'].strip()}" if seq2seq else f"Dialogue: {row['dialogue'].strip()}\nSummary:"
+    return format_prompt('gsm8k', row)
+
+
+def first_paragraph(text):
+    """A decoder keeps writing past its answer; the first blank line ends it, as in the few-shot format."""
+    return text.split('\n\n')[0].strip()
+
+
+def sst2_report(rows, p_positive):
+    """Accuracy, macro-F1 and the error analysis (tagged wrong predictions, counts by tag) from P(positive)."""
+    labels, predicted = [r['label'] for r in rows], [int(p > 0.5) for p in p_positive]
+    metrics = classification_metrics(predicted, labels)
+    wrong = [dict(input=r['sentence'], label=r['label'], predicted=h, p_positive=p,
+                  categories=sst2_categories(r['sentence'], p))
+             for r, p, h in zip(rows, p_positive, predicted) if h != r['label']]
+    counts = {}
+    for w in wrong:
+        for c in w['categories']:
+            counts[c] = counts.get(c, 0) + 1
+    metrics['errors_by_category'] = counts
+    return metrics, wrong
+
+
+def samsum_report(rows, outputs):
+    """ROUGE of the summaries, and every (dialogue, output, reference) for reading."""
+    metrics = rouge(outputs, [r['summary'] for r in rows])
+    return metrics, [dict(input=r['dialogue'], output=o, reference=r['summary']) for r, o in zip(rows, outputs)]
 
 
 def classification_metrics(predictions, labels, n_classes=2):

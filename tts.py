@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 
 import torch
 
-from common import (REPO, UserError, append_result, configure, get_tokenizer, load_model, print0, provenance, setup_runtime,
+from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_jsonl)
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, generate_batch, load_task, pass_at_k, wilson_ci
 from verifier import score
@@ -50,9 +50,7 @@ config = configure(globals())
 rt = setup_runtime(device, dtype, seed)
 t_start = time.time()
 n_max = max(budgets)
-model, ckpt = load_model(generator, rt['device'])
-model.eval()
-enc = get_tokenizer(ckpt.get('config', {}).get('tokenizer', 'gpt2'))
+model, enc, _ = load_for_inference(generator, rt['device'])
 problems = load_task(task, split, task_dir)[0][:n_problems]
 if not problems:
     raise UserError(f"no {task} {split} problems")

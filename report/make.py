@@ -346,6 +346,48 @@ def finetune_section():
     return '\n'.join(out)
 
 
+def finetune_source(row, task):
+    """finetune.py's own row for the model an eval.py row scored, if any: the same folder prompted zero-shot
+    (plain prompt), the folder finetune.py saved, or export.py's folder of our checkpoint."""
+    ckpt = os.path.normpath(row['checkpoint'])
+    for p, r in load('finetune/*.json').items():
+        if r['task'] != task or r['config'].get('chat'):
+            continue
+        same = (r['mode'] == 'zero_shot' and os.path.normpath(r['model']) in (ckpt, os.path.join(os.path.dirname(ckpt), 'hf'))) \
+            or (r.get('saved_to') and os.path.normpath(os.path.relpath(r['saved_to'], REPO)) == ckpt)
+        if same and (r['n_eval'] == row['n_eval']):
+            return p, r
+    return None, None
+
+
+def benchmark_section():
+    """eval.py's sst2/samsum rows: our checkpoints and HF folders through finetune.py's prompts and scorers."""
+    out = []
+    for task, cols in (('sst2', ['accuracy', 'macro_f1']), ('samsum', ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'])):
+        rows = load(f'{task}/*.json')
+        if not rows:
+            continue
+        body = []
+        for p, r in rows.items():
+            fp, fr = finetune_source(r, task)
+            key = cols[0]
+            body.append([f"`{r['checkpoint']}`", r['n_eval']] + [f"{r[c]:.3f}" if task == 'sst2' else f"{r[c]:.1f}" for c in cols]
+                        + [ci(r['accuracy_ci95']) if task == 'sst2' else '',
+                           (f"{fr[key]:.3f}" if task == 'sst2' else f"{fr[key]:.1f}") + f" (`{fp}`)" if fr else '—',
+                           f"{r['wall_time_s'] / 60:.1f} min", f"`{p}`"])
+        out.append(f"**{task}** (validation, `python eval.py {task} --ckpt=...`):\n")
+        out.append(table(['checkpoint', 'n'] + cols + ['95% CI', f'finetune.py, same model ({cols[0]})', 'wall', 'source'],
+                         body))
+        out.append('')
+    if not out:
+        return None
+    out.append("eval.py scores our checkpoints and Llama-family HF folders through our own forward (`GPT.from_hf`, "
+               "right-padded batches); finetune.py scores HF models through transformers (left padding). Both read "
+               "the prompts, the label words and the metrics from tasks.py, so where both scored the same model the "
+               "numbers must agree (the test `test_eval_py_scores_like_finetune_py` checks it example by example).")
+    return '\n'.join(out)
+
+
 def gpu_section():
     rows = {p: r for p, r in load('gpu/*.json').items() if 'tok_s' in r}
     if not rows:
@@ -388,12 +430,14 @@ def error_analysis_section():
                        f"and {g['right_by_accident']} are right despite a miscalculated step. With the calculator "
                        f"writing every `<<expr=` result, the slips go to {t['arithmetic_slip']} and the correct "
                        f"answers from {g['correct'] + g['right_by_accident']} to {t['correct'] + t['right_by_accident']}.")
-    for p, r in load('finetune/*.json').items():
-        if r['task'] == 'sst2' and r.get('errors_by_category'):
+    sst2 = [(p, r, p.replace('.json', '_examples.jsonl')) for p, r in load('finetune/*.json').items() if r['task'] == 'sst2']
+    sst2 += [(p, r, p.replace('.json', '_errors.jsonl')) for p, r in load('sst2/*.json').items()]
+    for p, r, errors in sst2:
+        if r.get('errors_by_category'):
             cats = ', '.join(f"{k} {v}" for k, v in sorted(r['errors_by_category'].items(), key=lambda kv: -kv[1]))
             wrong = round((1 - r['accuracy']) * r['n_eval'])
             out.append(f"- SST-2 ({r['name']}): {wrong} misclassified; tags (one sentence can carry several): {cats} "
-                       f"(`{p.replace('.json', '_examples.jsonl')}`).")
+                       f"(`{errors}`).")
     for p in sorted(glob.glob(os.path.join(EXP, 'alignment', '*_errors.jsonl'))):
         rows = [json.loads(x) for x in open(p)]
         if rows:
@@ -415,7 +459,8 @@ CHAPTERS = [
         ('Supervised finetuning', sft_section), ('Direct preference optimisation', dpo_section),
         ('Verifier', verifier_section), ('Alignment stage table', alignment_section)]),
     ('6 Test-time compute', [('Strategies at matched samples', tts_section)]),
-    ('7 Finetuning pretrained models', [('SST-2, SAMSum, GSM8K', finetune_section)]),
+    ('7 Finetuning pretrained models', [('SST-2, SAMSum, GSM8K', finetune_section),
+                                        ('One scorer for every model (eval.py)', benchmark_section)]),
     ('8 Error analysis', [('Where the answers go wrong', error_analysis_section)]),
 ]
 

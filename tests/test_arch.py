@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from model import (GPT, GPTConfig, ConfigError, KVCache, LoRALinear, MoE, NF4Linear, StreamingKVCache, apply_lora,
-                   load_lora_state_dict, lora_state_dict, quantize_nf4, set_lora)
+                   load_lora_state_dict, lora_state_dict, merge_lora, quantize_nf4, set_lora)
 
 
 def moe_cfg(**kw):
@@ -186,6 +186,7 @@ def test_lora_on_hf_models(family):
         targets, inputs = ('q_proj', 'v_proj'), dict(input_ids=torch.randint(0, 100, (2, 10)))
     model.eval()
     before = model(**inputs).logits
+    keys = set(model.state_dict())
     names = apply_lora(model, targets, r=4)
     assert names and all(isinstance(model.get_submodule(n), LoRALinear) for n in names)
     torch.testing.assert_close(model(**inputs).logits, before)
@@ -196,6 +197,10 @@ def test_lora_on_hf_models(family):
     out.sum().backward()
     assert all(p.grad is None for n, p in model.named_parameters() if 'lora_' not in n)
     set_lora(model, merged=True)
+    torch.testing.assert_close(model(**inputs).logits, out, atol=1e-5, rtol=1e-4)
+    # merge_lora: the plain architecture back (what save_pretrained writes), the adapted outputs kept
+    merge_lora(model)
+    assert not any(isinstance(m, LoRALinear) for m in model.modules()) and set(model.state_dict()) == keys
     torch.testing.assert_close(model(**inputs).logits, out, atol=1e-5, rtol=1e-4)
 
 

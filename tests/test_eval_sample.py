@@ -111,3 +111,36 @@ def test_eval_attention_and_its_figures(tiny_ckpt, corpus, tmp_path):
     run('viz.py', 'attention', f'--results_dir={res}', f'--fig_dir={tmp_path}/fig')
     assert os.path.getsize(tmp_path / 'fig' / 'attention_maps.png') > 10_000
     assert os.path.exists(tmp_path / 'fig' / 'attention_sinks_by_layer.png')
+
+
+@needs_data_dir()
+def test_eval_all_runs_every_suite_and_skips_what_has_no_data(corpus, tmp_path_factory, tmp_path):
+    """eval.py all on one checkpoint: lm, attention, arith, sst2, samsum and tts write their rows; gsm8k, whose
+    data this DATA_DIR lacks, is reported and skipped while the rest still run; TinyStories val joins the lm
+    suite once it is prepared."""
+    from conftest import small_base
+    gen = small_base(corpus, tmp_path_factory, 128)
+    os.symlink(corpus, f'{tmp_path}/wt_8k')
+    data = tmp_path / 'data'
+    data.mkdir()
+    for d in ('gpt2_bpe', 'sst2', 'samsum'):
+        os.symlink(os.path.join(os.environ['DATA_DIR'], d), data / d)
+    run('data/arith/prepare.py', f'--out_dir={tmp_path}/arith', '--n_train=10', '--n_val=5', '--n_test=5', '--max_steps=1')
+    res = tmp_path / 'exp'
+    common = [f'--ckpt={gen}', f'--dataset={tmp_path}/wt', f'--extra_datasets={tmp_path}/ts', '--max_tokens=2000',
+              f'--results_dir={res}', '--device=cpu']
+    p = run('eval.py', 'all', *common, f'--task_dir={tmp_path}/arith', '--n_problems=3', '--n_samples=2',
+            '--max_new_tokens=8', '--summary_tokens=8', '--name=t', env=dict(DATA_DIR=str(data)))
+    summary = json.load(open(res / 'all' / 't.json'))['suites']
+    assert "no 'gsm8k/' folder" in summary['gsm8k']['skipped']
+    assert all(isinstance(summary[s], list) and summary[s] for s in ('lm', 'attention', 'arith', 'sst2', 'samsum', 'tts'))
+    assert [r['name'] for r in summary['lm']] == ['t_val', 't_test'] and 'ts_8k/val.bin missing' in p.stdout
+    sst2 = json.load(open(res / 'sst2' / 't.json'))
+    assert sst2['n_eval'] == 3 and sst2['accuracy'] in (0, 1 / 3, 2 / 3, 1) and sst2['git_commit']
+    samsum = json.load(open(res / 'samsum' / 't.json'))
+    assert samsum['n_eval'] == 3 and 0 <= samsum['rouge1'] <= 100 and len(open(res / 'samsum' / 't_examples.jsonl').readlines()) == 3
+    tts = json.load(open(res / 'tts' / 't.json'))
+    assert {r['n'] for r in tts['rows'] if r['strategy'] == 'self_consistency'} == {1, 2} and tts['n_problems'] == 3
+    os.symlink(corpus, f'{tmp_path}/ts_8k')
+    run('eval.py', 'lm', *common, '--splits=val', '--name=u')
+    assert json.load(open(res / 'lm' / 'u_ts_val.json'))['tokens_scored'] == 1999

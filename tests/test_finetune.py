@@ -2,6 +2,7 @@
 (no real weights are reachable offline): every task and mode runs, LoRA trains only adapters, rows are written;
 bad input gets one clear line."""
 import json
+import os
 
 import pytest
 
@@ -20,7 +21,8 @@ def folders(tmp_path_factory):
 
 def ft(folder, tmp_path, *args):
     run('finetune.py', f'--model={folder}', '--n_train=64', '--n_eval=6', '--eval_batch_size=3', '--batch_size=2',
-        '--max_iters=3', '--max_len=96', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}', *args)
+        '--max_iters=3', '--max_len=96', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}',
+        f'--out_dir={tmp_path}/saved', *args)
     name = next(a.split('=', 1)[1] for a in args if a.startswith('--name='))
     return json.load(open(tmp_path / 'finetune' / f'{name}.json'))
 
@@ -37,9 +39,29 @@ def test_sst2_lora_every_architecture(folders, tmp_path, arch):
 
 
 def test_sst2_qlora_nf4_base(folders, tmp_path):
-    """QLoRA-style: the frozen base goes to NF4 and the adapters still train."""
+    """QLoRA-style: the frozen base goes to NF4 and the adapters still train (and are saved alone)."""
     row = ft(folders / 'llama', tmp_path, '--task=sst2', '--mode=lora', '--quantize=True', '--name=q')
     assert row['quantize'] is True and 0 < row['trainable_params'] < row['params'] and row['iters'] == 3
+    assert os.listdir(tmp_path / 'saved') == ['adapter.pt']
+
+
+def test_eval_py_scores_like_finetune_py(folders, tmp_path):
+    """One prompt and one scorer: eval.py sst2 (our GPT.from_hf, right padding) gives the P(positive) that
+    finetune.py (transformers, left padding) gives, example by example, for the base model and for the
+    LoRA model finetune.py saved (adapters merged into an HF folder)."""
+    for mode, ckpt in (('zero_shot', folders / 'llama'), ('lora', tmp_path / 'saved')):
+        row = ft(folders / 'llama', tmp_path, '--task=sst2', f'--mode={mode}', f'--name={mode}', '--n_eval=12',
+                 '--learning_rate=0.05')
+        run('eval.py', 'sst2', f'--ckpt={ckpt}', '--n_problems=12', f'--results_dir={tmp_path}', f'--name=ev_{mode}',
+            '--device=cpu', '--batch_size=5')
+        ours = json.load(open(tmp_path / 'sst2' / f'ev_{mode}.json'))
+        assert ours['accuracy'] == row['accuracy'] and ours['n_eval'] == row['n_eval'] == 12
+        theirs = {w['input']: w['p_positive'] for w in map(json.loads, open(tmp_path / 'finetune' / f'{mode}_examples.jsonl'))}
+        mine = {w['input']: w['p_positive'] for w in map(json.loads, open(tmp_path / 'sst2' / f'ev_{mode}_errors.jsonl'))}
+        assert theirs.keys() == mine.keys() and all(abs(theirs[k] - mine[k]) < 1e-4 for k in theirs)
+        if mode == 'zero_shot':
+            base = theirs
+    assert theirs != base  # the saved model is the trained one, not the base
 
 
 def test_samsum_encoder_decoder_and_decoder(folders, tmp_path):
