@@ -252,6 +252,19 @@ def data_dir(name=None):
     return path
 
 
+def wikitext2_text(split):
+    """WikiText-2 raw (Merity et al. 2016) as one string: the hub rows, or $DATA_DIR/wikitext2/<split>.txt turned
+    into the same rows (blank single-space lines become empty rows, per the data README). split: train,
+    validation or test."""
+    local = data_dir('wikitext2')
+    if local is None:
+        from datasets import load_dataset
+        return ''.join(load_dataset('wikitext', 'wikitext-2-raw-v1', split=split)['text'])
+    with open(os.path.join(local, f'{split}.txt'), encoding='utf-8') as f:
+        text = f.read()
+    return ''.join(line + '\n' if line.strip() else '' for line in text.split('\n')[:-1])
+
+
 def dataset_dir(dataset):
     """A training dataset (train.bin/val.bin/meta.json): data/<name>/ in the repo, or a directory path."""
     return dataset if os.sep in dataset or os.path.isdir(dataset) else os.path.join(REPO, 'data', dataset)

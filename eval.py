@@ -375,8 +375,13 @@ def suite_attention(rt):
     """Attention maps over fixed WikiText-2 validation windows. The sink mass of a layer is the attention its
     queries (positions >= 4, averaged over heads) put on the first token: StreamingLLM (Xiao et al. 2023
     §3.1) finds it far above the 1/(i+1) a uniform head would give."""
+    from common import wikitext2_text
     model, enc, meta = load_for_inference(ckpt, rt['device'])
-    tokens, _ = token_split(meta['config'].get('tokenizer', 'gpt2'), 'val')
+    tokenizer = meta['config'].get('tokenizer', 'gpt2')
+    if os.path.isdir(tokenizer):  # an HF folder's own tokenizer (SmolLM2 ...): tokenize the raw text here
+        tokens = enc.encode(wikitext2_text('validation')[:300_000])
+    else:
+        tokens, _ = token_split(tokenizer, 'val')
     T = min(model.config.block_size, 128)
     starts = [i * len(tokens) // n_seqs for i in range(n_seqs)]
     idx = torch.tensor(np.stack([np.asarray(tokens[s:s + T], dtype=np.int64) for s in starts]), device=rt['device'])
@@ -517,8 +522,10 @@ def suite_alignment(rt):
             within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(n_samples)])
             row.update(verifier_auroc=auroc(scores, flat_y), verifier_within_problem_auroc=within,
                        verifier_within_problem_n=n_groups)
+            greedy = sum(s['correct'] for s in samples[:k]) / k
+            # the verifier's improvement: Delta EM of its best-of-N pick over greedy on the same problems
             row.update(verifier_em=picked / k, verifier_em_ci95=wilson_ci(picked, k), verifier=verifier,
-                       greedy_em_same_problems=sum(s['correct'] for s in samples[:k]) / k)
+                       greedy_em_same_problems=greedy, verifier_delta_em=picked / k - greedy)
         if hh_pairs:
             ref_from = meta.get('ref_from')  # a DPO checkpoint names its reference
             reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
@@ -642,7 +649,7 @@ HEADLINE = {'lm': ('name', 'token_ppl', 'bpb'), 'sst2': ('accuracy', 'accuracy_c
             'samsum': ('rouge1', 'rouge2', 'rougeL', 'rougeLsum'), 'arith': ('em', 'em_ci95', 'n_em'),
             'gsm8k': ('em', 'em_ci95', 'n_em'), 'attention': ('sink_mass_by_layer', 'uniform_sink_mass'),
             'tts': ('oracle_at_n_max', 'tool_calls_help'), 'ablations': ('name', 'val_loss'),
-            'alignment': ('stage', 'arith_em', 'arith_em_ci95')}
+            'alignment': ('stage', 'arith_em', 'arith_em_ci95', 'verifier_delta_em')}
 
 
 def suite_all(rt):

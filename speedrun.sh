@@ -17,7 +17,7 @@ if [ -z "${SCALE:-}" ]; then
 fi
 if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
-  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=()  # the stage configs as written
+  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=()  # the stage configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
@@ -29,6 +29,7 @@ else
   QUANT=(--max_tokens=60000)
   ALIGN=(--n_problems=500 --n_sampled=50 --gsm8k_problems=50 --hh_pairs=100)
   TTS=(--n_problems=60 "--budgets=(1, 2, 4, 8, 16)")
+  SAMSUM=(--n_problems=100)
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
@@ -82,9 +83,12 @@ stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt 
   --verifier=$A/verifier/best.pt "${TTS[@]}"
 # 11. where attention goes: maps and attention-sink mass by layer -> experiments/attention/
 stage eval_attention python3 eval.py attention --ckpt=$RUN/best.pt $N
-# 12. a few samples from the pretrained model
+# 12. the pretrained model on SST-2 and SAMSum with finetune.py's prompts and scorers -> experiments/sst2|samsum/
+stage eval_sst2 python3 eval.py sst2 --ckpt=$RUN/best.pt $N
+stage eval_samsum python3 eval.py samsum --ckpt=$RUN/best.pt $N "${SAMSUM[@]}"
+# 13. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
-# 13. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
+# 14. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
 python3 viz.py
 python3 report/make.py
 

@@ -109,12 +109,33 @@ def read_json(suite):
 
 
 def fig_attention():
-    """Attention maps of the first and last layer (every head) over one validation window, and the attention
-    mass on the first token by layer (the sink, StreamingLLM §3.1) against a uniform head."""
-    runs = read_json('attention')
+    """Attention maps of the first and last layer (every head) over one validation window, one figure per run
+    (our checkpoints first: attention_maps.png; HF folders: attention_maps_<name>.png), and the attention mass
+    on the first token by layer (the sink, StreamingLLM §3.1) against a uniform head."""
+    runs = sorted(read_json('attention'), key=lambda r: not r['checkpoint'].endswith('.pt'))
+    unique = {(r['checkpoint'], tuple(round(m, 4) for m in r['sink_mass_by_layer'])): r for r in runs[::-1]}
+    runs = [r for r in runs if r in unique.values()]  # one curve per model, whichever result names it
     if not runs:
         return None
-    r = runs[0]
+    first = attention_maps(runs[0], 'attention_maps.png')
+    for r in runs[1:]:
+        if not r['checkpoint'].endswith('.pt'):
+            attention_maps(r, f"attention_maps_{r['name']}.png")
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for run in runs:  # layers as a fraction of depth, so models of 4 and 30 layers share the axis
+        depth = [i / max(1, run['n_layer'] - 1) for i in range(run['n_layer'])]
+        ax.plot(depth, run['sink_mass_by_layer'], marker='o', markersize=3,
+                label=f"{run['name']} ({run['n_layer']} layers)")
+    ax.axhline(runs[0]['uniform_sink_mass'], color='grey', linestyle='--', label='uniform attention')
+    ax.set(xlabel='layer / (n_layer - 1)', ylabel='attention on the first token',
+           title='Attention-sink mass by layer (queries >= 4)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, 'attention_sinks_by_layer.png')
+    return first
+
+
+def attention_maps(r, filename):
     layers = sorted({0, r['n_layer'] - 1})
     fig, axes = plt.subplots(len(layers), r['n_head'], figsize=(3 * r['n_head'], 3.1 * len(layers)), squeeze=False)
     ticks = [t.replace('\n', '\\n')[:8] for t in r['tokens']]
@@ -127,17 +148,7 @@ def fig_attention():
     axes[-1][0].set_xlabel('key (attended-to token)')
     axes[-1][0].set_ylabel('query token')
     fig.suptitle(f"Attention maps of {r['name']} (first {len(ticks)} tokens of a WikiText-2 validation window)")
-    first = save(fig, 'attention_maps.png')
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for run in runs:
-        ax.plot(range(run['n_layer']), run['sink_mass_by_layer'], marker='o', label=run['name'])
-    ax.axhline(runs[0]['uniform_sink_mass'], color='grey', linestyle='--', label='uniform attention')
-    ax.set_xticks(range(max(run['n_layer'] for run in runs)))
-    ax.set(xlabel='layer', ylabel='attention on the first token', title='Attention-sink mass by layer (queries >= 4)')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save(fig, 'attention_sinks_by_layer.png')
-    return first
+    return save(fig, filename)
 
 
 def fig_calibration():

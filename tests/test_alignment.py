@@ -48,6 +48,7 @@ def test_eval_alignment_stage_table(chain, tmp_path):
     assert base['stage'] == 'base' and dpo['stage'] == 'dpo' and 'delta_em_vs_previous' in dpo
     assert base['arith_n_em'] == 6 and base['n_sampled'] == 3 and 'pass@2' in base and base['gsm8k_n'] == 2
     assert 'verifier_em' in dpo and 'verifier_em' not in base and 'verifier_within_problem_auroc' in dpo
+    assert dpo['verifier_delta_em'] == pytest.approx(dpo['verifier_em'] - dpo['greedy_em_same_problems'])
     assert base['hh_pairs'] == 4 and 'hh_reward_accuracy' in dpo and 'hh_reward_accuracy' not in base
     assert 0 <= base['hh_logp_per_token_accuracy'] <= 1
     assert os.path.exists(tmp_path / 'alignment' / 'al_base.json')

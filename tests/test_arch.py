@@ -36,7 +36,7 @@ def test_moe_top1_equals_token_loop():
     flat = x.reshape(-1, 32)
     probs = moe.router(flat).softmax(-1)
     ref = torch.stack([probs[i].max() * torch.nn.functional.linear(
-        torch.nn.functional.silu(a := torch.nn.functional.linear(flat[i], moe.w_fc[e])[:48]) *
+        torch.nn.functional.silu(torch.nn.functional.linear(flat[i], moe.w_fc[e])[:48]) *
         torch.nn.functional.linear(flat[i], moe.w_fc[e])[48:], moe.c_proj[e])
         for i, e in enumerate(probs.argmax(-1).tolist())])
     torch.testing.assert_close(moe(x).reshape(-1, 32), ref, atol=1e-6, rtol=1e-5)

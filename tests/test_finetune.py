@@ -95,3 +95,11 @@ def test_finetune_bad_input(folders, tmp_path):
             env=dict(DATA_DIR=str(tmp_path / 'data')), check=False)
     assert p.returncode == 0, p.stderr
     assert 'sst2 train: 1 rows (2 skipped' in p.stdout
+
+
+def test_eval_attention_on_an_hf_folder(folders, tmp_path):
+    """An HF Llama folder brings its own tokenizer: eval.py attention tokenizes WikiText-2's raw text with it."""
+    run('eval.py', 'attention', f'--ckpt={folders / "llama"}', f'--results_dir={tmp_path}', '--name=hf', '--n_seqs=2',
+        '--device=cpu')
+    row = json.load(open(tmp_path / 'attention' / 'hf.json'))
+    assert row['n_layer'] == 1 and row['context'] == 128 and len(row['maps'][0]) == 2 and len(row['tokens']) == 32

@@ -3,9 +3,9 @@ import time
 
 import pytest
 
-from tasks import (CalcError, auroc, calculate, calculator_tool, check_annotations, complete, ece, exact_match,
-                   generate_batch,
-                   extract_answer, normalize_number, pass_at_k, wilson_ci)
+from tasks import (CalcError, auroc, calculate, calculator_tool, check_annotations, classification_metrics, complete,
+                   ece, exact_match, extract_answer, generate_batch, normalize_number, pass_at_k, rouge, sst2_categories,
+                   sst2_report, wilson_ci)
 
 
 @pytest.mark.parametrize('text, want', [('1,234', '1234'), ('$5.00', '5'), ('18.', '18'), ('-3', '-3'), ('7.50', '7.5'),
@@ -112,6 +112,41 @@ def test_auroc_and_ece_by_hand():
     # two bins: [0.9, 0.9] with 1 of 2 correct, [0.1] wrong -> (2/3)*|0.5-0.9| + (1/3)*|0-0.1|
     err, rows = ece([0.9, 0.9, 0.1], [1, 0, 0])
     assert err == pytest.approx(2 / 3 * 0.4 + 1 / 3 * 0.1) and [r['n'] for r in rows] == [1, 2]
+
+
+def test_classification_metrics_by_hand():
+    # labels 1 1 1 0 0, predicted 1 0 1 1 0: class 1 tp 2 fp 1 fn 1 -> P = R = F1 = 2/3; class 0 tp 1 fp 1 fn 1 -> 1/2
+    m = classification_metrics([1, 0, 1, 1, 0], [1, 1, 1, 0, 0])
+    assert m['accuracy'] == pytest.approx(3 / 5) and m['accuracy_ci95'] == wilson_ci(3, 5)
+    assert m['per_class'][1] == pytest.approx(dict(precision=2 / 3, recall=2 / 3, f1=2 / 3))
+    assert m['per_class'][0]['f1'] == pytest.approx(1 / 2) and m['macro_f1'] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert classification_metrics([1, 1], [1, 1])['per_class'][0] == dict(precision=0.0, recall=0.0, f1=0.0)
+
+
+def test_rouge_by_hand_with_stemming():
+    # unigrams: 5 of 6 shared both ways -> R1 = 5/6; bigrams: the cat, on the, the mat of 5 -> R2 = 3/5;
+    # longest common subsequence "the cat on the mat" -> RL = 5/6
+    r = rouge(['the cat sat on the mat'], ['the cat is on the mat'])
+    assert r['rouge1'] == pytest.approx(500 / 6) and r['rouge2'] == pytest.approx(60) and r['rougeL'] == pytest.approx(500 / 6)
+    assert rouge(['Cats running.'], ['cat runs'])['rouge1'] == pytest.approx(100)  # Porter stemming on
+    # Lsum: union LCS over sentences, so the order of the sentences does not matter; plain L does
+    two = rouge(['He left. She stayed.'], ['She stayed. He left.'])
+    assert two['rougeLsum'] == pytest.approx(100) and two['rougeL'] < 100
+    from rouge_score import rouge_scorer  # the library, called directly, on a real-looking pair
+    pred, ref = 'Amanda will bring cookies tomorrow.', 'Amanda baked cookies and will bring Jerry some tomorrow.'
+    want = rouge_scorer.RougeScorer(['rouge1', 'rouge2'], use_stemmer=True).score(ref, pred)
+    got = rouge([pred], [ref])
+    assert got['rouge1'] == pytest.approx(100 * want['rouge1'].fmeasure) and got['rouge2'] == pytest.approx(100 * want['rouge2'].fmeasure)
+
+
+def test_sst2_tags_and_report():
+    assert sst2_categories("it is not a bad film , but it drags", 0.3) == ['negation', 'contrast']
+    assert sst2_categories("a lovely film", 0.55) == ['ambiguous'] and sst2_categories("a lovely film", 0.9) == ['other']
+    assert 'long' in sst2_categories(' '.join(['word'] * 26), 0.9)
+    rows = [dict(sentence='great', label=1), dict(sentence="isn't great", label=0), dict(sentence='dull', label=0)]
+    metrics, wrong = sst2_report(rows, [0.9, 0.8, 0.2])
+    assert metrics['accuracy'] == pytest.approx(2 / 3) and metrics['errors_by_category'] == {'negation': 1}
+    assert wrong == [dict(input="isn't great", label=0, predicted=1, p_positive=0.8, categories=['negation'])]
 
 
 class FakeEnc:

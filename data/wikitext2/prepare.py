@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import token_dir, configure, data_dir, write_token_dataset  # noqa: E402
+from common import token_dir, configure, wikitext2_text, write_token_dataset  # noqa: E402
 
 tokenizer = 'gpt2'           # or gpt2_8k: GPT-2 BPE cut to 8192 ids, for CPU-scale models
 out_dir = ''                 # '' = data/<name> for gpt2, data/<name>_8k for gpt2_8k
@@ -18,17 +18,6 @@ out_dir = out_dir or token_dir(__file__, tokenizer)
 SPLITS = {'train': 'train', 'val': 'validation', 'test': 'test'}
 
 
-def load_rows(split):
-    local = data_dir('wikitext2')
-    if local is None:
-        from datasets import load_dataset
-        return load_dataset('wikitext', 'wikitext-2-raw-v1', split=split)['text']
-    with open(os.path.join(local, f'{split}.txt'), encoding='utf-8') as f:
-        text = f.read()
-    # the hub rows, per the data README: blank (single-space) lines become empty rows
-    return [line + '\n' if line.strip() else '' for line in text.split('\n')[:-1]]
-
-
 if __name__ == '__main__':
-    splits = {ours: ''.join(load_rows(theirs)) for ours, theirs in SPLITS.items()}
+    splits = {ours: wikitext2_text(theirs) for ours, theirs in SPLITS.items()}
     write_token_dataset(out_dir, splits, source='wikitext-2-raw-v1', tokenizer=tokenizer)
