@@ -40,6 +40,7 @@ dataset = 'wikitext2'          # lm: data/<dataset>[_8k]/ with val.bin/test.bin,
 splits = 'val,test'
 extra_datasets = 'tinystories'  # lm: also their val split, when prepared (skipped with the command to prepare it)
 stride = 0                     # lm: 0 = non-overlapping windows of block_size; < block_size = sliding window
+context = 0                    # lm: window length (0 = the model's block_size; HF models: e.g. 1024)
 batch_size = 8
 max_tokens = 0                 # lm: evaluate only the first N tokens of each split (0 = all)
 runs = ''                      # ablations: comma-separated run folders (each with best.pt, summary.json, log.jsonl)
@@ -112,8 +113,17 @@ def lm_nll(model, tokens, block_size, stride, batch_size, autocast, device):
 
 def token_split(tokenizer, split, source=None):
     """Tokens of data/<source>[_8k]/<split>.bin (source: the dataset key by default) for the model's tokenizer,
-    plus the dataset's meta.json."""
+    plus the dataset's meta.json. An HF folder's own tokenizer (SmolLM2, ...) has no prepared files: WikiText-2's
+    raw text is tokenized here, and its bytes and words counted, so bits per byte compare across tokenizers."""
     source = source or dataset
+    if os.path.isdir(tokenizer):
+        from common import get_tokenizer, wikitext2_text
+        if os.path.basename(source) != 'wikitext2':
+            raise UserError(f"a model with its own tokenizer ({tokenizer}) is scored on WikiText-2's raw text only")
+        text = wikitext2_text({'val': 'validation'}.get(split, split))
+        tokens = np.array(get_tokenizer(tokenizer).encode(text), dtype=np.int64)
+        info = dict(tokens=len(tokens), bytes=len(text.encode('utf-8')), words=len(text.split()))
+        return tokens, dict(tokenizer=tokenizer, splits={split: info})
     ddir = os.path.join(REPO, 'data', source + tokenizer.removeprefix('gpt2'))
     meta_path, path = os.path.join(ddir, 'meta.json'), os.path.join(ddir, f'{split}.bin')
     if not os.path.exists(meta_path) or not os.path.exists(path):
@@ -151,12 +161,13 @@ def suite_lm(rt):
         frac = 1.0
         if max_tokens and max_tokens < len(tokens):
             frac, tokens = max_tokens / len(tokens), tokens[:max_tokens]
-        nll, n = lm_nll(model, tokens, model.config.block_size, stride, batch_size, rt['autocast'], rt['device'])
+        window = context or model.config.block_size
+        nll, n = lm_nll(model, tokens, window, stride, batch_size, rt['autocast'], rt['device'])
         # bytes/words of an evaluated prefix are prorated by its token share (exact when max_tokens = 0)
         n_bytes, n_words = info['bytes'] * frac, info['words'] * frac
         tag = split if source == dataset else f'{os.path.basename(source)}_{split}'
         row = dict(name=f'{run_name}_{tag}', checkpoint=ckpt, dataset=source, split=split, tokenizer=tokenizer,
-                   params=model.num_params(), block_size=model.config.block_size, stride=stride or model.config.block_size,
+                   params=model.num_params(), block_size=window, stride=stride or window,
                    tokens_scored=n, nll_per_token=nll / n, token_ppl=perplexity(nll, n),
                    # word-level ppl: total NLL over the whitespace words of the raw text (Radford et al. 2019)
                    word_ppl=math.exp(nll / n_words), bpb=nats_to_bpb(nll / n, n, n_bytes),
@@ -375,13 +386,8 @@ def suite_attention(rt):
     """Attention maps over fixed WikiText-2 validation windows. The sink mass of a layer is the attention its
     queries (positions >= 4, averaged over heads) put on the first token: StreamingLLM (Xiao et al. 2023
     §3.1) finds it far above the 1/(i+1) a uniform head would give."""
-    from common import wikitext2_text
     model, enc, meta = load_for_inference(ckpt, rt['device'])
-    tokenizer = meta['config'].get('tokenizer', 'gpt2')
-    if os.path.isdir(tokenizer):  # an HF folder's own tokenizer (SmolLM2 ...): tokenize the raw text here
-        tokens = enc.encode(wikitext2_text('validation')[:300_000])
-    else:
-        tokens, _ = token_split(tokenizer, 'val')
+    tokens, _ = token_split(meta['config'].get('tokenizer', 'gpt2'), 'val')
     T = min(model.config.block_size, 128)
     starts = [i * len(tokens) // n_seqs for i in range(n_seqs)]
     idx = torch.tensor(np.stack([np.asarray(tokens[s:s + T], dtype=np.int64) for s in starts]), device=rt['device'])
@@ -639,7 +645,11 @@ def suite_tts(rt):
     if subprocess.run([sys.executable, os.path.join(REPO, 'tts.py'), *args]).returncode:
         raise UserError(f"tts.py failed on {ckpt} (its error is above)")
     with open(os.path.join(results_dir, 'tts', f'{run_name}.json')) as f:
-        return [json.load(f)]
+        res = json.load(f)
+    at_max = {r['strategy']: r['accuracy'] for r in res['rows'] if r['n'] == res['n_max']}
+    best = max((s for s in at_max if s != 'pass@N'), key=at_max.get)
+    return [dict(res, greedy_em=next(r['accuracy'] for r in res['rows'] if r['strategy'] == 'greedy'),
+                 best_strategy=f"{best}@{res['n_max']}", best_strategy_em=at_max[best])]
 
 
 # -----------------------------------------------------------------------------
@@ -648,7 +658,8 @@ def suite_tts(rt):
 HEADLINE = {'lm': ('name', 'token_ppl', 'bpb'), 'sst2': ('accuracy', 'accuracy_ci95', 'macro_f1'),
             'samsum': ('rouge1', 'rouge2', 'rougeL', 'rougeLsum'), 'arith': ('em', 'em_ci95', 'n_em'),
             'gsm8k': ('em', 'em_ci95', 'n_em'), 'attention': ('sink_mass_by_layer', 'uniform_sink_mass'),
-            'tts': ('oracle_at_n_max', 'tool_calls_help'), 'ablations': ('name', 'val_loss'),
+            'tts': ('greedy_em', 'best_strategy', 'best_strategy_em', 'oracle_at_n_max'),
+            'ablations': ('name', 'val_ppl', 'train_tok_s', 'decode_tok_s'),
             'alignment': ('stage', 'arith_em', 'arith_em_ci95', 'verifier_delta_em')}
 
 

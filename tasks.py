@@ -516,17 +516,21 @@ def first_paragraph(text):
 
 
 def sst2_report(rows, p_positive):
-    """Accuracy, macro-F1 and the error analysis (tagged wrong predictions, counts by tag) from P(positive)."""
+    """Accuracy, macro-F1 and the error analysis from P(positive): the wrong predictions with their tags, error
+    counts by tag, and accuracy on the sentences of each tag (is negation harder than the average sentence?)."""
     labels, predicted = [r['label'] for r in rows], [int(p > 0.5) for p in p_positive]
     metrics = classification_metrics(predicted, labels)
-    wrong = [dict(input=r['sentence'], label=r['label'], predicted=h, p_positive=p,
-                  categories=sst2_categories(r['sentence'], p))
-             for r, p, h in zip(rows, p_positive, predicted) if h != r['label']]
-    counts = {}
-    for w in wrong:
-        for c in w['categories']:
-            counts[c] = counts.get(c, 0) + 1
-    metrics['errors_by_category'] = counts
+    tags = [sst2_categories(r['sentence'], p, r['label']) for r, p in zip(rows, p_positive)]
+    wrong = [dict(input=r['sentence'], label=r['label'], predicted=h, p_positive=p, categories=t)
+             for r, p, h, t in zip(rows, p_positive, predicted, tags) if h != r['label']]
+    counts, by_tag = {}, {}
+    for t, h, y in zip(tags, predicted, labels):
+        for c in t:
+            n, right = by_tag.get(c, (0, 0))
+            by_tag[c] = (n + 1, right + (h == y))
+            counts[c] = counts.get(c, 0) + (h != y)
+    metrics['errors_by_category'] = {c: k for c, k in counts.items() if k}
+    metrics['accuracy_by_category'] = {c: dict(n=n, accuracy=right / n) for c, (n, right) in by_tag.items()}
     return metrics, wrong
 
 
@@ -569,14 +573,28 @@ SST2_NEGATION = re.compile(r"\b(not|no|never|nothing|neither|nor|n't|without|har
 SST2_CONTRAST = re.compile(r"\b(but|however|although|though|yet|despite|while)\b", re.I)
 
 
-def sst2_categories(sentence, p_positive):
-    """Error-analysis tags for an SST-2 sentence: negation, contrast, long (> 25 words), ambiguous (the model's
-    P(positive) within 0.4-0.6)."""
+# a small lexicon of unambiguous review words: enough to see when a sentence's words point against its label
+SST2_POSITIVE = set("""good great best fun funny love lovely beautiful wonderful charming excellent enjoyable brilliant
+    delightful perfect entertaining smart fresh touching powerful engaging impressive warm masterpiece compelling
+    solid rich clever witty""".split())
+SST2_NEGATIVE = set("""bad worst boring dull awful terrible mess stupid flat tedious poor waste predictable lame
+    pointless silly ugly tired bland annoying unfunny mediocre weak slow fails failure disappointing lifeless
+    incoherent forgettable""".split())
+
+
+def sst2_categories(sentence, p_positive, label=None):
+    """Error-analysis tags for an SST-2 sentence: negation, contrast, sentiment_flip (more lexicon words of the
+    opposite polarity than of its label's: "not bad at all" is positive), long (> 25 words), ambiguous (the
+    model's P(positive) within 0.4-0.6)."""
     tags = []
     if SST2_NEGATION.search(sentence):
         tags.append('negation')
     if SST2_CONTRAST.search(sentence):
         tags.append('contrast')
+    words = re.findall(r"[a-z]+", sentence.lower())
+    pos, neg = sum(w in SST2_POSITIVE for w in words), sum(w in SST2_NEGATIVE for w in words)
+    if label is not None and (neg > pos if label == 1 else pos > neg):
+        tags.append('sentiment_flip')
     if len(sentence.split()) > 25:
         tags.append('long')
     if 0.4 <= p_positive <= 0.6:

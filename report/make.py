@@ -34,13 +34,18 @@ def lm_section():
     rows = {p: r for p, r in load('lm/*.json').items() if 'token_ppl' in r}
     if not rows:
         return None
-    body = table(['run', 'split', 'params', 'train tokens', 'train wall', 'token ppl', 'word ppl', 'bits/byte', 'source'],
-                 [[r['name'].rsplit('_', 1)[0], r['split'], f"{r['params'] / 1e6:.1f}M",
-                   f"{(r.get('train_tokens') or 0) / 1e6:.2f}M", f"{(r.get('train_wall_s') or 0) / 60:.0f} min",
+    body = table(['run', 'data', 'split', 'params', 'tokenizer', 'context', 'tokens scored', 'train tokens', 'train wall',
+                  'token ppl', 'word ppl', 'bits/byte', 'source'],
+                 [[r['name'].rsplit('_', 1)[0], os.path.basename(r['dataset']), r['split'], f"{r['params'] / 1e6:.1f}M",
+                   os.path.basename(r['tokenizer']), r['block_size'], f"{r['tokens_scored']:,}",
+                   f"{r['train_tokens'] / 1e6:.2f}M" if r.get('train_tokens') else 'pretrained',
+                   f"{r['train_wall_s'] / 60:.0f} min" if r.get('train_wall_s') else '–',
                    f"{r['token_ppl']:.1f}", f"{r['word_ppl']:.1f}", f"{r['bpb']:.3f}", f"`{p}`"] for p, r in rows.items()])
     first = next(iter(rows.values()))
-    body += f"\n\nTokenizer `{first['tokenizer']}`, context {first['block_size']}, non-overlapping windows; " \
-        f"measured on {hw(first)}. Word-level perplexity = exp(total NLL / whitespace words of the raw text)."
+    body += ("\n\nNon-overlapping windows of the context length; measured on " + hw(first) + ". Word-level perplexity = "
+             "exp(total NLL / whitespace words of the raw text); bits per byte divide the total NLL by the raw text's "
+             "UTF-8 bytes, so they (and word perplexity) compare across tokenizers, token perplexity does not. A row "
+             "that scored a prefix of a split (`--max_tokens`) prorates bytes and words by its token share.")
     for p, r in rows.items():
         log_path = os.path.join(EXP, 'lm', f"{r['name'].rsplit('_', 1)[0]}_log.jsonl")
         if r['split'] != 'val' or not os.path.exists(log_path):
@@ -311,11 +316,18 @@ def attention_section():
     rows = load('attention/*.json')
     if not rows:
         return None
-    body = table(['model', 'context', 'attention on token 0 by layer', 'uniform head', 'source'],
-                 [[r['name'], r['context'], ', '.join(f"{m:.3f}" for m in r['sink_mass_by_layer']),
+    def by_layer(m):
+        if len(m) <= 8:
+            return ', '.join(f"{x:.3f}" for x in m)
+        top = max(range(len(m)), key=m.__getitem__)
+        return (f"{len(m)} layers: first {m[0]:.3f}, mean {sum(m) / len(m):.3f}, max {m[top]:.3f} (layer {top}), "
+                f"last {m[-1]:.3f}")
+    body = table(['model', 'checkpoint', 'context', 'attention on token 0 by layer', 'uniform head', 'source'],
+                 [[r['name'], f"`{r['checkpoint']}`", r['context'], by_layer(r['sink_mass_by_layer']),
                    f"{r['uniform_sink_mass']:.3f}", f"`{p}`"] for p, r in rows.items()])
     return body + ("\n\nMean attention that queries at positions ≥ 4 put on the first token of a validation window, "
-                   "averaged over heads. Figures: `report/figures/attention_maps.png`, `attention_sinks_by_layer.png`.")
+                   "averaged over heads. Figures: `report/figures/attention_maps.png` (our checkpoint), "
+                   "`attention_maps_<name>.png` (HF folders), `attention_sinks_by_layer.png`.")
 
 
 def finetune_section():
@@ -372,11 +384,12 @@ def benchmark_section():
             fp, fr = finetune_source(r, task)
             key = cols[0]
             body.append([f"`{r['checkpoint']}`", r['n_eval']] + [f"{r[c]:.3f}" if task == 'sst2' else f"{r[c]:.1f}" for c in cols]
-                        + [ci(r['accuracy_ci95']) if task == 'sst2' else '',
-                           (f"{fr[key]:.3f}" if task == 'sst2' else f"{fr[key]:.1f}") + f" (`{fp}`)" if fr else '—',
+                        + ([ci(r['accuracy_ci95'])] if task == 'sst2' else [])
+                        + [(f"{fr[key]:.3f}" if task == 'sst2' else f"{fr[key]:.1f}") + f" (`{fp}`)" if fr else '—',
                            f"{r['wall_time_s'] / 60:.1f} min", f"`{p}`"])
         out.append(f"**{task}** (validation, `python eval.py {task} --ckpt=...`):\n")
-        out.append(table(['checkpoint', 'n'] + cols + ['95% CI', f'finetune.py, same model ({cols[0]})', 'wall', 'source'],
+        out.append(table(['checkpoint', 'n'] + cols + ['95% CI'] * (task == 'sst2')
+                         + [f'finetune.py, same model ({cols[0]})', 'wall', 'source'],
                          body))
         out.append('')
     if not out:
@@ -385,6 +398,26 @@ def benchmark_section():
                "right-padded batches); finetune.py scores HF models through transformers (left padding). Both read "
                "the prompts, the label words and the metrics from tasks.py, so where both scored the same model the "
                "numbers must agree (the test `test_eval_py_scores_like_finetune_py` checks it example by example).")
+    return '\n'.join(out)
+
+
+def all_section():
+    """eval.py all: each suite's headline numbers for one checkpoint, and the suites skipped (with why)."""
+    rows = load('all/*.json')
+    if not rows:
+        return None
+
+    def fmt(v):
+        if isinstance(v, (list, tuple)):
+            return '(' + ', '.join(fmt(x) for x in v) + ')'
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+    out = []
+    for p, r in rows.items():
+        body = [[suite, f"skipped: {res['skipped']}" if isinstance(res, dict) else
+                 '; '.join(', '.join(f"{k} {fmt(v)}" for k, v in row.items()) for row in res)]
+                for suite, res in r['suites'].items()]
+        out.append(f"`{r['command']}` ({r['wall_time_s'] / 60:.0f} min on {hw(r)}, `{p}`; full rows in each suite's folder):\n")
+        out.append(table(['suite', 'headline'], body))
     return '\n'.join(out)
 
 
@@ -430,14 +463,19 @@ def error_analysis_section():
                        f"and {g['right_by_accident']} are right despite a miscalculated step. With the calculator "
                        f"writing every `<<expr=` result, the slips go to {t['arithmetic_slip']} and the correct "
                        f"answers from {g['correct'] + g['right_by_accident']} to {t['correct'] + t['right_by_accident']}.")
-    sst2 = [(p, r, p.replace('.json', '_examples.jsonl')) for p, r in load('finetune/*.json').items() if r['task'] == 'sst2']
-    sst2 += [(p, r, p.replace('.json', '_errors.jsonl')) for p, r in load('sst2/*.json').items()]
+    sst2 = [(p, r, p.replace('.json', '_errors.jsonl')) for p, r in load('sst2/*.json').items()]
+    covered = {finetune_source(r, 'sst2')[0] for _, r, _ in sst2}  # the same predictions, scored by eval.py
+    sst2 += [(p, r, p.replace('.json', '_examples.jsonl')) for p, r in load('finetune/*.json').items()
+             if r['task'] == 'sst2' and p not in covered]
     for p, r, errors in sst2:
         if r.get('errors_by_category'):
             cats = ', '.join(f"{k} {v}" for k, v in sorted(r['errors_by_category'].items(), key=lambda kv: -kv[1]))
             wrong = round((1 - r['accuracy']) * r['n_eval'])
-            out.append(f"- SST-2 ({r['name']}): {wrong} misclassified; tags (one sentence can carry several): {cats} "
-                       f"(`{errors}`).")
+            by = sorted((r.get('accuracy_by_category') or {}).items(), key=lambda kv: kv[1]['accuracy'])
+            acc = f"; accuracy by tag against {r['accuracy']:.3f} overall: " + ', '.join(
+                f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in by) if by else ''
+            out.append(f"- SST-2 ({r['name']}): {wrong} misclassified; tags (one sentence can carry several): {cats}"
+                       f"{acc} (`{errors}`).")
     for p in sorted(glob.glob(os.path.join(EXP, 'alignment', '*_errors.jsonl'))):
         rows = [json.loads(x) for x in open(p)]
         if rows:
@@ -460,7 +498,8 @@ CHAPTERS = [
         ('Verifier', verifier_section), ('Alignment stage table', alignment_section)]),
     ('6 Test-time compute', [('Strategies at matched samples', tts_section)]),
     ('7 Finetuning pretrained models', [('SST-2, SAMSum, GSM8K', finetune_section),
-                                        ('One scorer for every model (eval.py)', benchmark_section)]),
+                                        ('One scorer for every model (eval.py)', benchmark_section),
+                                        ('Every suite on one checkpoint (eval.py all)', all_section)]),
     ('8 Error analysis', [('Where the answers go wrong', error_analysis_section)]),
 ]
 

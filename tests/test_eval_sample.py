@@ -141,6 +141,7 @@ def test_eval_all_runs_every_suite_and_skips_what_has_no_data(corpus, tmp_path_f
     assert samsum['n_eval'] == 3 and 0 <= samsum['rouge1'] <= 100 and len(open(res / 'samsum' / 't_examples.jsonl').readlines()) == 3
     tts = json.load(open(res / 'tts' / 't.json'))
     assert {r['n'] for r in tts['rows'] if r['strategy'] == 'self_consistency'} == {1, 2} and tts['n_problems'] == 3
+    assert summary['tts'][0]['best_strategy'] == 'self_consistency@2' and 0 <= summary['tts'][0]['greedy_em'] <= 1
     os.symlink(corpus, f'{tmp_path}/ts_8k')
     run('eval.py', 'lm', *common, '--splits=val', '--name=u')
     assert json.load(open(res / 'lm' / 'u_ts_val.json'))['tokens_scored'] == 1999

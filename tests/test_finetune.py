@@ -2,6 +2,7 @@
 (no real weights are reachable offline): every task and mode runs, LoRA trains only adapters, rows are written;
 bad input gets one clear line."""
 import json
+import math
 import os
 
 import pytest
@@ -97,9 +98,17 @@ def test_finetune_bad_input(folders, tmp_path):
     assert 'sst2 train: 1 rows (2 skipped' in p.stdout
 
 
-def test_eval_attention_on_an_hf_folder(folders, tmp_path):
-    """An HF Llama folder brings its own tokenizer: eval.py attention tokenizes WikiText-2's raw text with it."""
+def test_eval_lm_and_attention_on_an_hf_folder(folders, tmp_path):
+    """An HF Llama folder brings its own tokenizer: eval.py tokenizes WikiText-2's raw text with it, and bits
+    per byte count the raw text's bytes (so they compare across tokenizers)."""
     run('eval.py', 'attention', f'--ckpt={folders / "llama"}', f'--results_dir={tmp_path}', '--name=hf', '--n_seqs=2',
         '--device=cpu')
     row = json.load(open(tmp_path / 'attention' / 'hf.json'))
     assert row['n_layer'] == 1 and row['context'] == 128 and len(row['maps'][0]) == 2 and len(row['tokens']) == 32
+    run('eval.py', 'lm', f'--ckpt={folders / "llama"}', f'--results_dir={tmp_path}', '--name=hf', '--splits=val',
+        '--max_tokens=300', '--context=64', '--device=cpu')
+    row = json.load(open(tmp_path / 'lm' / 'hf_val.json'))
+    assert row['tokens_scored'] == 299 and row['block_size'] == 64 and row['bpb'] > 0
+    assert row['token_ppl'] == pytest.approx(math.exp(row['nll_per_token']))
+    p = run('eval.py', 'lm', f'--ckpt={folders / "llama"}', '--dataset=tinystories', f'--results_dir={tmp_path}', check=False)
+    assert p.returncode == 1 and "scored on WikiText-2's raw text only" in p.stderr

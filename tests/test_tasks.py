@@ -141,12 +141,19 @@ def test_rouge_by_hand_with_stemming():
 
 def test_sst2_tags_and_report():
     assert sst2_categories("it is not a bad film , but it drags", 0.3) == ['negation', 'contrast']
+    assert sst2_categories("not bad at all", 0.2, label=1) == ['negation', 'sentiment_flip']
+    assert sst2_categories("a great cast wasted on a boring , dull script", 0.9, label=0) == ['other']
+    assert 'sentiment_flip' in sst2_categories("the best worst movie , and great fun", 0.1, label=0)
     assert sst2_categories("a lovely film", 0.55) == ['ambiguous'] and sst2_categories("a lovely film", 0.9) == ['other']
     assert 'long' in sst2_categories(' '.join(['word'] * 26), 0.9)
     rows = [dict(sentence='great', label=1), dict(sentence="isn't great", label=0), dict(sentence='dull', label=0)]
     metrics, wrong = sst2_report(rows, [0.9, 0.8, 0.2])
-    assert metrics['accuracy'] == pytest.approx(2 / 3) and metrics['errors_by_category'] == {'negation': 1}
-    assert wrong == [dict(input="isn't great", label=0, predicted=1, p_positive=0.8, categories=['negation'])]
+    assert metrics['accuracy'] == pytest.approx(2 / 3)
+    assert metrics['errors_by_category'] == {'negation': 1, 'sentiment_flip': 1}  # "great" in a negative sentence
+    assert metrics['accuracy_by_category'] == {'other': dict(n=2, accuracy=1.0), 'negation': dict(n=1, accuracy=0.0),
+                                               'sentiment_flip': dict(n=1, accuracy=0.0)}
+    assert wrong == [dict(input="isn't great", label=0, predicted=1, p_positive=0.8,
+                          categories=['negation', 'sentiment_flip'])]
 
 
 class FakeEnc:
