@@ -112,3 +112,18 @@ def test_eval_lm_and_attention_on_an_hf_folder(folders, tmp_path):
     assert row['token_ppl'] == pytest.approx(math.exp(row['nll_per_token']))
     p = run('eval.py', 'lm', f'--ckpt={folders / "llama"}', '--dataset=tinystories', f'--results_dir={tmp_path}', check=False)
     assert p.returncode == 1 and "scored on WikiText-2's raw text only" in p.stderr
+
+
+def test_attention_maps_match_transformers_output_attentions(folders):
+    """Our attention maps of an imported Llama folder against transformers' own (eager attention,
+    output_attentions=True): the independent reference for the HF rows of eval.py attention."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from model import GPT
+    hf = AutoModelForCausalLM.from_pretrained(folders / 'llama', attn_implementation='eager').eval()
+    ours = GPT.from_hf(str(folders / 'llama')).eval()
+    idx = torch.randint(0, 50257, (2, 24))
+    with torch.no_grad():
+        want = torch.stack(hf(idx, output_attentions=True).attentions)  # (L, B, H, T, T)
+        got = ours.attention_maps(idx)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
