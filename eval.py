@@ -615,12 +615,13 @@ def suite_samsum(rt):
     if room < 16:
         raise UserError(f"a {model.config.block_size}-token context leaves no room for a dialogue and "
                         f"{summary_tokens} summary tokens; lower --summary_tokens")
-    prompts = [enc.encode(bench_prompt('samsum', r))[-room:] for r in rows]
+    full = [enc.encode(bench_prompt('samsum', r)) for r in rows]
+    prompts = [ids[-room:] for ids in full]
     got = generate_batch(model, enc, prompts, max_new_tokens=summary_tokens, autocast=rt['autocast'], desc='samsum')
     metrics, examples = samsum_report(rows, [first_paragraph(g[0][0]) for g in got])
     run_name = name or ckpt_name()
     row = dict(name=run_name, checkpoint=ckpt, task='samsum', split='validation', n_eval=len(rows), eval_skipped=skipped,
-               prompts_cut=sum(len(enc.encode(bench_prompt('samsum', r))) > room for r in rows), **metrics,
+               prompts_cut=sum(len(ids) > room for ids in full), **metrics,
                **provenance(t0))
     print(f"samsum validation: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
           f"{row['rougeLsum']:.1f} on {len(rows)} ({row['prompts_cut']} dialogues cut to the context)")
