@@ -571,10 +571,8 @@ def label_word_probs(model, enc, prompts, rt):
     """P(positive) for each prompt: the two label words' logits at the position after the prompt, softmaxed
     over the pair (finetune.py's label_logits). Right padding needs no mask under causal attention: each row
     reads its own last real position. A prompt longer than the context keeps its end."""
-    from tasks import LABEL_WORDS
-    ids = [enc.encode(w)[0] for w in LABEL_WORDS]
-    if ids[0] == ids[1]:
-        raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
+    from tasks import label_word_ids
+    ids = label_word_ids(enc.encode)
     T, out = model.config.block_size, []
     for i in tqdm(range(0, len(prompts), batch_size), desc='sst2', mininterval=5, disable=None):
         toks = [enc.encode(p)[-T:] for p in prompts[i:i + batch_size]]

@@ -31,8 +31,8 @@ from tqdm import tqdm
 from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr, print0,
                     provenance, setup_runtime, write_jsonl)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
-from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, load_benchmark,
-                   samsum_report, sst2_report, wilson_ci)
+from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
+                   load_benchmark, samsum_report, sst2_report, wilson_ci)
 
 # -----------------------------------------------------------------------------
 model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder (data/models/..., export.py output)
@@ -143,9 +143,7 @@ trainable = sum(p.numel() for p in net.parameters() if p.requires_grad) if mode 
 total = sum(p.numel() for p in net.parameters())
 print0(f"{model} ({arch}, {'encoder-decoder' if seq2seq else 'decoder'}): {total / 1e6:.1f}M parameters, "
        f"{trainable / 1e6:.3f}M trainable, mode {mode}")
-label_ids = [tok(w, add_special_tokens=False)['input_ids'][0] for w in LABEL_WORDS]
-if len(set(label_ids)) < 2:
-    raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
+label_ids = label_word_ids(lambda w: tok(w, add_special_tokens=False)['input_ids'])
 exemplars = random.Random(seed + 1).sample(train_rows, k_shot) if mode == 'few_shot' else []
 shots = ''.join(prompt_of(r, seq2seq) + target_of(r) + '\n\n' for r in exemplars)
 shots_len = len(tok(shots)['input_ids'])

@@ -473,6 +473,15 @@ EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'validation', 'gsm8k': 'test'}
 LABEL_WORDS = (' negative', ' positive')
 
 
+def label_word_ids(encode):
+    """The first token of each label word under a tokenizer's encode(text); both scorers read these logits."""
+    from common import UserError
+    ids = [encode(w)[0] for w in LABEL_WORDS]
+    if ids[0] == ids[1]:
+        raise UserError(f"the label words {LABEL_WORDS} share a first token in this tokenizer")
+    return ids
+
+
 def load_benchmark(task, split):
     """Rows of a benchmark split from $DATA_DIR/<task>/<split>.jsonl when present (offline), else the hub via
     `datasets`, and how many were skipped (malformed, empty, or labels/answers outside the task's format)."""
@@ -523,13 +532,12 @@ def sst2_report(rows, p_positive):
     tags = [sst2_categories(r['sentence'], p, r['label']) for r, p in zip(rows, p_positive)]
     wrong = [dict(input=r['sentence'], label=r['label'], predicted=h, p_positive=p, categories=t)
              for r, p, h, t in zip(rows, p_positive, predicted, tags) if h != r['label']]
-    counts, by_tag = {}, {}
+    by_tag = {}  # tag -> (sentences, right)
     for t, h, y in zip(tags, predicted, labels):
         for c in t:
             n, right = by_tag.get(c, (0, 0))
             by_tag[c] = (n + 1, right + (h == y))
-            counts[c] = counts.get(c, 0) + (h != y)
-    metrics['errors_by_category'] = {c: k for c, k in counts.items() if k}
+    metrics['errors_by_category'] = {c: n - right for c, (n, right) in by_tag.items() if n > right}
     metrics['accuracy_by_category'] = {c: dict(n=n, accuracy=right / n) for c, (n, right) in by_tag.items()}
     return metrics, wrong
 

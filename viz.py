@@ -112,9 +112,12 @@ def fig_attention():
     """Attention maps of the first and last layer (every head) over one validation window, one figure per run
     (our checkpoints first: attention_maps.png; HF folders: attention_maps_<name>.png), and the attention mass
     on the first token by layer (the sink, StreamingLLM §3.1) against a uniform head."""
-    runs = sorted(read_json('attention'), key=lambda r: not r['checkpoint'].endswith('.pt'))
-    unique = {(r['checkpoint'], tuple(round(m, 4) for m in r['sink_mass_by_layer'])): r for r in runs[::-1]}
-    runs = [r for r in runs if r in unique.values()]  # one curve per model, whichever result names it
+    seen, runs = set(), []  # one curve per model (the same checkpoint and numbers under several names: the first)
+    for r in sorted(read_json('attention'), key=lambda r: not r['checkpoint'].endswith('.pt')):
+        key = (r['checkpoint'], tuple(round(m, 4) for m in r['sink_mass_by_layer']))
+        if key not in seen:
+            seen.add(key)
+            runs.append(r)
     if not runs:
         return None
     first = attention_maps(runs[0], 'attention_maps.png')

@@ -358,11 +358,12 @@ def finetune_section():
     return '\n'.join(out)
 
 
-def finetune_source(row, task):
-    """finetune.py's own row for the model an eval.py row scored, if any: the same folder prompted zero-shot
-    (plain prompt), the folder finetune.py saved, or export.py's folder of our checkpoint."""
+def finetune_source(row, task, finetuned):
+    """finetune.py's own row (among `finetuned`, {path: row}) for the model an eval.py row scored, if any: the
+    same folder prompted zero-shot (plain prompt), the folder finetune.py saved, or export.py's folder of our
+    checkpoint."""
     ckpt = os.path.normpath(row['checkpoint'])
-    for p, r in load('finetune/*.json').items():
+    for p, r in finetuned.items():
         if r['task'] != task or r['config'].get('chat'):
             continue
         same = (r['mode'] == 'zero_shot' and os.path.normpath(r['model']) in (ckpt, os.path.join(os.path.dirname(ckpt), 'hf'))) \
@@ -374,14 +375,14 @@ def finetune_source(row, task):
 
 def benchmark_section():
     """eval.py's sst2/samsum rows: our checkpoints and HF folders through finetune.py's prompts and scorers."""
-    out = []
+    out, finetuned = [], load('finetune/*.json')
     for task, cols in (('sst2', ['accuracy', 'macro_f1']), ('samsum', ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'])):
         rows = load(f'{task}/*.json')
         if not rows:
             continue
         body = []
         for p, r in rows.items():
-            fp, fr = finetune_source(r, task)
+            fp, fr = finetune_source(r, task, finetuned)
             key = cols[0]
             body.append([f"`{r['checkpoint']}`", r['n_eval']] + [f"{r[c]:.3f}" if task == 'sst2' else f"{r[c]:.1f}" for c in cols]
                         + ([ci(r['accuracy_ci95'])] if task == 'sst2' else [])
@@ -463,9 +464,10 @@ def error_analysis_section():
                        f"and {g['right_by_accident']} are right despite a miscalculated step. With the calculator "
                        f"writing every `<<expr=` result, the slips go to {t['arithmetic_slip']} and the correct "
                        f"answers from {g['correct'] + g['right_by_accident']} to {t['correct'] + t['right_by_accident']}.")
+    finetuned = load('finetune/*.json')
     sst2 = [(p, r, p.replace('.json', '_errors.jsonl')) for p, r in load('sst2/*.json').items()]
-    covered = {finetune_source(r, 'sst2')[0] for _, r, _ in sst2}  # the same predictions, scored by eval.py
-    sst2 += [(p, r, p.replace('.json', '_examples.jsonl')) for p, r in load('finetune/*.json').items()
+    covered = {finetune_source(r, 'sst2', finetuned)[0] for _, r, _ in sst2}  # the same predictions, by eval.py
+    sst2 += [(p, r, p.replace('.json', '_examples.jsonl')) for p, r in finetuned.items()
              if r['task'] == 'sst2' and p not in covered]
     for p, r, errors in sst2:
         if r.get('errors_by_category'):
