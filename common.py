@@ -8,6 +8,7 @@ import ast
 import contextlib
 import datetime
 import difflib
+import itertools
 import json
 import math
 import os
@@ -165,6 +166,12 @@ def cosine_lr(it, lr, warmup_iters, decay_iters, min_lr):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
+def format_eta(seconds):
+    """3h05m / 12m30s / 40s: a remaining time a person reads at a glance."""
+    s = int(max(0, seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
 def print0(*args, **kwargs):
     if int(os.environ.get('RANK', 0)) == 0:
         print(*args, **kwargs, flush=True)
@@ -252,17 +259,38 @@ def data_dir(name=None):
     return path
 
 
-def wikitext2_text(split):
-    """WikiText-2 raw (Merity et al. 2016) as one string: the hub rows, or $DATA_DIR/wikitext2/<split>.txt turned
-    into the same rows (blank single-space lines become empty rows, per the data README). split: train,
-    validation or test."""
-    local = data_dir('wikitext2')
+def hub_texts(path, name=None, split='train', column='text', streaming=True, **kwargs):
+    """The `column` of a Hugging Face hub dataset, row by row (streamed: nothing is held but the current shard).
+    A machine that cannot reach the hub gets one line that names DATA_DIR instead of a traceback."""
+    from datasets import load_dataset
+    try:
+        for row in load_dataset(path, name, split=split, streaming=streaming, **kwargs):
+            yield row[column]
+    except ConnectionError as e:  # datasets' "Couldn't reach 'wikitext' on the Hub" and requests' errors
+        raise UserError(f"cannot download {path} from the Hugging Face hub ({str(e).splitlines()[0][:120]}); "
+                        f"offline, point DATA_DIR at a local copy (DATA_DIR=path/to/data, see README)") from None
+
+
+WIKITEXT = {'wikitext2': 'wikitext-2-raw-v1', 'wikitext103': 'wikitext-103-raw-v1'}
+
+
+def wikitext_rows(split, name='wikitext2'):
+    """WikiText raw (Merity et al. 2016), row by row: the hub's rows, or $DATA_DIR/<name>/<split>.txt (the original
+    wiki.<split>.raw layout) turned into the same rows, blank single-space lines becoming empty rows (per the data
+    README). Streamed, so WikiText-103's 0.5 GB never sits in memory. split: train, validation or test."""
+    local = data_dir(name)
     if local is None:
-        from datasets import load_dataset
-        return ''.join(load_dataset('wikitext', 'wikitext-2-raw-v1', split=split)['text'])
-    with open(os.path.join(local, f'{split}.txt'), encoding='utf-8') as f:
-        text = f.read()
-    return ''.join(line + '\n' if line.strip() else '' for line in text.split('\n')[:-1])
+        yield from hub_texts('wikitext', WIKITEXT[name], split=split)
+        return
+    with open(os.path.join(local, f'{split}.txt'), encoding='utf-8', newline='\n') as f:
+        for line in f:
+            if line.endswith('\n'):  # a last line without its newline is not a row (the hub drops it too)
+                yield line if line[:-1].strip() else ''
+
+
+def wikitext2_text(split):
+    """WikiText-2 raw as one string (2M tokens: small enough to hold)."""
+    return ''.join(wikitext_rows(split, 'wikitext2'))
 
 
 def dataset_dir(dataset):
@@ -363,19 +391,53 @@ def atomic_save(obj, path):
     """torch.save to a temp file in the same directory, fsync, then os.replace: a kill at any moment leaves
     either the old file or the new one, never half of one."""
     tmp = f'{path}.tmp'
-    with open(tmp, 'wb') as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a full disk (ENOSPC) or a quota: the previous file is untouched
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise UserError(f"could not write {path}: {e.strerror or e} (disk full?); the previous "
+                        f"{os.path.basename(path)} is intact") from None
     os.replace(tmp, path)
 
 
+_LOCKS = {}  # out_dir (real path) -> its open lock file, held for the life of the process
+
+
+def lock_out_dir(out_dir):
+    """One live run per out_dir: an exclusive flock on out_dir/.lock, held until the process exits. The kernel
+    drops it when the process dies, SIGKILL included, so a killed run never leaves a stale lock behind."""
+    import fcntl
+    if os.path.realpath(out_dir) in _LOCKS:
+        return
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        f = open(os.path.join(out_dir, '.lock'), 'a+')
+    except OSError as e:
+        raise UserError(f"cannot write to out_dir={out_dir}: {e.strerror}") from None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        raise UserError(f"out_dir={out_dir} is in use by a running process (pid {f.read().strip() or '?'}); "
+                        f"wait for it or stop it, or choose another out_dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f'{os.getpid()}\n')
+    f.flush()
+    _LOCKS[os.path.realpath(out_dir)] = f
+
+
 def start_log(out_dir, config, keep_before, master=True):
-    """Open a run folder: write config.json and the JSONL log's kept rows (a resumed run drops what the killed
+    """Open a run folder: lock it (lock_out_dir), write config.json and the JSONL log's kept rows (a resumed run drops what the killed
     run wrote after its checkpoint; a new run passes 0 and starts empty). Returns log(row), which appends a
     row; under DDP only rank 0 (master) writes anything."""
     log_path = os.path.join(out_dir, 'log.jsonl')
     if master:
+        lock_out_dir(out_dir)  # before the first write: a second run into a live out_dir stops here
         write_json(config, os.path.join(out_dir, 'config.json'))
         kept = []
         if os.path.exists(log_path):
@@ -534,35 +596,104 @@ def nats_to_bpb(loss, n_tokens, n_bytes):
 
 
 # -----------------------------------------------------------------------------
-# Token files written by data/*/prepare.py and read by every stage.
+# Token files written by data/*/prepare.py and read by every stage. A corpus streams through in pieces, so
+# memory stays bounded whatever its size (FineWeb-Edu's billions of tokens as well as WikiText-2's 2 million).
 
-_SAFE_CUT = re.compile(r'\S\n\S')
-CHUNK_CHARS = 1 << 20
+EOT = '<|endoftext|>'        # document separator in every corpus: '\n<|endoftext|>\n' between documents
+_SAFE_CUT = re.compile(r'\S\n ?\S')
+CHUNK_CHARS = 1 << 20        # target size of one piece of text handed to the tokenizer
+BATCH_CHARS = 1 << 23        # text tokenized at once (tiktoken's thread pool): the memory bound of a prepare run
 
 
-def write_token_dataset(out_dir, splits, source, tokenizer='gpt2', allowed_special=()):
-    """Tokenize {split: text} with GPT-2 BPE into <split>.bin (uint16) and record per-split tokens, UTF-8 bytes
-    and whitespace words in meta.json, so that bits-per-byte and word-level perplexity need no raw text later."""
+def joined(docs, sep='\n' + EOT + '\n'):
+    """Documents as the pieces of sep.join(docs), without building the joined string."""
+    for i, doc in enumerate(docs):
+        yield doc if i == 0 else sep + doc
+
+
+def text_pieces(chunks, size=None):
+    """Re-cut a stream of text into ~size-character pieces, each cut right after a newline that has a non-space
+    character before it and, after it, a non-space or one space and a non-space ('x\ny', 'x\n y': WikiText's rows
+    all start with a space). Encoding the pieces one by one gives exactly the ids of encoding their concatenation
+    (tested), because GPT-2's pre-tokenizer makes such a newline a token of its own. Text without a cut stays whole."""
+    size = size or CHUNK_CHARS
+    buf, n, want = [], 0, 2 * size
+    for chunk in chunks:
+        buf.append(chunk)
+        n += len(chunk)
+        if n < want:
+            continue
+        text, i = ''.join(buf), 0
+        while m := _SAFE_CUT.search(text, i + size):
+            yield text[i:m.start() + 2]
+            i = m.start() + 2
+        buf, n = [text[i:]], len(text) - i
+        want = max(2 * size, 2 * n)  # no cut in the tail yet: wait for twice as much text before looking again
+    text, i = ''.join(buf), 0
+    while i < len(text):
+        m = _SAFE_CUT.search(text, i + size)
+        j = m.start() + 2 if m else len(text)
+        yield text[i:j]
+        i = j
+
+
+def check_disk(out_dir, n_tokens, bytes_per_token=2):
+    """Say how much disk a prepare run needs before it writes anything, and refuse when it does not fit."""
+    import shutil
+    os.makedirs(out_dir, exist_ok=True)
+    need, free = n_tokens * bytes_per_token, shutil.disk_usage(out_dir).free
+    print(f"writing ~{n_tokens / 1e6:,.1f}M tokens = ~{need / 1e9:.2f} GB to {out_dir} ({free / 1e9:.1f} GB free)")
+    if need > free:
+        raise UserError(f"{out_dir} has {free / 1e9:.2f} GB free but the token files need ~{need / 1e9:.2f} GB; "
+                        f"free some space, choose another out_dir or lower max_tokens")
+
+
+def write_token_dataset(out_dir, splits, source, tokenizer='gpt2', allowed_special=(), max_tokens=None,
+                        est_tokens=None):
+    """Tokenize {split: text, or an iterable of text pieces} into <split>.bin (uint16) and record per-split
+    tokens, UTF-8 bytes and whitespace words in meta.json, so that bits-per-byte and word-level perplexity need
+    no raw text later. Pieces stream through BATCH_CHARS at a time; each .bin is written to .tmp and renamed
+    when complete, and meta.json comes last, so an interrupted run never leaves a dataset that looks whole.
+    max_tokens: {split: cap} (the split's stream is cut there). est_tokens: the expected total, for the disk
+    check (default: the caps, else ~1 token per 3 characters of the given texts)."""
     import numpy as np
     enc = get_tokenizer(tokenizer)
-    os.makedirs(out_dir, exist_ok=True)
+    max_tokens = max_tokens or {}
+    if est_tokens is None:
+        est_tokens = sum(max_tokens.get(s) or (len(t) // 3 if isinstance(t, str) else 0) for s, t in splits.items())
+    check_disk(out_dir, est_tokens)
     meta = dict(tokenizer=tokenizer, vocab_size=enc.n_vocab, eot_token=enc.eot_token, dtype='uint16',
                 source=source, splits={})
-    for split, text in splits.items():
-        if not text.strip():
-            raise UserError(f"split '{split}' of {source} is empty")
-        # Encode ~1 MB pieces in tiktoken's thread pool. Cutting only at a lone newline between two
-        # non-space characters gives exactly the ids of encoding the whole text (tested).
-        pieces, i = [], 0
-        while i < len(text):
-            m = _SAFE_CUT.search(text, i + CHUNK_CHARS)
-            j = m.end() - 1 if m else len(text)
-            pieces.append(text[i:j])
-            i = j
-        ids = [t for chunk in enc.encode_batch(pieces, allowed_special=set(allowed_special)) for t in chunk]
-        arr = np.array(ids, dtype=np.uint16)
-        arr.tofile(os.path.join(out_dir, f'{split}.bin'))
-        meta['splits'][split] = dict(tokens=len(arr), bytes=len(text.encode('utf-8')), words=len(text.split()))
-        print(f"{split}: {len(arr):,} tokens, {meta['splits'][split]['bytes']:,} bytes")
+    for split, pieces in splits.items():
+        pieces = text_pieces([pieces]) if isinstance(pieces, str) else pieces
+        cap = max_tokens.get(split) or float('inf')
+        path = os.path.join(out_dir, f'{split}.bin')
+        stats = dict(tokens=0, bytes=0, words=0)
+        with open(path + '.tmp', 'wb') as f:
+            batch, n = [], 0
+            for piece in itertools.chain(pieces, [None]):  # None: flush the last batch
+                if piece is not None:
+                    batch.append(piece)
+                    n += len(piece)
+                    # a capped split takes about what it still needs (>= 2 characters a token), so that a
+                    # shared stream (val, then train) loses at most one piece at the cut
+                    if n < min(BATCH_CHARS, 2 * (cap - stats['tokens'])):
+                        continue
+                for text, ids in zip(batch, enc.encode_batch(batch, allowed_special=set(allowed_special))):
+                    keep = ids[:int(min(len(ids), cap - stats['tokens']))]
+                    if len(keep) < len(ids):  # the cap cuts this piece: count only the text kept
+                        text = enc.decode(keep)
+                    np.array(keep, dtype=np.uint16).tofile(f)
+                    stats['tokens'] += len(keep)
+                    stats['bytes'] += len(text.encode('utf-8'))
+                    stats['words'] += len(text.split())
+                batch, n = [], 0
+                if stats['tokens'] >= cap:
+                    break
+            if stats['tokens'] == 0:
+                raise UserError(f"split '{split}' of {source} is empty")
+        os.replace(path + '.tmp', path)
+        meta['splits'][split] = stats
+        print(f"{split}: {stats['tokens']:,} tokens, {stats['bytes']:,} bytes")
     write_json(meta, os.path.join(out_dir, 'meta.json'))
     return meta

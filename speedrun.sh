@@ -17,9 +17,12 @@ if [ -z "${SCALE:-}" ]; then
 fi
 if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
+  # 5,000 of train_medium's iterations: 164M FineWeb-Edu tokens, 0.8 epochs of a 200M-token sample (~4 h on a 3060)
+  CORPUS=(python3 data/fineweb_edu/prepare.py --max_tokens=200000000); PRE=(--max_iters=5000)
   SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=()  # the stage configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
+  PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --eval_interval=300)
@@ -54,11 +57,13 @@ resume_flag() { [ -f "$1/ckpt.pt" ] && echo "--init_from=resume"; true; }
 
 if [ "${1:-all}" = eval ]; then rm -f "$STATE"/eval_*.done; fi
 if [ "${1:-all}" = all ]; then
-  # 1. tokenize WikiText-2 (train/val/test) into data/$DATASET/*.bin; synthetic GSM8K-format problems
+  # 1. tokenize WikiText-2 (train/val/test) into data/wikitext2*/*.bin (GPU: also the FineWeb-Edu pretraining
+  #    corpus); synthetic GSM8K-format problems
   stage data python3 data/wikitext2/prepare.py --tokenizer=$TOKENIZER
+  if [ "$SCALE" = gpu ]; then stage data_corpus "${CORPUS[@]}"; fi
   stage data_arith python3 data/arith/prepare.py
   # 2. pretrain a GPT from scratch
-  stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "$(init_flag $RUN)"
+  stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "${PRE[@]}" "$(init_flag $RUN)"
   # 3. SFT on the arithmetic problems (loss on the worked solutions only)
   stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N "${SFT[@]}" \
     $(resume_flag $A/sft)

@@ -11,15 +11,18 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP
 import dataclasses
 import json
 import math
+import signal
+import sys
 import time
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, load_checkpoint, load_meta,
-                    measure_matmul_peak, model_from_checkpoint, nats_to_bpb, peak_memory_bytes, print0, provenance,
-                    save_checkpoint, setup_runtime, start_log, synchronize, write_json)
+from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, format_eta, load_checkpoint,
+                    load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb,
+                    peak_memory_bytes, print0, provenance, save_checkpoint, setup_runtime, start_log, synchronize,
+                    write_json)
 from model import GPT, GPTConfig, estimate_memory
 
 # -----------------------------------------------------------------------------
@@ -34,6 +37,7 @@ always_save_checkpoint = True  # ckpt.pt at every eval (for resume); best.pt onl
 seed = 1337
 # data
 dataset = 'wikitext2'        # data/<dataset>/ or a directory path holding train.bin, val.bin, meta.json
+eval_dataset = ''            # a second prepared dataset (same tokenizer) whose val split is scored too, e.g. wikitext2
 batch_size = 8               # micro-batch per process
 block_size = 256
 gradient_accumulation_steps = 1  # global batch = batch_size * gradient_accumulation_steps * world_size
@@ -77,7 +81,10 @@ config = configure(globals())
 lr_decay_iters = config['lr_decay_iters'] = lr_decay_iters or max_iters
 rt = setup_runtime(device, dtype, seed)
 master = rt['master']
+if master:
+    lock_out_dir(out_dir)  # one live run per out_dir: a second one stops here, before it reads or writes anything
 t_start = time.time()
+MAX_EPOCHS = 4  # more passes over the training set than this earns a warning at start
 
 # -----------------------------------------------------------------------------
 # data: random windows from a uint16 memmap. The windows of iteration `it` are a pure function of
@@ -85,6 +92,13 @@ t_start = time.time()
 data_path = dataset_dir(dataset)
 meta = load_meta(data_path, dataset)
 data = {s: np.memmap(os.path.join(data_path, f'{s}.bin'), dtype=np.uint16, mode='r') for s in ('train', 'val')}
+if eval_dataset:  # e.g. WikiText-2 val while pretraining on FineWeb-Edu: numbers stay comparable across corpora
+    eval_path = dataset_dir(eval_dataset)
+    eval_meta = load_meta(eval_path, eval_dataset)
+    if eval_meta['tokenizer'] != meta['tokenizer']:
+        raise UserError(f"eval_dataset {eval_dataset} uses tokenizer {eval_meta['tokenizer']}, the training data "
+                        f"{meta['tokenizer']}; prepare it with --tokenizer={meta['tokenizer']}")
+    data['eval'] = np.memmap(os.path.join(eval_path, 'val.bin'), dtype=np.uint16, mode='r')
 for s, d in data.items():
     if len(d) <= block_size + 1:
         raise UserError(f"{data_path}/{s}.bin has {len(d)} tokens, fewer than block_size+1={block_size + 1}")
@@ -97,7 +111,7 @@ def get_batch(split, it, part):
     reads part m * world + r, so any split of the global batch over processes reads the same rows."""
     d = data[split]
     n = batch_size * gradient_accumulation_steps * world
-    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split != 'train'))
     starts = torch.randint(len(d) - block_size - 1, (n,), generator=g)
     mine = starts[part * batch_size:][:batch_size].tolist()
     x = torch.from_numpy(np.stack([d[i:i + block_size] for i in mine]).astype(np.int64))
@@ -147,6 +161,16 @@ if memory_limit_gb and gpu_bytes:  # a bigger card behaves like a 12 GB 3060: OO
 print0(f"model: {model.num_params(non_embedding=False) / 1e6:.2f}M parameters ({model.num_params(active=True) / 1e6:.2f}M "
        f"active per token), {tokens_per_iter:,} tokens/iter, device {rt['device']} {rt['dtype']}, world {world}")
 print0("memory plan (GB): " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in plan.items() if k != 'n_params'))
+# the token budget against the data: Chinchilla (Hoffmann et al. 2022) trains ~20 tokens per parameter; past a few
+# epochs a model memorizes its corpus instead of learning from it
+budget, n_train = max_iters * tokens_per_iter, len(data['train'])
+epochs = budget / n_train
+print0(f"plan: {max_iters:,} iters x {tokens_per_iter:,} tokens = {budget:,} tokens, "
+       f"{budget / model.num_params(non_embedding=False):.1f} tokens/parameter (Chinchilla: ~20), "
+       f"{epochs:.2f} epochs of {dataset} ({n_train / 1e6:,.1f}M tokens)")
+if epochs > MAX_EPOCHS:
+    print0(f"WARNING: {epochs:.0f} epochs of {dataset} will memorize it; use a bigger corpus "
+           f"(python data/fineweb_edu/prepare.py, then --dataset=fineweb_edu --eval_dataset={dataset}) or fewer max_iters")
 if limit and plan['total_training'] > 0.9 * limit:
     print0(f"WARNING: planned {plan['total_training'] / 1e9:.1f} GB is over 90% of {limit / 1e9:.1f} GB; expect OOM. "
            f"Lower batch_size (raise gradient_accumulation_steps to keep the global batch) or set "
@@ -190,7 +214,7 @@ def estimate_loss():
     """Mean loss over eval_iters fixed batches per split, shared out over the ranks and all-reduced."""
     model.eval()
     out = {}
-    for split in ('train', 'val'):
+    for split in data:
         losses = torch.zeros(2, device=rt['device'])  # (sum, count)
         for k in range(rank, eval_iters, world):
             x, y = get_batch(split, 10_000_000 + k, 0)  # fixed eval batches, whatever the world size
@@ -217,7 +241,31 @@ def save(name, val_loss, resumable=True):
 peak_flops = measure_matmul_peak(rt['device'], torch.bfloat16 if rt['dtype'] == 'bfloat16' else torch.float32)
 print0(f"measured matmul peak: {peak_flops / 1e9:.1f} GFLOP/s (the MFU denominator)")
 val_tokens_bytes = meta['splits']['val']['tokens'], meta['splits']['val']['bytes']
+eval_tokens_bytes = (eval_meta['splits']['val']['tokens'], eval_meta['splits']['val']['bytes']) if eval_dataset else None
 bad_steps, skipped_steps, tokens_seen = 0, 0, iter_num * tokens_per_iter
+stop = {}  # Ctrl-C (SIGINT) or SIGTERM: finish the step, save a resumable ckpt.pt, exit
+
+
+def request_stop(signum, frame):
+    stop['signal'] = signum
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once, without saving
+    print0(f"\n{signal.Signals(signum).name}: saving a resumable checkpoint after this step (again to quit without saving)")
+
+
+for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, request_stop)
+
+
+def stop_requested():
+    """Under DDP every rank must stop at the same step, whichever of them saw the signal: all-reduce the flag."""
+    if rt['ddp']:
+        flag = torch.tensor(float('signal' in stop), device=rt['device'])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        if flag.item() > 0:
+            stop.setdefault('signal', signal.SIGTERM)
+    return 'signal' in stop
+
+
 t_train, last, speed = time.time(), None, {}
 model.train()
 while True:
@@ -233,10 +281,13 @@ while True:
             raise
         ppl = math.exp(min(losses['val'], 50))
         bpb = nats_to_bpb(losses['val'], *val_tokens_bytes)
+        row = dict(iter=iter_num, train_loss=losses['train'], val_loss=losses['val'], val_ppl=ppl, val_bpb=bpb)
+        if eval_dataset:
+            row.update(eval_val_loss=losses['eval'], eval_val_bpb=nats_to_bpb(losses['eval'], *eval_tokens_bytes))
         print0(f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
-               f"val ppl {ppl:.2f}, val bpb {bpb:.4f}")
-        log(dict(iter=iter_num, train_loss=losses['train'], val_loss=losses['val'], val_ppl=ppl, val_bpb=bpb,
-                 lr=lr, tokens=tokens_seen, time_s=round(time.time() - t_start, 2)))
+               f"val ppl {ppl:.2f}, val bpb {bpb:.4f}"
+               + (f", {eval_dataset} val bpb {row['eval_val_bpb']:.4f}" if eval_dataset else ''))
+        log(dict(row, lr=lr, tokens=tokens_seen, time_s=round(time.time() - t_start, 2)))
         improved = losses['val'] < best_val_loss
         best_val_loss = min(best_val_loss, losses['val'])
         if last is not None:  # keep eval time out of the next tok/s figure
@@ -296,14 +347,20 @@ while True:
             mfu = raw_model.estimate_mfu(tok_s / world, peak_flops, block_size)
             row.update(tok_s=tok_s, mfu=mfu)
             speed = dict(tok_s=round(tok_s, 1), mfu=round(mfu, 4))  # the latest window: past compile and warmup
-            line += f", {dt * 1000:.0f} ms/iter, {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%"
+            line += (f", {dt * 1000:.0f} ms/iter, {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%, "
+                     f"eta {format_eta((max_iters - iter_num - 1) * dt)}")
         print0(line)
         log(dict(row, tokens=tokens_seen, time_s=round(now - t_start, 2)))
         last = (now, iter_num)
     iter_num += 1
+    if stop_requested():
+        if master:
+            save('ckpt.pt', None)
+            print(f"saved {out_dir}/ckpt.pt at iter {iter_num}; continue with --init_from=resume", flush=True)
+        break
 
 # -----------------------------------------------------------------------------
-if master and not eval_only:
+if master and not eval_only and not stop:
     peak_mb = peak_memory_bytes(rt['device_type']) / 2**20
     summary = dict(out_dir=out_dir, iters=iter_num, tokens=tokens_seen, params=raw_model.num_params(),
                    active_params=raw_model.num_params(active=True), peak_memory_mb=round(peak_mb, 1),
@@ -316,3 +373,5 @@ if master and not eval_only:
 if rt['ddp']:
     torch.distributed.barrier()  # no rank tears down gloo while another still has it open
     torch.distributed.destroy_process_group()
+if stop:
+    sys.exit(128 + stop['signal'])  # the shell's code for "ended by this signal"

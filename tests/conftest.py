@@ -56,9 +56,10 @@ def tiny_ckpt(corpus, tmp_path_factory):
     return out
 
 
-def run_and_kill(script, args, out_dir, past_iter, timeout=120):
-    """Start a script, SIGKILL it once its log.jsonl has a row past `past_iter` (between checkpoints), and
-    return the last iteration it logged: the first half of every kill-and-resume test."""
+def run_and_kill(script, args, out_dir, past_iter, timeout=120, sig=None, returncodes=None):
+    """Start a script, send it `sig` (default SIGKILL) once its log.jsonl has a row past `past_iter` (between
+    checkpoints), and return the last iteration it logged: the first half of every kill-and-resume test.
+    The exit code is appended to `returncodes` when given."""
     import signal
     import time
     p = subprocess.Popen([sys.executable, script, *args], cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'),
@@ -67,8 +68,10 @@ def run_and_kill(script, args, out_dir, past_iter, timeout=120):
     logged = lambda: [json.loads(line)['iter'] for line in open(path)] if os.path.exists(path) else []
     while time.time() < deadline and max(logged() or [0]) < past_iter:
         time.sleep(0.02)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    p.send_signal(sig or signal.SIGKILL)
+    p.wait(timeout=timeout)
+    if returncodes is not None:
+        returncodes.append(p.returncode)
     return max(logged() or [0])
 
 

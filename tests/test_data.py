@@ -87,3 +87,99 @@ def test_bad_data_dir_is_a_clear_error(tmp_path):
     assert p.returncode == 1 and 'is not a directory' in p.stderr and 'Traceback' not in p.stderr
     p = run('data/wikitext2/prepare.py', f'--out_dir={tmp_path}', env={'DATA_DIR': str(tmp_path)}, check=False)
     assert p.returncode == 1 and "has no 'wikitext2/' folder" in p.stderr
+
+
+def test_streamed_pieces_encode_like_the_whole_text():
+    """Rows streamed through text_pieces (tiny pieces here) and documents through joined() give exactly the ids
+    of encoding the whole text at once: streaming changes memory, never tokens."""
+    enc = get_tokenizer('gpt2')
+    rows = list(common.wikitext_rows('validation'))[:3000]
+    ids = [t for piece in common.text_pieces(iter(rows), size=997) for t in enc.encode(piece)]
+    assert ids == enc.encode(''.join(rows))
+    docs = ['First page.\n\nIt has two paragraphs.', 'Second page: 3 + 4 = 7.', 'Third.']
+    pieces = list(common.joined(docs))
+    assert ''.join(pieces) == '\n<|endoftext|>\n'.join(docs)
+    assert [t for p in pieces for t in enc.encode(p, allowed_special='all')] == \
+        enc.encode('\n<|endoftext|>\n'.join(docs), allowed_special='all')
+
+
+def test_writer_streams_a_corpus_it_cannot_hold(tmp_path):
+    """An endless stream with a cap: the writer stops at the cap, so it never holds the stream."""
+    import itertools
+    meta = write_token_dataset(str(tmp_path), {'train': itertools.cycle(['Some words here.\n', 'More of them.\n'])},
+                               source='endless', max_tokens={'train': 50_000})
+    assert meta['splits']['train']['tokens'] == 50_000 == len(np.fromfile(tmp_path / 'train.bin', dtype=np.uint16))
+    assert not os.path.exists(tmp_path / 'train.bin.tmp')
+
+
+def local_data(tmp_path, **folders):
+    """A DATA_DIR of our own: the GPT-2 BPE files, plus {name: source folder} links."""
+    data = tmp_path / 'data'
+    data.mkdir()
+    for name, src in dict(gpt2_bpe=os.path.join(os.environ['DATA_DIR'], 'gpt2_bpe'), **folders).items():
+        os.symlink(src, data / name)
+    return data
+
+
+def test_wikitext103_prepare_from_local_fixture(tmp_path):
+    """WikiText-103 has WikiText-2's layout: the local route is tested on WikiText-2's files under its name,
+    with the training split cut at max_tokens."""
+    data = local_data(tmp_path, wikitext103=os.path.join(os.environ['DATA_DIR'], 'wikitext2'))
+    p = run('data/wikitext103/prepare.py', f'--out_dir={tmp_path}/wt', '--max_tokens=30000', env={'DATA_DIR': str(data)})
+    assert 'writing ~' in p.stdout and 'GB free' in p.stdout
+    enc = get_tokenizer('gpt2')
+    raw = open(os.path.join(os.environ['DATA_DIR'], 'wikitext2', 'validation.txt'), encoding='utf-8').read()
+    rows = [line + '\n' if line.strip() else '' for line in raw.split('\n')[:-1]]
+    assert np.fromfile(tmp_path / 'wt' / 'val.bin', dtype=np.uint16).tolist() == enc.encode(''.join(rows))
+    train = np.fromfile(tmp_path / 'wt' / 'train.bin', dtype=np.uint16).tolist()
+    head = open(os.path.join(os.environ['DATA_DIR'], 'wikitext2', 'train.txt'), encoding='utf-8').read()[:400_000]
+    head_rows = [line + '\n' if line.strip() else '' for line in head.split('\n')[:-1]]
+    assert len(train) == 30000 and train == enc.encode(''.join(head_rows))[:30000]
+    meta = json.load(open(tmp_path / 'wt' / 'meta.json'))
+    assert meta['source'] == 'wikitext-103-raw-v1' and meta['splits']['train']['tokens'] == 30000
+
+
+@pytest.mark.parametrize('kind', ['jsonl', 'parquet'])
+def test_fineweb_edu_prepare_from_local_fixture(tmp_path, kind):
+    """FineWeb-Edu offline: the hub's parquet shards (or JSONL) with a 'text' column, streamed through the same
+    loader. Validation is the start of the stream, train continues after it: no page is in both."""
+    src = tmp_path / 'fw'
+    src.mkdir()
+    docs = [f'Page {i}: the {"quick " * (i % 7)}brown fox number {i * 37} jumps.\n\nSecond paragraph {i}.'
+            for i in range(400)]
+    if kind == 'jsonl':
+        with open(src / 'shard_000.jsonl', 'w') as f:
+            f.writelines(json.dumps({'text': d, 'id': i}) + '\n' for i, d in enumerate(docs))
+    else:
+        import pyarrow
+        import pyarrow.parquet
+        pyarrow.parquet.write_table(pyarrow.table({'text': docs[:200]}), src / 'a.parquet')
+        pyarrow.parquet.write_table(pyarrow.table({'text': docs[200:]}), src / 'b.parquet')
+    data = local_data(tmp_path, fineweb_edu=str(src))
+    out = tmp_path / 'out'
+    run('data/fineweb_edu/prepare.py', f'--out_dir={out}', '--val_tokens=2000', '--max_tokens=5000',
+        env={'DATA_DIR': str(data)})
+    enc = get_tokenizer('gpt2')
+    full = enc.encode('\n<|endoftext|>\n'.join(docs), allowed_special='all')
+    val = np.fromfile(out / 'val.bin', dtype=np.uint16).tolist()
+    train = np.fromfile(out / 'train.bin', dtype=np.uint16).tolist()
+    assert len(val) == 2000 and full[:2000] == val
+    assert len(train) == 5000
+    start = next(i for i in range(2000, len(full)) if full[i:i + 5000] == train)  # a later stretch of the stream
+    assert train[:2] == [198, enc.eot_token]  # it starts at a page boundary: '\n', <|endoftext|>
+    meta = json.load(open(out / 'meta.json'))
+    assert meta['splits']['val']['tokens'] == 2000 and meta['tokenizer'] == 'gpt2'
+
+
+def test_prepare_refuses_what_the_disk_cannot_hold(tmp_path):
+    src = tmp_path / 'fw'
+    src.mkdir()
+    (src / 'x.jsonl').write_text(json.dumps({'text': 'hello'}) + '\n')
+    data = local_data(tmp_path, fineweb_edu=str(src))
+    p = run('data/fineweb_edu/prepare.py', f'--out_dir={tmp_path}/o', '--max_tokens=1000000000000000',
+            env={'DATA_DIR': str(data)}, check=False)
+    assert p.returncode == 1 and 'GB free but the token files need' in p.stderr and 'Traceback' not in p.stderr
+    assert not os.path.exists(tmp_path / 'o' / 'train.bin')
+    (src / 'x.jsonl').unlink()
+    p = run('data/fineweb_edu/prepare.py', f'--out_dir={tmp_path}/o', env={'DATA_DIR': str(data)}, check=False)
+    assert p.returncode == 1 and "holds no *.parquet or *.jsonl files" in p.stderr

@@ -28,20 +28,88 @@ def test_loss_goes_down_and_files_written(tiny_ckpt):
     assert summary['tokens'] == 30 * 4 * 32 and summary['git_commit'] and summary['hardware']['cpu_count']
 
 
-def test_resume_after_sigkill_is_exact(corpus, tmp_path):
-    """Kill a run with SIGKILL mid-training, resume it: losses and final weights equal the uninterrupted run."""
+def test_resume_after_sigkill_sigterm_or_ctrl_c_is_exact(corpus, tmp_path):
+    """Kill a run mid-training and resume it: losses and final weights equal the uninterrupted run. SIGKILL loses
+    the steps since the last checkpoint; SIGTERM and Ctrl-C (SIGINT) save a resumable checkpoint at the step they
+    arrive and exit with the shell's code for that signal."""
+    import signal
     common = [f'--dataset={corpus}', '--max_iters=24', '--eval_interval=4', '--dropout=0.1', *TINY]
-    ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')
+    ref = str(tmp_path / 'ref')
     run('train.py', f'--out_dir={ref}', *common)
-    run_and_kill('train.py', [f'--out_dir={cut}', *common], cut, past_iter=10)  # between checkpoints, after iter 9
-    killed_at = max(losses(cut))
-    assert 10 <= killed_at < 24, killed_at
-    run('train.py', f'--out_dir={cut}', '--init_from=resume', *common)
-    assert losses(cut) == losses(ref)
-    assert losses(cut, 'val_loss') == losses(ref, 'val_loss')
-    a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
-    for k in a['model']:
-        assert torch.equal(a['model'][k], b['model'][k]), k
+    for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+        cut, codes = str(tmp_path / sig.name), []
+        run_and_kill('train.py', [f'--out_dir={cut}', *common], cut, past_iter=10, sig=sig, returncodes=codes)
+        killed_at = max(losses(cut))
+        assert 10 <= killed_at < 24, killed_at
+        if sig != signal.SIGKILL:  # saved at once: the checkpoint is the step after the last one logged
+            assert codes == [128 + sig] and load_checkpoint(os.path.join(cut, 'ckpt.pt'))['iter_num'] == killed_at + 1
+            assert not os.path.exists(os.path.join(cut, 'summary.json'))  # an interrupted run is not a finished one
+        run('train.py', f'--out_dir={cut}', '--init_from=resume', *common)
+        assert losses(cut) == losses(ref), sig
+        assert losses(cut, 'val_loss') == losses(ref, 'val_loss'), sig
+        a, b = load_checkpoint(os.path.join(ref, 'ckpt.pt')), load_checkpoint(os.path.join(cut, 'ckpt.pt'))
+        for k in a['model']:
+            assert torch.equal(a['model'][k], b['model'][k]), (sig, k)
+
+
+def test_second_run_into_a_live_out_dir_is_refused(corpus, tmp_path):
+    """Two runs writing one out_dir would interleave checkpoints and logs: the second stops with one line."""
+    import time
+    out = str(tmp_path / 'live')
+    first = subprocess.Popen([sys.executable, 'train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=100000',
+                              '--eval_interval=100000', *TINY], cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(os.path.join(out, 'log.jsonl')) and time.time() < deadline:
+            time.sleep(0.05)
+        config = open(os.path.join(out, 'config.json')).read()
+        p = run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=2', *TINY, check=False)
+        assert p.returncode == 1 and f'out_dir={out} is in use by a running process (pid {first.pid})' in p.stderr
+        assert 'Traceback' not in p.stderr and p.stdout == ''  # refused before printing or writing anything
+        assert open(os.path.join(out, 'config.json')).read() == config
+    finally:
+        first.kill()
+        first.wait()
+    run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=2', *TINY)  # a dead run holds nothing
+
+
+def test_full_disk_mid_save_keeps_previous_checkpoint(tiny_ckpt, tmp_path, monkeypatch):
+    """ENOSPC in the middle of torch.save: one clear error, the old ckpt.pt intact, no temp file left behind."""
+    import errno
+    import common
+    path = str(tmp_path / 'ckpt.pt')
+    shutil.copy(os.path.join(tiny_ckpt, 'ckpt.pt'), path)
+    before = open(path, 'rb').read()
+    ckpt = load_checkpoint(path)
+    model = common.model_from_checkpoint(ckpt)
+
+    def full_disk(obj, f):
+        f.write(b'PK' + b'x' * 1000)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(torch, 'save', full_disk)
+    with pytest.raises(UserError, match=r'could not write .*ckpt.pt: No space left on device \(disk full\?\); the previous ckpt.pt is intact'):
+        common.save_checkpoint(path, model, ckpt['model_args'], ckpt['config'])
+    assert open(path, 'rb').read() == before and not os.path.exists(path + '.tmp')
+
+
+def test_plan_epochs_warning_and_second_eval_set(corpus, tmp_path):
+    """train.py states tokens, tokens/parameter and epochs at start, warns past 4 epochs, and scores eval_dataset's
+    val split beside the training data's own."""
+    small = make_corpus(str(tmp_path / 'small'), n_train=5_000)
+    base = [f'--out_dir={tmp_path}/o', '--eval_only=True', *TINY]
+    p = run('train.py', f'--dataset={corpus}', '--max_iters=100', f'--eval_dataset={small}', *base)
+    assert 'plan: 100 iters x 128 tokens = 12,800 tokens' in p.stdout and '0.21 epochs of' in p.stdout
+    assert 'WARNING' not in p.stdout and f'{small} val bpb' in p.stdout
+    rows = losses(f'{tmp_path}/o', 'eval_val_bpb')
+    assert set(rows) == {0} and 0 < rows[0] < 20
+    p = run('train.py', f'--dataset={small}', '--max_iters=1000', *base)
+    assert 'WARNING: 26 epochs of' in p.stdout and 'python data/fineweb_edu/prepare.py' in p.stdout
+    other = make_corpus(str(tmp_path / 'c4k'), vocab=4096)
+    meta = json.load(open(os.path.join(other, 'meta.json')))
+    json.dump(dict(meta, tokenizer='gpt2'), open(os.path.join(other, 'meta.json'), 'w'))
+    p = run('train.py', f'--dataset={corpus}', f'--eval_dataset={other}', *base, check=False)
+    assert p.returncode == 1 and 'uses tokenizer gpt2, the training data gpt2_8k' in p.stderr
 
 
 def test_torchrun_two_processes_match_one(corpus, tmp_path):
@@ -168,7 +236,8 @@ def test_batch_too_large_gives_a_hint(corpus, tmp_path):
 
 def test_train_max_config_starts(corpus, tmp_path):
     """The 3060 config parses, prints its memory plan and takes 2 steps (scaled down in width only for CPU time)."""
-    p = run('train.py', 'config/train_max.py', f'--dataset={corpus}', f'--out_dir={tmp_path}/max', '--max_iters=2',
+    p = run('train.py', 'config/train_max.py', f'--dataset={corpus}', f'--eval_dataset={corpus}',
+            f'--out_dir={tmp_path}/max', '--max_iters=2',
             '--n_layer=2', '--n_embd=64', '--block_size=64', '--batch_size=2', '--gradient_accumulation_steps=2',
             '--compile=False', '--eval_iters=1', '--device=cpu')
     assert 'memory plan (GB)' in p.stdout and 'done: best val loss' in p.stdout

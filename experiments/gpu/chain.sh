@@ -10,7 +10,7 @@ O=out/gpu_chain
 mkdir -p "$R"
 python3 data/arith/prepare.py
 t0=$SECONDS
-python3 train.py config/train_medium.py --out_dir=$O/base --max_iters=300 --eval_interval=150 --eval_iters=10 \
+python3 train.py config/train_medium.py --dataset=wikitext2 --eval_dataset= --out_dir=$O/base --max_iters=300 --eval_interval=150 --eval_iters=10 \
   --memory_limit_gb=12.0 --compile=True | tail -3
 python3 sft.py config/sft_arith.py --init_from=$O/base/best.pt --out_dir=$O/sft --max_iters=400 --batch_size=32 \
   --eval_interval=200 --n_eval=200 --results_dir=$R --name=gpu_sft | tail -2
