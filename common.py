@@ -166,6 +166,33 @@ def cosine_lr(it, lr, warmup_iters, decay_iters, min_lr):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
+def optimizer_step(optimizer, params, loss, grad_clip, bad, max_bad_steps, iter_num, hint, scaler=None):
+    """The end of every training step, the same in all five loops: unscale (fp16), clip the global gradient norm
+    to grad_clip (0 = no clipping; the norm is computed either way, for the check), then step only when the loss
+    and the norm are finite. A non-finite step is skipped and counted in bad = {'row': .., 'total': ..};
+    max_bad_steps of them in a row stop the run with one line that ends in `hint`. Returns the norm."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float('inf'))
+    if torch.isfinite(norm) and torch.isfinite(loss):  # under DDP grads are all-reduced: every rank agrees
+        scaler.step(optimizer) if scaler is not None else optimizer.step()
+        bad['row'] = 0
+    else:
+        bad['row'], bad['total'] = bad['row'] + 1, bad['total'] + 1
+        print0(f"iter {iter_num}: non-finite loss or gradient, step skipped ({bad['row']} in a row)")
+        if bad['row'] >= max_bad_steps:
+            raise UserError(f"{bad['row']} non-finite steps in a row at iter {iter_num}; stopping. {hint}")
+    if scaler is not None:
+        scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return norm
+
+
+def step_line(iter_num, loss, lr, dt=None):
+    """The log line every loop prints, nanoGPT's: 'iter 100: loss 2.3100, lr 3.00e-04, 412 ms/iter'."""
+    return f"iter {iter_num}: loss {loss:.4f}, lr {lr:.2e}" + (f", {dt * 1000:.0f} ms/iter" if dt is not None else '')
+
+
 def format_eta(seconds):
     """3h05m / 12m30s / 40s: a remaining time a person reads at a glance."""
     s = int(max(0, seconds))

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, data_dir, get_tokenizer,
-                    load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, write_json, write_jsonl)
+                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
+                    setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from tasks import encode_pair, greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
 
@@ -48,8 +48,8 @@ learning_rate = 1e-5
 warmup_iters = 20
 min_lr = 1e-6
 weight_decay = 0.0
-grad_clip = 1.0
-max_bad_steps = 5
+grad_clip = 1.0                 # 0 = no clipping (the norm is still computed, for the non-finite check)
+max_bad_steps = 5               # non-finite steps are skipped; this many in a row stop the run
 eval_interval = 50
 eval_iters = 10                 # held-out pair batches per eval
 n_eval = 200                    # task val problems scored by greedy EM at each eval (0 = none)
@@ -60,14 +60,6 @@ results_dir = ''                # '' = experiments/ (the final row goes to <resu
 seed = 1337
 device = 'auto'
 dtype = 'auto'
-# -----------------------------------------------------------------------------
-config = configure(globals())
-rt = setup_runtime(device, dtype, seed)
-if rt['ddp']:
-    raise UserError("dpo.py runs as one process; use python, not torchrun")
-if loss_type not in ('sigmoid', 'ipo'):
-    raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
-t_start = time.time()
 
 
 # -----------------------------------------------------------------------------
@@ -87,227 +79,232 @@ def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='
 
 
 # -----------------------------------------------------------------------------
-# models: the policy trains, the reference is a frozen copy of where it started
+# the run: only when executed, so that tests and other code can import dpo_loss
+if __name__ == '__main__':
+    config = configure(globals())
+    rt = setup_runtime(device, dtype, seed)
+    if rt['ddp']:
+        raise UserError("dpo.py runs as one process; use python, not torchrun")
+    if loss_type not in ('sigmoid', 'ipo'):
+        raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
+    t_start = time.time()
 
-resume = init_from == 'resume'
-ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
-ref_from = ckpt['ref_from'] if resume else init_from
-policy = model_from_checkpoint(ckpt, rt['device'])
-reference = model_from_checkpoint(load_checkpoint(ref_from), rt['device']) if resume else copy.deepcopy(policy)
-reference.eval().requires_grad_(False)
-tokenizer = ckpt.get('config', {}).get('tokenizer', 'gpt2')
-enc = get_tokenizer(tokenizer)
-T = policy.config.block_size
-check_writable(out_dir, need_bytes=4 * 4 * sum(p.numel() for p in policy.parameters()))  # before any sampling
+    # -----------------------------------------------------------------------------
+    # models: the policy trains, the reference is a frozen copy of where it started
 
-
-# -----------------------------------------------------------------------------
-# preference pairs -> [(prompt ids, chosen ids, rejected ids)]
-
-def on_policy_pairs():
-    """Sample the reference (= the SFT model) on training problems; pair correct with wrong answers."""
-    problems, _ = load_task(task, 'train', task_dir)
-    problems = random.Random(seed).sample(problems, min(n_prompts, len(problems)))
-    samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
-                               rt['autocast'], seed, desc='on-policy samples')
-    by_problem = {}
-    for s in samples:
-        by_problem.setdefault(s['problem'], []).append(s)
-    rng, rows = random.Random(seed), []
-    for i, group in sorted(by_problem.items()):
-        good = list(dict.fromkeys(s['text'] for s in group if s['correct']))  # deduplicated, order kept
-        bad = list(dict.fromkeys(s['text'] for s in group if not s['correct']))
-        combos = [(g, b) for g in good for b in bad]
-        for g, b in rng.sample(combos, min(pairs_per_prompt, len(combos))):
-            rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(), rejected=' ' + b.strip()))
-    accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
-    print0(f"on-policy: {len(samples)} samples of {len(by_problem)} problems, {accuracy:.1%} correct -> "
-           f"{len(rows)} pairs")
-    n_val = max(1, int(val_fraction * len(by_problem)))
-    val_problems = set(sorted(by_problem)[-n_val:])  # held out by problem, not by pair
-    return ([r for r in rows if r['problem'] not in val_problems], [r for r in rows if r['problem'] in val_problems],
-            dict(samples=len(samples), sample_accuracy=accuracy))
+    resume = init_from == 'resume'
+    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
+    ref_from = ckpt['ref_from'] if resume else init_from
+    policy = model_from_checkpoint(ckpt, rt['device'])
+    reference = model_from_checkpoint(load_checkpoint(ref_from), rt['device']) if resume else copy.deepcopy(policy)
+    reference.eval().requires_grad_(False)
+    tokenizer = ckpt.get('config', {}).get('tokenizer', 'gpt2')
+    enc = get_tokenizer(tokenizer)
+    T = policy.config.block_size
+    check_writable(out_dir, need_bytes=4 * 4 * sum(p.numel() for p in policy.parameters()))  # before any sampling
 
 
-def file_pairs(folder):
-    out = []
-    for split in ('train', 'val' if os.path.exists(os.path.join(folder, 'val.jsonl')) else 'test'):
-        path = os.path.join(folder, f'{split}.jsonl')
-        if not os.path.exists(path):
-            raise UserError(f"{path} is missing: a pairs folder needs train.jsonl and val.jsonl (or test.jsonl) "
-                            f"of {{\"prompt\", \"chosen\", \"rejected\"}}")
-        rows, skipped = load_jsonl(path, ('prompt', 'chosen', 'rejected'))
-        print0(f"{path}: {len(rows)} pairs ({skipped} malformed or empty rows skipped)")
-        out.append(rows)
-    return out[0], out[1], {}
+    # -----------------------------------------------------------------------------
+    # preference pairs -> [(prompt ids, chosen ids, rejected ids)]
+
+    def on_policy_pairs():
+        """Sample the reference (= the SFT model) on training problems; pair correct with wrong answers."""
+        problems, _ = load_task(task, 'train', task_dir)
+        problems = random.Random(seed).sample(problems, min(n_prompts, len(problems)))
+        samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
+                                   rt['autocast'], seed, desc='on-policy samples')
+        by_problem = {}
+        for s in samples:
+            by_problem.setdefault(s['problem'], []).append(s)
+        rng, rows = random.Random(seed), []
+        for i, group in sorted(by_problem.items()):
+            good = list(dict.fromkeys(s['text'] for s in group if s['correct']))  # deduplicated, order kept
+            bad = list(dict.fromkeys(s['text'] for s in group if not s['correct']))
+            combos = [(g, b) for g in good for b in bad]
+            for g, b in rng.sample(combos, min(pairs_per_prompt, len(combos))):
+                rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(),
+                                 rejected=' ' + b.strip()))
+        accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
+        print0(f"on-policy: {len(samples)} samples of {len(by_problem)} problems, {accuracy:.1%} correct -> "
+               f"{len(rows)} pairs")
+        n_val = max(1, int(val_fraction * len(by_problem)))
+        val_problems = set(sorted(by_problem)[-n_val:])  # held out by problem, not by pair
+        return ([r for r in rows if r['problem'] not in val_problems],
+                [r for r in rows if r['problem'] in val_problems],
+                dict(samples=len(samples), sample_accuracy=accuracy))
 
 
-def encode(rows):
-    """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
-    out, skips = [], dict(same=0, too_long=0, prompt_cut=0)
-    for r in rows:
-        triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)
-        if why in ('same', 'too_long'):
-            skips[why] += 1
-        else:
-            skips['prompt_cut'] += why == 'prompt_cut'
-            out.append(triple)
-    return out, skips
+    def file_pairs(folder):
+        out = []
+        for split in ('train', 'val' if os.path.exists(os.path.join(folder, 'val.jsonl')) else 'test'):
+            path = os.path.join(folder, f'{split}.jsonl')
+            if not os.path.exists(path):
+                raise UserError(f"{path} is missing: a pairs folder needs train.jsonl and val.jsonl (or test.jsonl) "
+                                f"of {{\"prompt\", \"chosen\", \"rejected\"}}")
+            rows, skipped = load_jsonl(path, ('prompt', 'chosen', 'rejected'))
+            print0(f"{path}: {len(rows)} pairs ({skipped} malformed or empty rows skipped)")
+            out.append(rows)
+        return out[0], out[1], {}
 
 
-if resume and os.path.exists(os.path.join(out_dir, 'pairs.json')):
-    with open(os.path.join(out_dir, 'pairs.json')) as f:  # the pairs a killed run trained on: resume is exact
-        saved = json.load(f)
-    train_rows, val_rows, pair_stats = saved['train'], saved['val'], saved['stats']
-elif pairs == 'on_policy':
-    train_rows, val_rows, pair_stats = on_policy_pairs()
-else:
-    folder = data_dir('preference') if pairs == 'hh' else pairs
-    if folder is None:
-        raise UserError("pairs='hh' reads $DATA_DIR/preference; set DATA_DIR")
-    train_rows, val_rows, pair_stats = file_pairs(folder)
-write_json(dict(train=train_rows, val=val_rows, stats=pair_stats), os.path.join(out_dir, 'pairs.json'))
-data = {}
-for split, rows in (('train', train_rows), ('val', val_rows)):
-    data[split], skips = encode(rows)
-    print0(f"{split}: {len(data[split])} pairs; skipped: {skips['same']} chosen == rejected, {skips['too_long']} "
-           f"responses too long for the {T}-token context; {skips['prompt_cut']} prompts cut from the left")
-    pair_stats[f'{split}_pairs'], pair_stats[f'{split}_skipped'] = len(data[split]), skips
-    if not data[split]:
-        raise UserError(f"no usable {split} pairs (an on-policy run needs problems the SFT model solves "
-                        f"sometimes but not always: raise n_prompts or n_samples)")
+    def encode(rows):
+        """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
+        out, skips = [], dict(same=0, too_long=0, prompt_cut=0)
+        for r in rows:
+            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)
+            if why in ('same', 'too_long'):
+                skips[why] += 1
+            else:
+                skips['prompt_cut'] += why == 'prompt_cut'
+                out.append(triple)
+        return out, skips
 
 
-def get_batch(split, it):
-    """2B rows: the chosen responses of B pairs, then their rejected ones. Step `it`'s pairs are a pure
-    function of (seed, it): resume is exact."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
-    batch = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
-    rows = [(p + c, len(p)) for p, c, _ in batch] + [(p + r, len(p)) for p, _, r in batch]
-    x, y = pad_batch(rows)
-    return x.to(rt['device']), y.to(rt['device'])
+    if resume and os.path.exists(os.path.join(out_dir, 'pairs.json')):
+        with open(os.path.join(out_dir, 'pairs.json')) as f:  # the pairs a killed run trained on: resume is exact
+            saved = json.load(f)
+        train_rows, val_rows, pair_stats = saved['train'], saved['val'], saved['stats']
+    elif pairs == 'on_policy':
+        train_rows, val_rows, pair_stats = on_policy_pairs()
+    else:
+        folder = data_dir('preference') if pairs == 'hh' else pairs
+        if folder is None:
+            raise UserError("pairs='hh' reads $DATA_DIR/preference; set DATA_DIR")
+        train_rows, val_rows, pair_stats = file_pairs(folder)
+    write_json(dict(train=train_rows, val=val_rows, stats=pair_stats), os.path.join(out_dir, 'pairs.json'))
+    data = {}
+    for split, rows in (('train', train_rows), ('val', val_rows)):
+        data[split], skips = encode(rows)
+        print0(f"{split}: {len(data[split])} pairs; skipped: {skips['same']} chosen == rejected, {skips['too_long']} "
+               f"responses too long for the {T}-token context; {skips['prompt_cut']} prompts cut from the left")
+        pair_stats[f'{split}_pairs'], pair_stats[f'{split}_skipped'] = len(data[split]), skips
+        if not data[split]:
+            raise UserError(f"no usable {split} pairs (an on-policy run needs problems the SFT model solves "
+                            f"sometimes but not always: raise n_prompts or n_samples)")
 
 
-def step_stats(x, y):
-    """Loss and TRL's metric names for one batch of pairs."""
-    with rt['autocast']:
-        pi = sequence_logps(policy, x, y)
-        with torch.no_grad():
-            ref = sequence_logps(reference, x, y)
-    B = x.size(0) // 2
-    losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing)
-    stats = {'rewards/chosen': r_chosen.mean().item(), 'rewards/rejected': r_rejected.mean().item(),
-             'rewards/accuracies': (r_chosen > r_rejected).float().mean().item(),
-             'rewards/margins': (r_chosen - r_rejected).mean().item(),
-             'logps/chosen': pi[:B].mean().item(), 'logps/rejected': pi[B:].mean().item()}
-    return losses.mean(), stats
+    def get_batch(split, it):
+        """2B rows: the chosen responses of B pairs, then their rejected ones. Step `it`'s pairs are a pure
+        function of (seed, it): resume is exact."""
+        g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+        batch = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
+        rows = [(p + c, len(p)) for p, c, _ in batch] + [(p + r, len(p)) for p, _, r in batch]
+        x, y = pad_batch(rows)
+        return x.to(rt['device']), y.to(rt['device'])
 
 
-val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' else []
-
-
-@torch.no_grad()
-def drift_batch():
-    """The reference solutions of 64 val problems, and the frozen reference's NLL on them: computed once,
-    the policy's NLL on the same batch at each eval is the drift."""
-    solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
-    x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
-    x, y = x.to(rt['device']), y.to(rt['device'])
-    with rt['autocast']:
-        return x, y, reference(x, y)[1].item()
-
-
-drift = drift_batch() if val_task else None
-
-
-@torch.no_grad()
-def evaluate():
-    """Held-out pairs (loss, reward accuracy), drift from the reference (response NLL of the reference
-    solutions under policy vs reference: a KL proxy), and greedy EM on the task's val problems."""
-    policy.eval()
-    rows = []
-    for k in range(eval_iters):
-        loss, stats = step_stats(*get_batch('val', 10_000_000 + k))
-        rows.append(dict(stats, loss=loss.item()))
-    metrics = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-    if drift:
-        x, y, metrics['ref_nll_reference'] = drift
+    def step_stats(x, y):
+        """Loss and TRL's metric names for one batch of pairs."""
         with rt['autocast']:
-            metrics['ref_nll'] = policy(x, y)[1].item()
-    if n_eval and val_task:
-        em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'])
-        metrics.update(em)
-        write_jsonl(samples, os.path.join(out_dir, 'samples.jsonl'))
+            pi = sequence_logps(policy, x, y)
+            with torch.no_grad():
+                ref = sequence_logps(reference, x, y)
+        B = x.size(0) // 2
+        losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing)
+        stats = {'rewards/chosen': r_chosen.mean().item(), 'rewards/rejected': r_rejected.mean().item(),
+                 'rewards/accuracies': (r_chosen > r_rejected).float().mean().item(),
+                 'rewards/margins': (r_chosen - r_rejected).mean().item(),
+                 'logps/chosen': pi[:B].mean().item(), 'logps/rejected': pi[B:].mean().item()}
+        return losses.mean(), stats
+
+
+    val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' else []
+
+
+    @torch.no_grad()
+    def drift_batch():
+        """The reference solutions of 64 val problems, and the frozen reference's NLL on them: computed once,
+        the policy's NLL on the same batch at each eval is the drift."""
+        solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
+        x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
+        x, y = x.to(rt['device']), y.to(rt['device'])
+        with rt['autocast']:
+            return x, y, reference(x, y)[1].item()
+
+
+    drift = drift_batch() if val_task else None
+
+
+    @torch.no_grad()
+    def evaluate():
+        """Held-out pairs (loss, reward accuracy), drift from the reference (response NLL of the reference
+        solutions under policy vs reference: a KL proxy), and greedy EM on the task's val problems."""
+        policy.eval()
+        rows = []
+        for k in range(eval_iters):
+            loss, stats = step_stats(*get_batch('val', 10_000_000 + k))
+            rows.append(dict(stats, loss=loss.item()))
+        metrics = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+        if drift:
+            x, y, metrics['ref_nll_reference'] = drift
+            with rt['autocast']:
+                metrics['ref_nll'] = policy(x, y)[1].item()
+        if n_eval and val_task:
+            em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'])
+            metrics.update(em)
+            write_jsonl(samples, os.path.join(out_dir, 'samples.jsonl'))
+        policy.train()
+        return metrics
+
+
+    # -----------------------------------------------------------------------------
+    optimizer = policy.configure_optimizer(weight_decay, learning_rate, (0.9, 0.95), rt['device_type'])
+    iter_num, best, bad = 0, -float('inf'), dict(row=0, total=0)  # bad: non-finite steps in a row, in all
+    if resume:
+        optimizer.load_state_dict(ckpt['optimizer'])
+        torch.set_rng_state(ckpt['rng_cpu'])
+        iter_num, best = ckpt['iter_num'], ckpt['best_metric']
+    ckpt = None
+    config['tokenizer'] = tokenizer
+    log = start_log(out_dir, config, iter_num if resume else 0)
+
+
+    def save(name, metrics, resumable=True):
+        extra = dict(optimizer=optimizer.state_dict(), rng_cpu=torch.get_rng_state()) if resumable else {}
+        save_checkpoint(os.path.join(out_dir, name), policy, policy.config.__dict__, config, iter_num=iter_num,
+                        best_metric=best, ref_from=ref_from, metrics=metrics, **extra)
+
+
     policy.train()
-    return metrics
+    last = (time.time(), iter_num)
+    while True:
+        lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+        if iter_num % eval_interval == 0 or iter_num == max_iters:
+            metrics = evaluate()
+            em = f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''
+            print0(f"step {iter_num}: val loss {metrics['loss']:.4f}, reward acc {metrics['rewards/accuracies']:.3f}, "
+                   f"margin {metrics['rewards/margins']:.3f}{em}")
+            log(dict(iter=iter_num, split='val', **metrics, time_s=round(time.time() - t_start, 2)))
+            # best = the metric the stage is for: EM when there is a task, else held-out reward accuracy
+            score = metrics.get('em', metrics['rewards/accuracies'])
+            if iter_num > 0:
+                if score > best:
+                    best = score
+                    save('best.pt', metrics, resumable=False)
+                save('ckpt.pt', metrics)
+            last = (time.time(), iter_num)
+        if iter_num >= max_iters:
+            break
+        loss, stats = step_stats(*get_batch('train', iter_num))
+        loss.backward()
+        optimizer_step(optimizer, policy.parameters(), loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
+                       f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate or beta")
+        if iter_num % log_interval == 0:
+            dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
+            last = (time.time(), iter_num + 1)
+            print0(step_line(iter_num, loss.item(), lr, dt) + f", reward acc {stats['rewards/accuracies']:.2f}, "
+                   f"margin {stats['rewards/margins']:.3f}")
+            log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
+        iter_num += 1
 
-
-# -----------------------------------------------------------------------------
-optimizer = policy.configure_optimizer(weight_decay, learning_rate, (0.9, 0.95), rt['device_type'])
-iter_num, best, bad_steps, skipped_steps = 0, -float('inf'), 0, 0
-if resume:
-    optimizer.load_state_dict(ckpt['optimizer'])
-    torch.set_rng_state(ckpt['rng_cpu'])
-    iter_num, best = ckpt['iter_num'], ckpt['best_metric']
-ckpt = None
-config['tokenizer'] = tokenizer
-log = start_log(out_dir, config, iter_num if resume else 0)
-
-
-def save(name, metrics, resumable=True):
-    extra = dict(optimizer=optimizer.state_dict(), rng_cpu=torch.get_rng_state()) if resumable else {}
-    save_checkpoint(os.path.join(out_dir, name), policy, policy.config.__dict__, config, iter_num=iter_num,
-                    best_metric=best, ref_from=ref_from, metrics=metrics, **extra)
-
-
-policy.train()
-last = (time.time(), iter_num)
-while True:
-    lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
-    for group in optimizer.param_groups:
-        group['lr'] = lr
-    if iter_num % eval_interval == 0 or iter_num == max_iters:
-        metrics = evaluate()
-        em = f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''
-        print0(f"step {iter_num}: val loss {metrics['loss']:.4f}, reward acc {metrics['rewards/accuracies']:.3f}, "
-               f"margin {metrics['rewards/margins']:.3f}{em}")
-        log(dict(iter=iter_num, split='val', **metrics, time_s=round(time.time() - t_start, 2)))
-        # best = the metric the stage is for: EM when there is a task, else held-out reward accuracy
-        score = metrics.get('em', metrics['rewards/accuracies'])
-        if iter_num > 0:
-            if score > best:
-                best = score
-                save('best.pt', metrics, resumable=False)
-            save('ckpt.pt', metrics)
-        last = (time.time(), iter_num)
-    if iter_num >= max_iters:
-        break
-    loss, stats = step_stats(*get_batch('train', iter_num))
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip or float('inf'))
-    if torch.isfinite(loss) and torch.isfinite(norm):
-        optimizer.step()
-        bad_steps = 0
-    else:  # skip, count, and stop after max_bad_steps in a row; nothing non-finite is ever saved
-        bad_steps, skipped_steps = bad_steps + 1, skipped_steps + 1
-        print0(f"iter {iter_num}: non-finite loss or gradient, step skipped ({bad_steps} in a row)")
-        if bad_steps >= max_bad_steps:
-            raise UserError(f"{bad_steps} non-finite steps in a row at iter {iter_num}; the last good checkpoint "
-                            f"is {out_dir}/ckpt.pt; lower learning_rate or beta")
-    optimizer.zero_grad(set_to_none=True)
-    if iter_num % log_interval == 0:
-        dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
-        last = (time.time(), iter_num + 1)
-        print0(f"iter {iter_num}: loss {loss.item():.4f}, reward acc {stats['rewards/accuracies']:.2f}, "
-               f"margin {stats['rewards/margins']:.3f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
-        log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
-    iter_num += 1
-
-name = name or os.path.basename(os.path.normpath(out_dir))
-summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
-               init_from=ref_from, iters=iter_num, skipped_steps=skipped_steps, pair_stats=pair_stats,
-               **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config, **provenance(t_start))
-write_json(summary, os.path.join(out_dir, 'summary.json'))
-append_result(summary, 'dpo', name, results_dir or os.path.join(REPO, 'experiments'))
-print0(f"done: val loss {metrics['loss']:.4f}, reward accuracy {metrics['rewards/accuracies']:.3f}"
-       + (f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''))
+    name = name or os.path.basename(os.path.normpath(out_dir))
+    summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
+                   init_from=ref_from, iters=iter_num, skipped_steps=bad['total'], pair_stats=pair_stats,
+                   **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config,
+                   **provenance(t_start))
+    write_json(summary, os.path.join(out_dir, 'summary.json'))
+    append_result(summary, 'dpo', name, results_dir or os.path.join(REPO, 'experiments'))
+    print0(f"done: val loss {metrics['loss']:.4f}, reward accuracy {metrics['rewards/accuracies']:.3f}"
+           + (f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''))

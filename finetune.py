@@ -28,8 +28,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr, print0,
-                    provenance, setup_runtime, write_jsonl)
+from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr,
+                    optimizer_step, print0, provenance, setup_runtime, step_line, write_jsonl)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
 from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
                    load_benchmark, samsum_report, sst2_report, wilson_ci)
@@ -50,7 +50,8 @@ learning_rate = 2e-4
 warmup_iters = 10
 min_lr = 2e-5
 weight_decay = 0.0
-grad_clip = 1.0
+grad_clip = 1.0                # 0 = no clipping (the norm is still computed, for the non-finite check)
+max_bad_steps = 5              # non-finite steps are skipped; this many in a row stop the run
 max_len = 256                  # tokens per training example (longer prompts are cut from the left)
 n_train = 0                    # training examples used (0 = all)
 n_eval = 0                     # validation/test examples scored (0 = all); a fixed prefix, so runs compare
@@ -236,7 +237,7 @@ run_name = name or f"{os.path.basename(os.path.normpath(model))}_{task}_{mode}"
 save_dir = (out_dir or os.path.join(REPO, 'out', 'finetune', run_name)) if mode in ('lora', 'full') else ''
 if save_dir:
     check_writable(os.path.dirname(os.path.abspath(save_dir)))  # fail now, not after training
-iters_done, t_train = 0, time.time()
+iters_done, t_train, bad = 0, time.time(), dict(row=0, total=0)  # bad: non-finite steps in a row, in all
 if mode in ('lora', 'full'):
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
@@ -252,14 +253,10 @@ if mode in ('lora', 'full'):
             else:
                 loss = net(**inputs).loss
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        if torch.isfinite(loss) and torch.isfinite(norm):
-            optimizer.step()
-        else:
-            print0(f"iter {it}: non-finite loss or gradient, step skipped")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer_step(optimizer, params, loss.detach(), grad_clip, bad, max_bad_steps, it,
+                       "Nothing was saved; lower learning_rate")
         if it % log_interval == 0 or it == max_iters - 1:
-            print0(f"iter {it}: loss {loss.item():.4f}, lr {lr:.2e}, {(time.time() - t_train) / (it + 1):.2f} s/iter")
+            print0(step_line(it, loss.item(), lr, (time.time() - t_train) / (it + 1)))
         iters_done = it + 1
 train_s = time.time() - t_train
 
@@ -291,7 +288,7 @@ t_eval = time.time()
 metrics, examples = evaluate()
 row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k_shot if mode == 'few_shot' else 0,
            eval_split=EVAL_SPLIT[task], n_eval=len(eval_rows), eval_skipped=eval_skipped, n_train=len(train_rows),
-           train_skipped=train_skipped, iters=iters_done, params=total, trainable_params=trainable,
+           train_skipped=train_skipped, iters=iters_done, skipped_steps=bad['total'], params=total, trainable_params=trainable,
            lora_r=lora_r if mode == 'lora' else None, quantize=quantize, saved_to=save_dir or None, train_time_s=round(train_s, 1),
            eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
 root = results_dir or os.path.join(REPO, 'experiments')

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
-                    load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, write_json, write_jsonl)
+                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
+                    setup_runtime, start_log, step_line, write_json, write_jsonl)
 from tasks import greedy_em, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
@@ -32,7 +32,8 @@ learning_rate = 3e-4
 warmup_iters = 20
 min_lr = 3e-5
 weight_decay = 0.0
-grad_clip = 1.0
+grad_clip = 1.0                 # 0 = no clipping (the norm is still computed, for the non-finite check)
+max_bad_steps = 5               # non-finite steps are skipped; this many in a row stop the run
 dropout = 0.0
 eval_interval = 100
 eval_iters = 10
@@ -120,7 +121,7 @@ def evaluate():
 
 # -----------------------------------------------------------------------------
 optimizer = model.configure_optimizer(weight_decay, learning_rate, (0.9, 0.95), rt['device_type'])
-iter_num, best = 0, float('inf')
+iter_num, best, bad = 0, float('inf'), dict(row=0, total=0)  # bad: non-finite steps in a row, in all
 if resume:
     optimizer.load_state_dict(ckpt['optimizer'])
     torch.set_rng_state(ckpt['rng_cpu'])
@@ -165,25 +166,21 @@ while True:
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1), ignore_index=-1,
                            reduction='sum') * world / n_tokens + raw_model.router_loss()
     loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if torch.isfinite(norm):
-        optimizer.step()
-    else:
-        print0(f"iter {iter_num}: non-finite gradient, step skipped")
-    optimizer.zero_grad(set_to_none=True)
+    optimizer_step(optimizer, model.parameters(), loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
+                   f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate")
     if iter_num % log_interval == 0:
         loss = loss.detach() / world
         if rt['ddp']:  # the global batch's loss, for the log
             torch.distributed.all_reduce(loss)
         dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
         last = (time.time(), iter_num + 1)
-        print0(f"iter {iter_num}: loss {loss.item():.4f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
+        print0(step_line(iter_num, loss.item(), lr, dt))
         log(dict(iter=iter_num, loss=loss.item(), lr=lr))
     iter_num += 1
 
 if master:
     summary = dict(name=name or os.path.basename(os.path.normpath(out_dir)), out_dir=out_dir, task=task, init_from=config['init_from'],
-                   iters=iter_num, best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
+                   iters=iter_num, skipped_steps=bad['total'], best_val_loss=best, val_loss=metrics['val_loss'], val_em=metrics['em'],
                    val_em_n=metrics['n_em'], **{k: metrics[k] for k in ('format_failures', 'wrong', 'wrong_with_arithmetic_slip')
                                                 if k in metrics}, config=config, **provenance(t_start))
     if 'em_ci95' in metrics:

@@ -21,8 +21,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, format_eta, load_checkpoint,
                     load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb,
-                    peak_memory_bytes, print0, provenance, save_checkpoint, setup_runtime, start_log, synchronize,
-                    write_json)
+                    optimizer_step, peak_memory_bytes, print0, provenance, save_checkpoint, setup_runtime, start_log,
+                    step_line, synchronize, write_json)
 from model import GPT, GPTConfig, estimate_memory
 
 # -----------------------------------------------------------------------------
@@ -242,7 +242,7 @@ peak_flops = measure_matmul_peak(rt['device'], torch.bfloat16 if rt['dtype'] == 
 print0(f"measured matmul peak: {peak_flops / 1e9:.1f} GFLOP/s (the MFU denominator)")
 val_tokens_bytes = meta['splits']['val']['tokens'], meta['splits']['val']['bytes']
 eval_tokens_bytes = (eval_meta['splits']['val']['tokens'], eval_meta['splits']['val']['bytes']) if eval_dataset else None
-bad_steps, skipped_steps, tokens_seen = 0, 0, iter_num * tokens_per_iter
+bad, tokens_seen = dict(row=0, total=0), iter_num * tokens_per_iter  # non-finite steps: in a row, in all
 stop = {}  # Ctrl-C (SIGINT) or SIGTERM: finish the step, save a resumable ckpt.pt, exit
 
 
@@ -317,38 +317,27 @@ while True:
     except (torch.OutOfMemoryError, RuntimeError) as e:
         raise_if_oom(e)
         raise
-    scaler.unscale_(optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip if grad_clip > 0 else float('inf'))
-    if torch.isfinite(grad_norm) and torch.isfinite(loss_sum):  # grads are all-reduced: every rank agrees
-        scaler.step(optimizer)
-        bad_steps = 0
-    else:
-        bad_steps, skipped_steps = bad_steps + 1, skipped_steps + 1
-        print0(f"iter {iter_num}: non-finite loss/gradient, step skipped ({bad_steps} in a row)")
-        if bad_steps >= max_bad_steps:
-            raise UserError(f"{bad_steps} non-finite steps in a row at iter {iter_num}; stopping. The last good "
-                            f"checkpoint is {out_dir}/ckpt.pt; lower learning_rate or check the data")
-    scaler.update()
-    optimizer.zero_grad(set_to_none=True)
+    grad_norm = optimizer_step(optimizer, raw_model.parameters(), loss_sum, grad_clip, bad, max_bad_steps, iter_num,
+                               f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate or check the data",
+                               scaler)
     tokens_seen += tokens_per_iter
 
     if iter_num % log_interval == 0 or iter_num == max_iters - 1:
         synchronize(rt['device_type'])
         now, row = time.time(), dict(iter=iter_num, loss=loss_sum.item(), lr=lr, grad_norm=grad_norm.item())
-        line = f"iter {iter_num}: loss {row['loss']:.4f}, lr {lr:.2e}"
+        dt = (now - last[0]) / (iter_num - last[1]) if last is not None else None  # since the previous log line
+        line = step_line(iter_num, row['loss'], lr, dt)
+        if dt is not None:
+            tok_s = tokens_per_iter / dt
+            mfu = raw_model.estimate_mfu(tok_s / world, peak_flops, block_size)
+            row.update(tok_s=tok_s, mfu=mfu)
+            speed = dict(tok_s=round(tok_s, 1), mfu=round(mfu, 4))  # the latest window: past compile and warmup
+            line += f", {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%, eta {format_eta((max_iters - iter_num - 1) * dt)}"
         moe = raw_model.moe_stats()  # of the last micro-step
         if moe:
             row.update(aux_loss=moe['aux_loss'].item(), z_loss=moe['z_loss'].item(), dropped=moe['dropped'].item(),
                        expert_load=moe['load'].tolist())
             line += f", aux {row['aux_loss']:.3f}, z {row['z_loss']:.2f}, dropped {row['dropped']}"
-        if last is not None:  # timing over the steps since the previous log line
-            dt = (now - last[0]) / (iter_num - last[1])
-            tok_s = tokens_per_iter / dt
-            mfu = raw_model.estimate_mfu(tok_s / world, peak_flops, block_size)
-            row.update(tok_s=tok_s, mfu=mfu)
-            speed = dict(tok_s=round(tok_s, 1), mfu=round(mfu, 4))  # the latest window: past compile and warmup
-            line += (f", {dt * 1000:.0f} ms/iter, {tok_s:,.0f} tok/s, mfu {mfu * 100:.1f}%, "
-                     f"eta {format_eta((max_iters - iter_num - 1) * dt)}")
         print0(line)
         log(dict(row, tokens=tokens_seen, time_s=round(now - t_start, 2)))
         last = (now, iter_num)
@@ -365,7 +354,7 @@ if master and not eval_only and not stop:
     summary = dict(out_dir=out_dir, iters=iter_num, tokens=tokens_seen, params=raw_model.num_params(),
                    active_params=raw_model.num_params(active=True), peak_memory_mb=round(peak_mb, 1),
                    best_val_loss=best_val_loss, best_val_ppl=math.exp(best_val_loss),
-                   best_val_bpb=nats_to_bpb(best_val_loss, *val_tokens_bytes), skipped_steps=skipped_steps,
+                   best_val_bpb=nats_to_bpb(best_val_loss, *val_tokens_bytes), skipped_steps=bad['total'],
                    peak_flops=peak_flops, **speed,
                    train_time_s=round(time.time() - t_train, 2), config=config, **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))

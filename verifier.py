@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
-                    load_checkpoint, model_from_checkpoint, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, write_json)
+                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint, setup_runtime,
+                    start_log, step_line, write_json)
 from tasks import auroc, ece, format_prompt, load_task, sample_solutions, within_group_auroc
 
 
@@ -125,7 +125,8 @@ if __name__ == '__main__':
     warmup_iters = 20
     min_lr = 1e-5
     weight_decay = 0.0
-    grad_clip = 1.0
+    grad_clip = 1.0                 # 0 = no clipping (the norm is still computed, for the non-finite check)
+    max_bad_steps = 5               # non-finite steps are skipped; this many in a row stop the run
     eval_interval = 100
     max_new_tokens = 128
     log_interval = 10
@@ -197,7 +198,7 @@ if __name__ == '__main__':
     optimizer = torch.optim.AdamW([dict(params=[p for p in params if p.dim() >= 2], weight_decay=weight_decay),
                                    dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)],
                                   lr=learning_rate, betas=(0.9, 0.95))
-    iter_num, best = 0, -1.0
+    iter_num, best, bad = 0, -1.0, dict(row=0, total=0)  # bad: non-finite steps in a row, in all
     if resume:
         optimizer.load_state_dict(ckpt['optimizer'])
         torch.set_rng_state(ckpt['rng_cpu'])
@@ -268,16 +269,12 @@ if __name__ == '__main__':
         else:
             loss = F.binary_cross_entropy_with_logits(logits[torch.arange(len(last)), last], y)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, grad_clip or float('inf'))
-        if torch.isfinite(loss) and torch.isfinite(norm):
-            optimizer.step()
-        else:
-            print0(f"iter {iter_num}: non-finite loss or gradient, step skipped")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer_step(optimizer, params, loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
+                       f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate")
         if iter_num % log_interval == 0:
             dt = (time.time() - last_t[0]) / max(1, iter_num + 1 - last_t[1])
             last_t = (time.time(), iter_num + 1)
-            print0(f"iter {iter_num}: loss {loss.item():.4f}, lr {lr:.2e}, {dt * 1000:.0f} ms/iter")
+            print0(step_line(iter_num, loss.item(), lr, dt))
             log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr))
         iter_num += 1
 

@@ -1,6 +1,5 @@
 """dpo.py: the loss against the formula by hand, gradients into the policy only, learning a preference,
 exact resume after SIGKILL, and bad input."""
-import ast
 import json
 import math
 import os
@@ -10,23 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run, run_and_kill, small_base
+from conftest import REPO, assert_stops_after_bad_steps, moved, needs_data_dir, run, run_and_kill, small_base
+from dpo import dpo_loss  # dpo.py trains only when run as a script
 from model import GPT, GPTConfig, sequence_logps
 
 
 
-def dpo_functions():
-    """dpo_loss read out of dpo.py itself (the script trains at import), so the test checks the very code
-    that runs; sequence_logps lives in model.py."""
-    tree = ast.parse(open(os.path.join(REPO, 'dpo.py')).read())
-    fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == 'dpo_loss']
-    scope = dict(torch=torch, F=F)
-    exec(compile(ast.Module(body=fns, type_ignores=[]), 'dpo.py', 'exec'), scope)
-    return sequence_logps, scope['dpo_loss']
-
-
 def test_dpo_loss_matches_the_formula_by_hand():
-    _, dpo_loss = dpo_functions()
     g = torch.Generator().manual_seed(0)
     pc, pr, rc, rr = (torch.randn(6, generator=g) * 5 - 20 for _ in range(4))
     beta = 0.3
@@ -44,7 +33,6 @@ def test_dpo_loss_matches_the_formula_by_hand():
 
 
 def test_sequence_logps_sum_response_tokens_and_grads_reach_only_the_policy():
-    sequence_logps, dpo_loss = dpo_functions()
     torch.manual_seed(0)
     policy = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=50))
     reference = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=50)).requires_grad_(False)
@@ -119,3 +107,14 @@ def test_dpo_bad_input(base_ckpt, tmp_path):
     assert p.returncode == 1 and 'train.jsonl is missing' in p.stderr
     p = run('dpo.py', f'--init_from={base_ckpt}', '--loss_type=kto', check=False)
     assert p.returncode == 1 and 'loss_type' in p.stderr
+
+
+@needs_data_dir()
+def test_dpo_step_guard(base_ckpt, pairs_dir, tmp_path):
+    """grad_clip=0 means no clipping, and non-finite steps stop the run after max_bad_steps with one line."""
+    out = str(tmp_path / 'c0')
+    run('dpo.py', *dpo_args(base_ckpt, pairs_dir, out, iters=2), '--grad_clip=0', '--eval_interval=2')
+    assert moved(base_ckpt, f'{out}/ckpt.pt')
+    p = run('dpo.py', *dpo_args(base_ckpt, pairs_dir, str(tmp_path / 'nan'), iters=20), '--learning_rate=1e30',
+            '--grad_clip=0', '--max_bad_steps=2', '--eval_interval=100', check=False)
+    assert_stops_after_bad_steps(p)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from common import load_checkpoint
-from conftest import REPO, needs_data_dir, run, run_and_kill, small_base
+from conftest import REPO, assert_stops_after_bad_steps, moved, needs_data_dir, run, run_and_kill, small_base
 
 pytestmark = needs_data_dir()
 
@@ -100,3 +100,14 @@ def test_sft_failing_rank_brings_job_down(base_ckpt, tmp_path):
                         f'--init_from={base_ckpt}', '--batch_size=3', f'--out_dir={tmp_path}/o'], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode != 0 and 'must be divisible by the 2 processes' in p.stderr
+
+
+def test_sft_step_guard(base_ckpt, arith, tmp_path):
+    """grad_clip=0 means no clipping (the weights move; it used to zero every gradient), and non-finite steps stop
+    the run after max_bad_steps with one line."""
+    out = str(tmp_path / 'c0')
+    run('sft.py', *sft_args(base_ckpt, arith, out, iters=2), '--grad_clip=0', '--eval_interval=2', '--n_eval=1')
+    assert moved(base_ckpt, f'{out}/ckpt.pt')
+    p = run('sft.py', *sft_args(base_ckpt, arith, str(tmp_path / 'nan'), iters=20), '--learning_rate=1e30',
+            '--grad_clip=0', '--max_bad_steps=2', '--eval_interval=100', check=False)
+    assert_stops_after_bad_steps(p)

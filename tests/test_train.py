@@ -248,3 +248,29 @@ def test_out_dir_too_small_for_a_checkpoint(tmp_path):
     with pytest.raises(UserError, match='a checkpoint needs'):
         check_writable(str(tmp_path / 'run'), need_bytes=10**18)
     check_writable(str(tmp_path / 'run'), need_bytes=1)
+
+
+def test_optimizer_step_clips_skips_and_stops():
+    """The step guard every loop shares, by hand: grad_clip=0 leaves the gradient alone, grad_clip>0 scales it to
+    that norm, a non-finite loss skips the step, and max_bad_steps of those in a row stop with one line."""
+    from common import optimizer_step
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt = torch.optim.SGD([w], lr=1.0)
+    bad = dict(row=0, total=0)
+    w.grad = torch.tensor([3.0, 4.0])  # norm 5
+    assert optimizer_step(opt, [w], torch.tensor(1.0), 0, bad, 3, 0, 'hint').item() == pytest.approx(5.0)
+    assert w.tolist() == [0.0, 0.0] and w.grad is None  # the full gradient was applied, then zeroed
+    w.grad = torch.tensor([3.0, 4.0])
+    optimizer_step(opt, [w], torch.tensor(1.0), 1.0, bad, 3, 1, 'hint')
+    assert w.tolist() == pytest.approx([-0.6, -0.8])  # clipped to norm 1
+    for i in range(2):
+        w.grad = torch.tensor([1.0, 1.0])
+        optimizer_step(opt, [w], torch.tensor(float('nan')), 1.0, bad, 3, 2 + i, 'hint')
+    assert w.tolist() == pytest.approx([-0.6, -0.8]) and bad == dict(row=2, total=2)  # both skipped
+    w.grad = torch.tensor([0.0, 1.0])
+    optimizer_step(opt, [w], torch.tensor(1.0), 1.0, bad, 3, 4, 'hint')
+    assert bad == dict(row=0, total=2)  # a good step resets the run of bad ones
+    with pytest.raises(UserError, match='3 non-finite steps in a row at iter 7; stopping. lower it'):
+        for i in range(3):
+            w.grad = torch.tensor([float('inf'), 0.0])
+            optimizer_step(opt, [w], torch.tensor(1.0), 0, bad, 3, 5 + i, 'lower it')

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import needs_data_dir, run, small_base
+from conftest import assert_stops_after_bad_steps, moved, needs_data_dir, run, small_base
 
 pytestmark = needs_data_dir()
 
@@ -61,3 +61,16 @@ def test_verifier_bad_input(base_ckpt, tmp_path):
             '--device=cpu', check=False)
     assert p.returncode == 1 and 'only wrong samples' in p.stderr
     assert os.path.exists(f'{tmp_path}/o/data.json')
+
+
+def test_verifier_step_guard(base_ckpt, tmp_path):
+    """grad_clip=0 means no clipping, and non-finite steps stop the run after max_bad_steps with one line."""
+    samples = sample_file(tmp_path / 'data.json')
+    args = [f'--generator={base_ckpt}', f'--samples_from={samples}', '--batch_size=8', '--warmup_iters=0',
+            '--device=cpu', f'--results_dir={tmp_path}/results']
+    run('verifier.py', *args, f'--out_dir={tmp_path}/c0', '--max_iters=2', '--eval_interval=2', '--grad_clip=0',
+        '--learning_rate=3e-3')
+    assert moved(base_ckpt, f'{tmp_path}/c0/ckpt.pt')
+    p = run('verifier.py', *args, f'--out_dir={tmp_path}/nan', '--max_iters=20', '--eval_interval=100',
+            '--grad_clip=0', '--learning_rate=1e30', '--max_bad_steps=2', check=False)
+    assert_stops_after_bad_steps(p)
