@@ -25,7 +25,8 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
-from tasks import encode_pair, greedy_em, load_jsonl, load_task, pad_batch, sample_solutions
+from engine import greedy_em, sample_solutions
+from tasks import encode_pair, load_jsonl, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'

@@ -13,7 +13,7 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py tts --ckpt=out/dpo_arith/best.pt --verifier=out/verifier_arith/best.pt   # runs tts.py
     python eval.py all --ckpt=out/tiny/best.pt          # every suite that needs only a checkpoint, one summary
 --ckpt takes our checkpoints and Hugging Face Llama-family folders (export.py's, finetune.py's, SmolLM2). The
-metrics and the benchmarks' prompts live once in tasks.py, shared with finetune.py, so every row compares.
+metrics (metrics.py) and the benchmarks' prompts (tasks.py) live once, shared with finetune.py, so every row compares.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
@@ -67,7 +67,7 @@ seed = 1337
 
 
 # -----------------------------------------------------------------------------
-# Metrics (the task metrics are in tasks.py, shared with the training stages)
+# Metrics of the language-model suites (the task metrics are in metrics.py, shared with the training stages)
 
 def perplexity(nll_sum, n):
     return math.exp(nll_sum / n)
@@ -420,7 +420,7 @@ def math_test_set(task, n):
 
 
 def task_em(model, enc, task, problems, rt):
-    from tasks import greedy_em
+    from engine import greedy_em
     return greedy_em(model, enc, problems, task, max_new_tokens, rt['autocast'], tool)
 
 
@@ -484,7 +484,9 @@ def hh_preference(model, reference, enc, rt, n):
 
 
 def suite_alignment(rt):
-    from tasks import auroc, exact_match, generate_batch, pass_at_k, wilson_ci, within_group_auroc
+    from engine import generate_batch
+    from metrics import auroc, pass_at_k, wilson_ci, within_group_auroc
+    from tasks import exact_match
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in stages.split(',')]
@@ -605,7 +607,8 @@ def suite_sst2(rt):
 
 
 def suite_samsum(rt):
-    from tasks import bench_prompt, first_paragraph, generate_batch, samsum_report
+    from engine import generate_batch
+    from tasks import bench_prompt, first_paragraph, samsum_report
     model, enc, _ = load_for_inference(ckpt, rt['device'])
     t0 = time.time()
     rows, skipped = bench_rows('samsum')

@@ -31,8 +31,9 @@ from tqdm import tqdm
 from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr,
                     optimizer_step, print0, provenance, setup_runtime, step_line, write_jsonl)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
+from metrics import wilson_ci
 from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
-                   load_benchmark, samsum_report, sst2_report, wilson_ci)
+                   load_benchmark, samsum_report, sst2_report)
 
 # -----------------------------------------------------------------------------
 model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder (data/models/..., export.py output)

@@ -19,7 +19,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     setup_runtime, start_log, step_line, write_json, write_jsonl)
-from tasks import greedy_em, load_task, pad_batch
+from engine import greedy_em
+from tasks import load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'

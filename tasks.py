@@ -1,13 +1,16 @@
 """
-Task pieces shared by the stages (sft, dpo, verifier, tts, finetune, eval): GSM8K answer extraction and
-normalisation, exact match, the calculator tool, the benchmarks' prompts and scorers (SST-2, SAMSum, GSM8K),
-generation and the metrics. Model output is text from an untrusted source: it is parsed, never executed.
+Task data and answers, shared by the stages (sft, dpo, verifier, tts, finetune, eval): GSM8K answer extraction and
+normalisation, exact match, the bounded calculator, the error anatomy of wrong answers, task loading and the prompt
+template, and the benchmarks' loaders, prompts and scorers (SST-2, SAMSum, GSM8K). Generation is in engine.py, the
+metrics in metrics.py. Model output is text from an untrusted source: it is parsed, never executed.
 """
 import ast
 import math
 import operator
 import os
 import re
+
+from metrics import classification_metrics, rouge
 
 # -----------------------------------------------------------------------------
 # GSM8K answers: the worked solution ends with a line '#### N' (Cobbe et al. 2021)
@@ -277,188 +280,6 @@ def encode_pair(enc, prompt, chosen, rejected, T):
     return (p[-room:], c, r), 'prompt_cut' if len(p) > room else ''
 
 
-def wilson_ci(successes, n, z=1.96):
-    """95% Wilson score interval for a proportion (better than the normal interval near 0 and 1)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-# -----------------------------------------------------------------------------
-# Generation for the math stages (dpo's on-policy pairs, the verifier's data, tts, eval): N completions of one
-# prompt share its prefill (GPT.stream num_samples); the calculator can write its results into the stream.
-
-def calculator_tool(enc, n_rows):
-    """A force() hook for GPT.stream: when a row's text ends in '<<expr=', the calculator's result and '>>'
-    are written in as the next tokens instead of what the model samples (Cobbe et al. 2021 §2.1 use the same
-    annotations at test time; nanochat's engine does this with its python tool). Returns (hook, n_calls)."""
-    import torch
-    texts, queue, calls = [''] * n_rows, [[] for _ in range(n_rows)], [0]
-
-    def force(nxt):
-        out = nxt.clone()
-        for b in range(n_rows):
-            if queue[b]:
-                out[b] = queue[b].pop(0)
-            texts[b] = (texts[b] + enc.decode([int(out[b])]))[-256:]  # the tail is all a match needs
-            m = None if queue[b] else re.search(r'<<([^<>=]{1,200})=$', texts[b])
-            if m:
-                try:
-                    queue[b] = enc.encode(f"{calculate(m.group(1))}>>")
-                    calls[0] += 1
-                except CalcError:
-                    pass  # not arithmetic: the model writes the result itself
-        return torch.as_tensor(out)
-    return force, calls
-
-
-def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-                   generator=None, autocast=None, max_rows=64, desc=None):
-    """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt, batched without
-    padding: prompts of equal token length decode together, so no attention mask is needed, and each prompt is
-    prefilled once for its n samples (GPT.stream num_samples). On a 1,000-problem set this cuts the decode
-    steps ~10x. A prompt is text or its token ids. Returns, in the order of `prompts`, a list of n (text,
-    tokens) or None for a prompt that leaves no room in the context. desc: show a progress bar with this label."""
-    import contextlib
-    import torch
-    from tqdm import tqdm
-    T, device = model.config.block_size, next(model.parameters()).device
-    ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
-    groups = {}
-    for i, x in enumerate(ids):
-        if len(x) < T:
-            groups.setdefault(len(x), []).append(i)
-    out = [None] * len(prompts)
-    per_batch = max(1, max_rows // n)
-    batches = [(length, members[k:k + per_batch]) for length, members in sorted(groups.items())
-               for k in range(0, len(members), per_batch)]
-    for length, rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
-        x = torch.tensor([ids[i] for i in rows], device=device)
-        force = calculator_tool(enc, len(rows) * n)[0] if tool else None
-        with autocast or contextlib.nullcontext():
-            y = model.generate(x, min(max_new_tokens, T - length), temperature=temperature, top_k=top_k,
-                               stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force)
-        new = y[:, length:].tolist()  # (len(rows) * n) rows; prompt b owns rows b*n ... b*n + n - 1
-        for b, i in enumerate(rows):
-            out[i] = []
-            for row in new[b * n:(b + 1) * n]:
-                row = row[:row.index(enc.eot_token)] if enc.eot_token in row else row
-                out[i].append((enc.decode(row), len(row) + 1))
-    return out
-
-
-def complete(model, enc, prompt, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-             generator=None, autocast=None):
-    """n completions of one prompt: (texts, tokens generated). A prompt too long for the context is a
-    ConfigError (batch callers use generate_batch, which skips it)."""
-    from model import ConfigError
-    got = generate_batch(model, enc, [prompt], n, temperature, top_k, max_new_tokens, tool, generator, autocast)[0]
-    if got is None:
-        raise ConfigError(f"prompt of {len(enc.encode(prompt))} tokens leaves no room in the "
-                          f"{model.config.block_size}-token context")
-    return [t for t, _ in got], [k for _, k in got]
-
-
-# -----------------------------------------------------------------------------
-# Metrics shared by the verifier, tts and eval
-
-def pass_at_k(n, c, k):
-    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, eq. 1, the stable product form)."""
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
-
-
-def auroc(scores, labels):
-    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties count
-    half (Mann-Whitney U). None when one class is absent."""
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
-    if not pos or not neg:
-        return None
-    ranked = sorted((s, i) for i, s in enumerate(scores))
-    ranks, i = [0.0] * len(scores), 0
-    while i < len(ranked):  # average ranks over ties
-        j = i
-        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[ranked[k][1]] = (i + j) / 2 + 1
-        i = j + 1
-    r_pos = sum(r for r, y in zip(ranks, labels) if y)
-    return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
-def within_group_auroc(scores, labels, groups):
-    """Mean AUROC inside each group (problem) that has both classes: can a scorer tell a problem's right
-    answers from its wrong ones? Pooled AUROC also rewards telling easy problems from hard ones, which does
-    not help reranking. Returns (mean AUROC, number of groups used)."""
-    by = {}
-    for s, y, g in zip(scores, labels, groups):
-        by.setdefault(g, ([], []))
-        by[g][0].append(s)
-        by[g][1].append(y)
-    values = [auroc(s, y) for s, y in by.values()]
-    values = [v for v in values if v is not None]
-    return (sum(values) / len(values) if values else None), len(values)
-
-
-def ece(probs, labels, n_bins=10):
-    """Expected calibration error (Guo et al. 2017, eq. 3): bin by predicted P(correct), weight each bin's
-    |accuracy - mean confidence| by its size. Also returns the bins for a reliability plot."""
-    bins = [[] for _ in range(n_bins)]
-    for p, y in zip(probs, labels):
-        bins[min(int(p * n_bins), n_bins - 1)].append((p, float(y)))
-    rows = [dict(lo=i / n_bins, hi=(i + 1) / n_bins, n=len(b), confidence=sum(p for p, _ in b) / len(b),
-                 accuracy=sum(y for _, y in b) / len(b)) for i, b in enumerate(bins) if b]
-    total = sum(r['n'] for r in rows)
-    return sum(r['n'] / total * abs(r['accuracy'] - r['confidence']) for r in rows) if total else None, rows
-
-
-def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None, tool=False):
-    """Greedy exact match over [(prompt, reference, row)], with the failure anatomy of the wrong answers
-    (categorize). Prompts that leave no room in the context are skipped and counted. Returns (metrics, samples)."""
-    math_task = task != 'alpaca'
-    done = generate_batch(model, enc, [p for p, _, _ in pairs], max_new_tokens=max_new_tokens, tool=tool,
-                          autocast=autocast)
-    samples = []
-    for (prompt, reference, row), got in zip(pairs, done):
-        if got is None:
-            continue
-        (text, n_tokens), = got
-        samples.append(dict(prompt=prompt, output=text, reference=reference.strip(), tokens=n_tokens,
-                            correct=exact_match(text, reference) if math_task else None,
-                            predicted=extract_answer(text) if math_task else None,
-                            category=categorize(text, reference, row.get('question')) if math_task else None))
-    correct = sum(bool(s['correct']) for s in samples)
-    metrics = dict(em=correct / max(1, len(samples)) if math_task else None, n_em=len(samples),
-                   too_long=len(pairs) - len(samples))
-    if math_task:
-        cats = [s['category'] for s in samples]
-        metrics.update(em_ci95=wilson_ci(correct, len(samples)), wrong=len(samples) - correct,
-                       format_failures=cats.count('format_failure'),
-                       misread_operand=cats.count('misread_operand'),
-                       wrong_with_arithmetic_slip=cats.count('arithmetic_slip'), wrong_plan=cats.count('wrong_plan'),
-                       right_by_accident=cats.count('right_by_accident'))
-    return metrics, samples
-
-
-def sample_solutions(model, enc, pairs, n, temperature=1.0, top_k=None, max_new_tokens=128, autocast=None,
-                     seed=0, desc='sampling'):
-    """n sampled solutions for each problem of [(prompt, reference, row)], each labelled by final-answer
-    correctness: the raw material of on-policy DPO pairs and of the verifier's training set. Deterministic
-    by seed. Returns [dict(problem, prompt, reference, text, correct)]; prompts too long are skipped."""
-    import torch
-    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    drawn = generate_batch(model, enc, [p for p, _, _ in pairs], n, temperature, top_k, max_new_tokens,
-                           generator=g, autocast=autocast, desc=desc)
-    return [dict(problem=i, prompt=prompt, reference=reference.strip(), text=t, correct=exact_match(t, reference))
-            for i, ((prompt, reference, _), got) in enumerate(zip(pairs, drawn)) if got for t, _ in got]
-
-
 # -----------------------------------------------------------------------------
 # Benchmarks read by finetune.py (HF models) and eval.py (our checkpoints): one loader, one prompt, one scorer,
 # so prompting baselines, finetuned models and scratch models land in comparable rows.
@@ -546,35 +367,6 @@ def samsum_report(rows, outputs):
     """ROUGE of the summaries, and every (dialogue, output, reference) for reading."""
     metrics = rouge(outputs, [r['summary'] for r in rows])
     return metrics, [dict(input=r['dialogue'], output=o, reference=r['summary']) for r, o in zip(rows, outputs)]
-
-
-def classification_metrics(predictions, labels, n_classes=2):
-    """Accuracy, per-class precision/recall/F1 and macro-F1 (the unweighted mean of the classes' F1)."""
-    per_class = []
-    for c in range(n_classes):
-        tp = sum(p == c and y == c for p, y in zip(predictions, labels))
-        fp = sum(p == c and y != c for p, y in zip(predictions, labels))
-        fn = sum(p != c and y == c for p, y in zip(predictions, labels))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        per_class.append(dict(precision=precision, recall=recall,
-                              f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0))
-    correct = sum(p == y for p, y in zip(predictions, labels))
-    return dict(accuracy=correct / len(labels), accuracy_ci95=wilson_ci(correct, len(labels)),
-                macro_f1=sum(c['f1'] for c in per_class) / n_classes, per_class=per_class)
-
-
-def rouge(predictions, references):
-    """ROUGE-1/2/L/Lsum F1 x 100 (rouge-score, Porter stemming). Lsum wants one sentence per line; rouge-score's
-    own splitter needs nltk data that is often absent, so sentences are split here on . ! ? and newlines."""
-    from rouge_score import rouge_scorer
-    scorer = rouge_scorer.RougeScorer(['rouge1', 'rouge2', 'rougeL', 'rougeLsum'], use_stemmer=True)
-    lines = lambda t: '\n'.join(s.strip() for s in re.split(r'(?<=[.!?])\s+|\n+', t.strip()) if s.strip())
-    totals = dict(rouge1=0.0, rouge2=0.0, rougeL=0.0, rougeLsum=0.0)
-    for p, r in zip(predictions, references):
-        for k, v in scorer.score(lines(r), lines(p)).items():
-            totals[k] += v.fmeasure
-    return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
 
 
 SST2_NEGATION = re.compile(r"\b(not|no|never|nothing|neither|nor|n't|without|hardly)\b|n't\b", re.I)

@@ -25,7 +25,9 @@ import torch
 
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_jsonl)
-from tasks import CATEGORIES, categorize, exact_match, extract_answer, generate_batch, load_task, pass_at_k, wilson_ci
+from engine import generate_batch
+from metrics import pass_at_k, wilson_ci
+from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
 
 # -----------------------------------------------------------------------------

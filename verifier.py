@@ -22,7 +22,9 @@ import torch.nn.functional as F
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint, setup_runtime,
                     start_log, step_line, write_json)
-from tasks import auroc, ece, format_prompt, load_task, sample_solutions, within_group_auroc
+from engine import sample_solutions
+from metrics import auroc, ece, within_group_auroc
+from tasks import format_prompt, load_task
 
 
 # -----------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_fineweb_edu_prepare_from_local_fixture(tmp_path, kind):
     train = np.fromfile(out / 'train.bin', dtype=np.uint16).tolist()
     assert len(val) == 2000 and full[:2000] == val
     assert len(train) == 5000
-    start = next(i for i in range(2000, len(full)) if full[i:i + 5000] == train)  # a later stretch of the stream
+    assert any(full[i:i + 5000] == train for i in range(2000, len(full)))  # a later stretch of the stream
     assert train[:2] == [198, enc.eot_token]  # it starts at a page boundary: '\n', <|endoftext|>
     meta = json.load(open(out / 'meta.json'))
     assert meta['splits']['val']['tokens'] == 2000 and meta['tokenizer'] == 'gpt2'

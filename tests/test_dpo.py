@@ -6,10 +6,9 @@ import os
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from common import load_checkpoint
-from conftest import REPO, assert_stops_after_bad_steps, moved, needs_data_dir, run, run_and_kill, small_base
+from conftest import assert_stops_after_bad_steps, moved, needs_data_dir, run, run_and_kill, small_base
 from dpo import dpo_loss  # dpo.py trains only when run as a script
 from model import GPT, GPTConfig, sequence_logps
 

@@ -3,9 +3,10 @@ import time
 
 import pytest
 
-from tasks import (CalcError, auroc, calculate, calculator_tool, check_annotations, classification_metrics, complete,
-                   ece, exact_match, extract_answer, generate_batch, normalize_number, pass_at_k, rouge, sst2_categories,
-                   sst2_report, wilson_ci)
+from engine import calculator_tool, complete, generate_batch
+from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
+from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
+                   sst2_categories, sst2_report)
 
 
 @pytest.mark.parametrize('text, want', [('1,234', '1234'), ('$5.00', '5'), ('18.', '18'), ('-3', '-3'), ('7.50', '7.5'),
@@ -215,7 +216,7 @@ def test_generate_batch_equals_one_by_one():
 
 
 def test_within_group_auroc():
-    from tasks import within_group_auroc
+    from metrics import within_group_auroc
     # pooled, the scores separate easy (group a) from hard (group b); within each group they are useless
     scores = [0.9, 0.9, 0.1, 0.1]
     labels = [1, 0, 1, 0]
