@@ -488,11 +488,31 @@ def write_jsonl(rows, path):
     os.replace(f'{path}.tmp', path)
 
 
+_NUMBER_LIST = re.compile(r'\[\s+((?:-?[\d.eE+-]+|null|true|false)(?:,\s+(?:-?[\d.eE+-]+|null|true|false))*)\s+\]')
+
+
+def write_examples(rows, path, key='category', per_key=10):
+    """A results folder keeps a sample of per-example output, not a dump: the first per_key rows of each value of
+    row[key] (a category, a tag set, right/wrong; rows without it form one group), in their order. Rerunning the
+    command regenerates the whole list."""
+    counts, kept = {}, []
+    for r in rows:
+        group = str(r.get(key))
+        counts[group] = counts.get(group, 0) + 1
+        if counts[group] <= per_key:
+            kept.append(r)
+    write_jsonl(kept, path)
+    return kept
+
+
 def write_json(obj, path):
+    """Indented JSON, written whole then renamed; a list of plain numbers stays on one line (a 32x32 attention map
+    is 32 lines, not 1,024)."""
+    text = _NUMBER_LIST.sub(lambda m: '[' + ', '.join(x.strip() for x in m.group(1).split(',')) + ']',
+                            json.dumps(obj, indent=2, default=str))
     tmp = f'{path}.tmp'
     with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2, default=str)
-        f.write('\n')
+        f.write(text + '\n')
     os.replace(tmp, path)
 
 
@@ -562,14 +582,32 @@ def load_for_inference(path, device='cpu'):
 # -----------------------------------------------------------------------------
 # Provenance: every result row says what made it.
 
-def git_commit():
+PROVENANCE_EXCLUDE = ('experiments', 'report', 'out')  # what runs write: a run never makes its own code "dirty"
+
+
+def git_state():
+    """(commit, sha256 of the tracked code's diff against it or None when clean). Untracked files and the
+    folders runs write (PROVENANCE_EXCLUDE) are left out."""
+    import hashlib
     try:
-        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=REPO,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return out.stdout.strip() + ('-dirty' if dirty else '') if out.returncode == 0 else 'unknown'
+        head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return 'unknown', None
+        diff = subprocess.run(['git', 'diff', 'HEAD', '--binary', '--', '.',
+                               *[f':(exclude){d}' for d in PROVENANCE_EXCLUDE]],
+                              cwd=REPO, capture_output=True, timeout=30).stdout
+        return head.stdout.strip(), hashlib.sha256(diff).hexdigest()[:16] if diff else None
     except (OSError, subprocess.SubprocessError):
-        return 'unknown'
+        return 'unknown', None
+
+
+def run_command():
+    """This process's command line as something a person can paste into a shell (torchrun included)."""
+    import shlex
+    cmd = shlex.join([os.path.basename(sys.executable)] + sys.argv)
+    if os.environ.get('LOCAL_WORLD_SIZE'):
+        cmd = shlex.join(['torchrun', '--standalone', f"--nproc_per_node={os.environ['LOCAL_WORLD_SIZE']}"] + sys.argv)
+    return cmd
 
 
 def hardware():
@@ -585,15 +623,21 @@ def hardware():
 
 
 def provenance(t0=None):
-    p = dict(command=' '.join([os.path.basename(sys.executable)] + sys.argv), git_commit=git_commit(),
-             hardware=hardware(), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
-    if t0 is not None:
-        p['wall_time_s'] = round(time.time() - t0, 2)
-    return p
+    """Where a result came from, as taken when this process started (RUN_START, below): the command, the commit
+    and the diff hash of the code that ran (code_diff_sha256 None = committed code), hardware, the start time; and
+    the wall time since t0 (default: the process's start)."""
+    return dict(RUN_START, hardware=hardware(), wall_time_s=round(time.time() - (t0 or _T0), 2))
+
+
+_T0 = time.time()
+_commit, _diff = git_state()
+RUN_START = dict(command=run_command(), git_commit=_commit, code_dirty=_diff is not None, code_diff_sha256=_diff,
+                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
 
 
 def append_result(row, suite, name, root=os.path.join(REPO, 'experiments')):
-    """Write <root>/<suite>/<name>.json, update the suite's results.csv (one row per name) and the index."""
+    """Write <root>/<suite>/<name>.json and update the suite's results.csv (one row per name); git log is the
+    history of both."""
     import csv
     exp = os.path.join(root, suite)
     os.makedirs(exp, exist_ok=True)
@@ -612,9 +656,6 @@ def append_result(row, suite, name, root=os.path.join(REPO, 'experiments')):
         w.writeheader()
         w.writerows(rows)
     os.replace(csv_path + '.tmp', csv_path)
-    with open(os.path.join(root, 'index.jsonl'), 'a') as f:
-        f.write(json.dumps(dict(suite=suite, name=name, file=f'{suite}/{name}.json',
-                                date=row.get('date'), git_commit=row.get('git_commit'))) + '\n')
 
 
 def nats_to_bpb(loss, n_tokens, n_bytes):

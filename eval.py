@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, configure, load_for_inference, load_model, nats_to_bpb, provenance,
-                    setup_runtime, split_suite, time_train_steps, write_jsonl)
+                    setup_runtime, split_suite, time_train_steps, write_examples, write_jsonl)
 
 # -----------------------------------------------------------------------------
 ckpt = 'out/tiny/best.pt'      # checkpoint file, run folder (ckpt.pt) or exported HF folder
@@ -398,11 +398,12 @@ def suite_attention(rt):
     sink = maps[..., 0][..., later].mean(dim=(1, 3))  # (L, H): mass on token 0 from queries >= 4
     uniform = (1 / (q[later] + 1).float()).mean().item()
     show = 32  # the figure's window: the first 32 tokens of the first sequence
+    shown = sorted({0, model.config.n_layer - 1})  # the figure's layers: first and last (not a 30-layer dump)
     run_name = name or ckpt_name()
     row = dict(name=run_name, checkpoint=ckpt, n_layer=model.config.n_layer, n_head=model.config.n_head,
                context=T, n_seqs=len(starts), sink_mass_by_layer=sink.mean(1).tolist(), sink_mass=sink.tolist(),
                uniform_sink_mass=uniform, tokens=[enc.decode([t]) for t in idx[0, :show].tolist()],
-               maps=maps[:, 0, :, :show, :show].round(decimals=4).tolist(), **provenance(t0))
+               map_layers=shown, maps=maps[shown, 0, :, :show, :show].round(decimals=4).tolist(), **provenance(t0))
     print(f"sink mass by layer: {', '.join(f'{m:.3f}' for m in row['sink_mass_by_layer'])} "
           f"(a uniform head: {uniform:.3f})")
     append_result(row, 'attention', run_name, results_dir)
@@ -436,8 +437,8 @@ def suite_task(rt, task):
           f"on {metrics['n_em']}; wrong: {metrics['format_failures']} format, {metrics['wrong_with_arithmetic_slip']} "
           f"arithmetic slip, {metrics['wrong_plan']} plan; {metrics['right_by_accident']} right by accident")
     append_result(row, task, run_name, results_dir)
-    write_jsonl([dict(input=s['prompt'], output=s['output'], label=s['reference'], category=s['category'])
-                 for s in samples if s['category'] != 'correct'], os.path.join(results_dir, task, f'{run_name}_errors.jsonl'))
+    write_examples([dict(input=s['prompt'], output=s['output'], label=s['reference'], category=s['category'])
+                    for s in samples if s['category'] != 'correct'], os.path.join(results_dir, task, f'{run_name}_errors.jsonl'))
     return [row]
 
 
@@ -485,13 +486,13 @@ def hh_preference(model, reference, enc, rt, n):
 
 def suite_alignment(rt):
     from engine import generate_batch
-    from metrics import auroc, pass_at_k, wilson_ci, within_group_auroc
+    from metrics import auroc, paired_test, pass_at_k, wilson_ci, within_group_auroc
     from tasks import exact_match
     if not stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in stages.split(',')]
     run_name = name or 'alignment'
-    rows, errors = [], []
+    rows, errors, outcomes = [], [], []  # outcomes: {prompt: right?} of each stage, for the paired tests
     problems, skipped = math_test_set('arith', n_problems)
     gsm8k = math_test_set('gsm8k', gsm8k_problems)[0] if gsm8k_problems else []
     for i, (stage, path) in enumerate(order):
@@ -499,6 +500,7 @@ def suite_alignment(rt):
         model, enc, meta = load_for_inference(path, rt['device'])
         row = dict(stage=stage, checkpoint=path)
         em, samples = task_em(model, enc, 'arith', problems, rt)
+        outcomes.append({s['prompt']: bool(s['correct']) for s in samples})
         row.update({f'arith_{k}': v for k, v in dict(em, malformed_rows=skipped).items()})
         if gsm8k_problems:
             gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt)
@@ -518,11 +520,11 @@ def suite_alignment(rt):
             from verifier import score
             flat = [(q, t) for q, _, texts, _ in drawn for t in texts]
             scores = score([q for q, _ in flat], [t for _, t in flat], ckpt=verifier, device=rt['device'])
-            picked = 0
+            picked = []
             for j, (q, reference, texts, correct) in enumerate(drawn):
                 s = scores[j * n_samples:(j + 1) * n_samples]
                 best = max(range(n_samples), key=lambda m: s[m])
-                picked += correct[best]
+                picked.append(correct[best])
                 if not correct[best] and s[best] >= 0.5:
                     errors.append(dict(input=q, output=texts[best], label=reference.strip(),
                                        category='verifier_false_positive', score=s[best]))
@@ -530,10 +532,11 @@ def suite_alignment(rt):
             within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(n_samples)])
             row.update(verifier_auroc=auroc(scores, flat_y), verifier_within_problem_auroc=within,
                        verifier_within_problem_n=n_groups)
-            greedy = sum(s['correct'] for s in samples[:k]) / k
-            # the verifier's improvement: Delta EM of its best-of-N pick over greedy on the same problems
-            row.update(verifier_em=picked / k, verifier_em_ci95=wilson_ci(picked, k), verifier=verifier,
-                       greedy_em_same_problems=greedy, verifier_delta_em=picked / k - greedy)
+            greedy = [bool(s['correct']) for s in samples[:k]]
+            # the verifier's improvement: its best-of-N pick against greedy on the same problems, paired
+            row.update(verifier_em=sum(picked) / k, verifier_em_ci95=wilson_ci(sum(picked), k), verifier=verifier,
+                       greedy_em_same_problems=sum(greedy) / k, verifier_delta_em=(sum(picked) - sum(greedy)) / k,
+                       verifier_vs_greedy=paired_test(greedy, picked))
         if hh_pairs:
             ref_from = meta.get('ref_from')  # a DPO checkpoint names its reference
             reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
@@ -550,8 +553,13 @@ def suite_alignment(rt):
               + (f", HH logp acc {row['hh_logp_accuracy']:.3f}" if row.get('hh_logp_accuracy') is not None else ''))
         append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', results_dir)
         rows.append(row)
-    for a, b in zip(rows, rows[1:]):  # does each stage move EM by more than its CI?
-        b['delta_em_vs_previous'] = b['arith_em'] - a['arith_em']
+    for i in range(1, len(rows)):  # does each stage beat the one before it? Paired on the problems both answered
+        common = [p for p in outcomes[i] if p in outcomes[i - 1]]
+        rows[i]['delta_em_vs_previous'] = rows[i]['arith_em'] - rows[i - 1]['arith_em']
+        rows[i]['vs_previous'] = paired_test([outcomes[i - 1][p] for p in common], [outcomes[i][p] for p in common])
+        t = rows[i]['vs_previous']
+        print(f"{rows[i]['stage']} vs {rows[i - 1]['stage']}: EM {t['delta']:+.3f} (95% CI {t['delta_ci95'][0]:+.3f} to "
+              f"{t['delta_ci95'][1]:+.3f}), exact McNemar p = {t['p']:.3g} on {t['n']} problems")
     summary = dict(name=run_name, stages=rows, **provenance())
     append_result(summary, 'alignment', run_name, results_dir)
     write_jsonl(errors, os.path.join(results_dir, 'alignment', f'{run_name}_errors.jsonl'))
@@ -602,7 +610,7 @@ def suite_sst2(rt):
           f"{row['accuracy_ci95'][1]:.3f}), macro-F1 {row['macro_f1']:.3f} on {len(rows)}; "
           f"errors by tag {json.dumps(metrics['errors_by_category'])}")
     append_result(row, 'sst2', run_name, results_dir)
-    write_jsonl(wrong, os.path.join(results_dir, 'sst2', f'{run_name}_errors.jsonl'))
+    write_examples(wrong, os.path.join(results_dir, 'sst2', f'{run_name}_errors.jsonl'), key='categories')
     return [row]
 
 
@@ -627,7 +635,7 @@ def suite_samsum(rt):
     print(f"samsum validation: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
           f"{row['rougeLsum']:.1f} on {len(rows)} ({row['prompts_cut']} dialogues cut to the context)")
     append_result(row, 'samsum', run_name, results_dir)
-    write_jsonl(examples, os.path.join(results_dir, 'samsum', f'{run_name}_examples.jsonl'))
+    write_examples(examples, os.path.join(results_dir, 'samsum', f'{run_name}_examples.jsonl'), key=None)
     return [row]
 
 

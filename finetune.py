@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr,
-                    optimizer_step, print0, provenance, setup_runtime, step_line, write_jsonl)
+                    optimizer_step, print0, provenance, setup_runtime, step_line, write_examples)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
 from metrics import wilson_ci
 from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
@@ -294,6 +294,7 @@ row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k
            eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
 root = results_dir or os.path.join(REPO, 'experiments')
 append_result(row, 'finetune', run_name, root)
-write_jsonl(examples, os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'))
+write_examples(examples, os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'),
+               key={'sst2': 'categories', 'gsm8k': 'correct'}.get(task))
 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k not in ('per_class',)}
 print0(f"{run_name}: {json.dumps(shown)} ({len(eval_rows)} {EVAL_SPLIT[task]} examples, train {train_s:.0f}s)")

@@ -96,3 +96,57 @@ def rouge(predictions, references):
         for k, v in scorer.score(lines(r), lines(p)).items():
             totals[k] += v.fmeasure
     return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
+
+
+# -----------------------------------------------------------------------------
+# Paired comparisons: two systems scored on the same items. Pairing removes the items' own variance (an easy
+# problem is easy for both), so a real difference shows with far fewer items than comparing two CIs would need.
+
+def mcnemar_exact(a, b):
+    """Exact McNemar test (McNemar 1947, binomial form) for right/wrong outcomes of systems a and b on the same
+    items. Only discordant items carry information: under H0 (equal accuracy) the count of items only b gets
+    right is Binomial(n_discordant, 1/2). Two-sided p = min(1, 2 P(X <= min(a_only, b_only)))."""
+    a_only = sum(1 for x, y in zip(a, b) if x and not y)
+    b_only = sum(1 for x, y in zip(a, b) if y and not x)
+    m, k = a_only + b_only, min(a_only, b_only)
+    p = 1.0 if m == 0 else min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2 ** m)
+    return dict(a_only=a_only, b_only=b_only, p=p)
+
+
+def bootstrap_ci(x, n_boot=10_000, seed=0):
+    """95% percentile bootstrap CI of a mean (ROUGE, per-item NLL: scores without a closed-form interval)."""
+    import numpy as np
+    x = np.asarray(x, dtype=np.float64)
+    means = x[np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def paired_bootstrap(a, b, n_boot=10_000, seed=0):
+    """Paired bootstrap (Efron & Tibshirani 1993; Koehn 2004 for NLP) of mean(b) - mean(a) over the same items:
+    resample items with replacement, keeping each item's pair together. Returns the 95% percentile CI of the
+    difference and a two-sided p = min(1, 2 min(P(d* <= 0), P(d* >= 0))) over the resamples."""
+    import numpy as np
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    d = b[idx].mean(axis=1) - a[idx].mean(axis=1)
+    p = min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))
+    return dict(delta_ci95=(float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))), p=float(p))
+
+
+def paired_test(a, b, n_boot=10_000, seed=0):
+    """The one comparison of two systems on the same items that every stage, strategy and suite reports: b - a.
+    Right/wrong outcomes get the exact McNemar p-value and Wilson CIs; other scores (ROUGE, per-item NLL) the
+    paired bootstrap's p-value and bootstrap CIs of each mean. The difference always gets its paired-bootstrap CI."""
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"paired_test needs two equally long, non-empty score lists (got {len(a)} and {len(b)})")
+    n = len(a)
+    boot = paired_bootstrap(a, b, n_boot, seed)
+    row = dict(n=n, a_mean=sum(a) / n, b_mean=sum(b) / n, delta=(sum(b) - sum(a)) / n, delta_ci95=boot['delta_ci95'])
+    if all(x in (0, 1, True, False) for x in list(a) + list(b)):
+        mc = mcnemar_exact(a, b)
+        row.update(test='mcnemar_exact', p=mc['p'], a_only=mc['a_only'], b_only=mc['b_only'],
+                   a_ci95=wilson_ci(sum(a), n), b_ci95=wilson_ci(sum(b), n))
+    else:
+        row.update(test='paired_bootstrap', p=boot['p'], a_ci95=bootstrap_ci(a, n_boot, seed),
+                   b_ci95=bootstrap_ci(b, n_boot, seed))
+    return row

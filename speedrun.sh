@@ -38,6 +38,14 @@ STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's c
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
 mkdir -p "$STATE"
 echo "speedrun: scale=$SCALE, state in $STATE"
+# provenance at the start (commit, code diff hash, hardware, this host's measured matmul peak), once per state folder
+[ -f "$STATE/provenance.json" ] || SCALE=$SCALE python3 - "$STATE" <<'PY'
+import os, sys
+from common import measure_matmul_peak, provenance, write_json
+p = provenance()
+p.update(command=f"SCALE={os.environ['SCALE']} bash speedrun.sh", matmul_peak_gflops=round(measure_matmul_peak() / 1e9, 1))
+write_json(p, os.path.join(sys.argv[1], 'provenance.json'))
+PY
 
 # stage NAME CMD...: run CMD once; a marker file records success and the wall time
 stage() {
@@ -101,11 +109,13 @@ python3 report/make.py
   for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"
 # the stage times as a result file: experiments/speedrun/<scale>.json (with commit and hardware)
 python3 - "$STATE" "$SCALE" <<'PY'
-import glob, os, sys
-from common import REPO, provenance, write_json
+import glob, json, os, sys
+from common import REPO, write_json
 state, scale = sys.argv[1:]
 stages = {os.path.basename(f)[:-5]: int(open(f).read().strip().rstrip('s')) for f in sorted(glob.glob(f'{state}/*.done'))}
+start = json.load(open(os.path.join(state, 'provenance.json')))  # taken when the speedrun started
+start.pop('wall_time_s', None)
 os.makedirs(os.path.join(REPO, 'experiments', 'speedrun'), exist_ok=True)
-write_json(dict(scale=scale, stage_seconds=stages, total_seconds=sum(stages.values()), **provenance()),
+write_json(dict(scale=scale, stage_seconds=stages, total_seconds=sum(stages.values()), **start),
            os.path.join(REPO, 'experiments', 'speedrun', f'{scale}.json'))
 PY

@@ -26,7 +26,7 @@ import torch
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_jsonl)
 from engine import generate_batch
-from metrics import pass_at_k, wilson_ci
+from metrics import paired_test, pass_at_k, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
 
@@ -126,13 +126,16 @@ for key in ('greedy', 'greedy_tool'):
     c = sum(r[key]['correct'] for r in records)
     rows.append(dict(strategy=key, n=1, accuracy=c / n, ci95=wilson_ci(c, n),
                      tokens_per_problem=sum(r[key]['tokens'] for r in records) / n))
+greedy_right = [r['greedy']['correct'] for r in records]
+rows[1]['vs_greedy'] = paired_test(greedy_right, [r['greedy_tool']['correct'] for r in records])
 picks = {}
 for N in budgets:
     for strategy, pick in STRATEGIES.items():
         chosen = [pick(r['samples'][:N]) for r in records]
         c = sum(s['correct'] for s, _ in chosen)
         rows.append(dict(strategy=strategy, n=N, accuracy=c / n, ci95=wilson_ci(c, n),
-                         tokens_per_problem=sum(t for _, t in chosen) / n))
+                         tokens_per_problem=sum(t for _, t in chosen) / n,
+                         vs_greedy=paired_test(greedy_right, [s['correct'] for s, _ in chosen])))
         picks[strategy, N] = [s for s, _ in chosen]
     p = sum(pass_at_k(n_max, sum(s['correct'] for s in r['samples']), N) for r in records) / n
     rows.append(dict(strategy='pass@N', n=N, accuracy=p, ci95=None,
@@ -183,10 +186,12 @@ summary = dict(name=name, generator=generator, verifier=verifier, task=task, spl
 append_result(summary, 'tts', name, results_dir or os.path.join(REPO, 'experiments'))
 
 
-print0(f"{'strategy':18s} {'N':>3s} {'EM':>6s}  95% CI         tokens/problem")
+print0(f"{'strategy':18s} {'N':>3s} {'EM':>6s}  95% CI         tokens/problem   vs greedy (paired)")
 for r in rows:
     ci = f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}" if r['ci95'] else ' ' * 11
-    print0(f"{r['strategy']:18s} {r['n']:3d} {r['accuracy']:6.3f}  {ci}  {r['tokens_per_problem']:8.1f}")
+    t = r.get('vs_greedy')
+    vs = f"{t['delta']:+.3f} ({t['delta_ci95'][0]:+.3f} to {t['delta_ci95'][1]:+.3f}), p={t['p']:.3g}" if t else ''
+    print0(f"{r['strategy']:18s} {r['n']:3d} {r['accuracy']:6.3f}  {ci}  {r['tokens_per_problem']:8.1f}   {vs}")
 for c in summary['crossings']:
     print0(f"crossing: {c['a']} vs {c['b']} between N={c['between'][0]} and {c['between'][1]}; {c['leader_after']} leads after")
 print0(f"error anatomy: {json.dumps(anatomy)}")

@@ -139,12 +139,12 @@ def fig_attention():
 
 
 def attention_maps(r, filename):
-    layers = sorted({0, r['n_layer'] - 1})
+    layers = r.get('map_layers', sorted({0, r['n_layer'] - 1}))  # maps[i] is layer layers[i]
     fig, axes = plt.subplots(len(layers), r['n_head'], figsize=(3 * r['n_head'], 3.1 * len(layers)), squeeze=False)
     ticks = [t.replace('\n', '\\n')[:8] for t in r['tokens']]
-    for row, layer in zip(axes, layers):
+    for i, (row, layer) in enumerate(zip(axes, layers)):
         for h, ax in enumerate(row):
-            ax.imshow(r['maps'][layer][h], cmap='viridis', vmin=0, vmax=1)
+            ax.imshow(r['maps'][i][h], cmap='viridis', vmin=0, vmax=1)
             ax.set_title(f'layer {layer}, head {h}', fontsize=9)
             ax.set_xticks(range(0, len(ticks), 4), ticks[::4], rotation=90, fontsize=6)
             ax.set_yticks(range(0, len(ticks), 4), ticks[::4], fontsize=6)

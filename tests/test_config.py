@@ -1,3 +1,6 @@
+import json
+import os
+
 import pytest
 
 from common import UserError, configure, split_suite
@@ -51,3 +54,45 @@ def test_bad_config_files(tmp_path):
 def test_split_suite():
     assert split_suite(['lm', '--ckpt=x']) == ('lm', ['--ckpt=x'])
     assert split_suite(['config/a.py']) == (None, ['config/a.py'])
+
+
+def test_provenance_is_taken_when_the_run_starts(tmp_path):
+    """The commit and the code's diff hash are read when a process starts: a commit landing mid-run does not
+    change them, files under experiments/ (which runs rewrite) never mark the code dirty, an edit to code does,
+    and the command is one a shell can rerun."""
+    import shutil
+    import subprocess
+    import sys
+    from conftest import REPO
+    repo = tmp_path / 'repo'
+    (repo / 'experiments').mkdir(parents=True)
+    for f in ('common.py', 'model.py'):
+        shutil.copy(os.path.join(REPO, f), repo / f)
+    (repo / 'experiments' / 'r.json').write_text('{}\n')
+    git = lambda *a: subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t', *a], cwd=repo, check=True,
+                                    capture_output=True, text=True).stdout.strip()
+    git('init', '-q')
+    git('add', '.')
+    git('commit', '-qm', 'one')
+    first = git('rev-parse', 'HEAD')
+    (repo / 'experiments' / 'r.json').write_text('{"rewritten": 1}\n')
+    code = ("import json, sys, common; print('started', flush=True); sys.stdin.readline(); "
+            "print(json.dumps(common.provenance()))")
+    (repo / 'run.py').write_text(code)  # untracked: not part of the diff either
+    p = subprocess.Popen([sys.executable, 'run.py', 'two words', '--n=1'], cwd=repo, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    import time
+    assert p.stdout.readline() == 'started\n'  # the process has imported common: its start state is taken
+    time.sleep(1)
+    (repo / 'model.py').write_text(open(repo / 'model.py').read() + '\n# an edit\n')
+    git('commit', '-qam', 'two')  # lands while the run is going
+    out, _ = p.communicate('go\n', timeout=60)
+    row = json.loads(out)
+    assert row['git_commit'] == first and row['code_dirty'] is False and row['code_diff_sha256'] is None
+    assert row['command'] == f"{os.path.basename(sys.executable)} run.py 'two words' --n=1"
+    assert row['wall_time_s'] >= 1 and row['hardware']['cpu_count']
+    (repo / 'model.py').write_text(open(repo / 'model.py').read() + '\n# uncommitted\n')
+    out = subprocess.run([sys.executable, '-c', 'import json, common; print(json.dumps(common.provenance()))'],
+                         cwd=repo, capture_output=True, text=True, check=True).stdout
+    row = json.loads(out)
+    assert row['git_commit'] == git('rev-parse', 'HEAD') and row['code_dirty'] and len(row['code_diff_sha256']) == 16

@@ -235,3 +235,38 @@ def test_categorize_first_cause():
     assert categorize('39+24 = <<39+24=62>>62\n#### 62', ref, q) == 'arithmetic_slip'
     assert categorize('39-24 = <<39-24=15>>15\n#### 15', ref, q) == 'wrong_plan'
     assert categorize('39+9 = <<39+9=48>>48\n#### 48', ref) == 'wrong_plan'  # without the question: no operand check
+
+
+def test_mcnemar_exact_by_hand():
+    """The exact binomial form by hand: 1 item only a gets right, 9 only b: p = 2 (C(10,0) + C(10,1)) / 2^10."""
+    from metrics import mcnemar_exact, paired_test
+    a = [1] * 1 + [0] * 9 + [1] * 20 + [0] * 70   # 1 a-only, 9 b-only, 20 both right, 70 both wrong
+    b = [0] * 1 + [1] * 9 + [1] * 20 + [0] * 70
+    assert mcnemar_exact(a, b) == dict(a_only=1, b_only=9, p=2 * 11 / 1024)
+    assert mcnemar_exact(b, a)['p'] == 2 * 11 / 1024  # symmetric
+    assert mcnemar_exact([1, 0], [1, 0])['p'] == 1.0  # no discordant pair: no evidence
+    assert mcnemar_exact([0] * 5, [1] * 5)['p'] == 2 / 32  # 5 of 5 discordant one way: p = 2 * (1/2)^5
+    row = paired_test(a, b)
+    assert row['test'] == 'mcnemar_exact' and row['p'] == 2 * 11 / 1024 and row['delta'] == pytest.approx(0.08)
+    assert row['a_ci95'] == wilson_ci(21, 100) and row['b_ci95'] == wilson_ci(29, 100)
+    lo, hi = row['delta_ci95']
+    assert 0 < lo < 0.08 < hi < 0.2
+
+
+def test_paired_bootstrap_resolves_what_unpaired_cis_cannot():
+    """Items of very different difficulty, b better by a constant 0.02 on each: the two systems' CIs overlap,
+    the paired test still finds the difference; a null difference gets a large p. Deterministic by seed."""
+    import random
+    from metrics import paired_test
+    rng = random.Random(0)
+    a = [rng.random() for _ in range(300)]
+    b = [x + 0.02 + rng.gauss(0, 0.01) for x in a]
+    row = paired_test(a, b)
+    assert row['test'] == 'paired_bootstrap' and row['p'] < 0.001
+    assert row['a_ci95'][1] > row['b_ci95'][0]  # unpaired, the CIs overlap
+    assert 0.015 < row['delta_ci95'][0] < 0.02 < row['delta_ci95'][1] < 0.025
+    null = paired_test(a, [x + rng.gauss(0, 0.01) for x in a])
+    assert null['p'] > 0.05 and null['delta_ci95'][0] < 0 < null['delta_ci95'][1]
+    assert paired_test(a, b) == row
+    with pytest.raises(ValueError):
+        paired_test([1, 0], [1])
