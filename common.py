@@ -458,10 +458,21 @@ def lock_out_dir(out_dir):
     _LOCKS[os.path.realpath(out_dir)] = f
 
 
-def start_log(out_dir, config, keep_before, master=True):
-    """Open a run folder: lock it (lock_out_dir), write config.json and the JSONL log's kept rows (a resumed run drops what the killed
-    run wrote after its checkpoint; a new run passes 0 and starts empty). Returns log(row), which appends a
-    row; under DDP only rank 0 (master) writes anything."""
+def wandb_run(project, name, config):
+    """An experiment-tracker run (Weights & Biases), as nanoGPT's wandb_log switch: an optional package, imported
+    only when asked for. WANDB_MODE=offline logs to ./wandb without a network (`wandb sync` uploads it later)."""
+    try:
+        import wandb
+    except ImportError:
+        raise UserError("wandb_log=True needs the wandb package: pip install wandb "
+                        "(WANDB_MODE=offline works without a network)") from None
+    return wandb.init(project=project, name=name or None, config=config)
+
+
+def start_log(out_dir, config, keep_before, master=True, tracker=None):
+    """Open a run folder: lock it (lock_out_dir), write config.json and the JSONL log's kept rows (a resumed run
+    drops what the killed run wrote after its checkpoint; a new run passes 0 and starts empty). Returns log(row),
+    which appends a row, and sends it to `tracker` (a wandb_run) too; under DDP only rank 0 (master) writes."""
     log_path = os.path.join(out_dir, 'log.jsonl')
     if master:
         lock_out_dir(out_dir)  # before the first write: a second run into a live out_dir stops here
@@ -477,6 +488,8 @@ def start_log(out_dir, config, keep_before, master=True):
         if master:
             with open(log_path, 'a') as f:
                 f.write(json.dumps(row) + '\n')
+            if tracker is not None:
+                tracker.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row['iter'])
     return log
 
 

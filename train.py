@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, format_eta, load_checkpoint,
                     load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb,
                     optimizer_step, peak_memory_bytes, print0, provenance, save_checkpoint, setup_runtime, start_log,
-                    step_line, synchronize, write_json)
+                    step_line, synchronize, wandb_run, write_json)
 from model import GPT, GPTConfig, estimate_memory
 
 # -----------------------------------------------------------------------------
@@ -76,6 +76,9 @@ compile = False
 activation_checkpointing = False
 loss_chunk = 0               # > 0: cross-entropy over this many rows at a time; B*T*V logits never materialise
 memory_limit_gb = 0.0        # CUDA: cap this process at it (emulates a smaller card) and warn when the plan exceeds it
+wandb_log = False            # also log to Weights & Biases (pip install wandb; WANDB_MODE=offline needs no network)
+wandb_project = 'modern-llm'
+wandb_run_name = ''          # '' = wandb's own name
 # -----------------------------------------------------------------------------
 config = configure(globals())
 lr_decay_iters = config['lr_decay_iters'] = lr_decay_iters or max_iters
@@ -196,8 +199,9 @@ if rt['ddp']:
 if master:
     check_writable(out_dir, need_bytes=3 * 4 * sum(p.numel() for p in raw_model.parameters()))
     print(json.dumps(config))
+tracker = wandb_run(wandb_project, wandb_run_name, config) if wandb_log and master else None
 log = start_log(out_dir, dict(config, model_args=raw_model.config.__dict__), iter_num if init_from == 'resume' else 0,
-                master)
+                master, tracker)
 
 
 def raise_if_oom(e):
@@ -359,6 +363,8 @@ if master and not eval_only and not stop:
                    train_time_s=round(time.time() - t_train, 2), config=config, **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))
     print(f"done: best val loss {best_val_loss:.4f} (ppl {math.exp(best_val_loss):.2f}), summary in {out_dir}/summary.json")
+if tracker is not None:
+    tracker.finish()
 if rt['ddp']:
     torch.distributed.barrier()  # no rank tears down gloo while another still has it open
     torch.distributed.destroy_process_group()

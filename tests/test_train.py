@@ -274,3 +274,30 @@ def test_optimizer_step_clips_skips_and_stops():
         for i in range(3):
             w.grad = torch.tensor([float('inf'), 0.0])
             optimizer_step(opt, [w], torch.tensor(1.0), 0, bad, 3, 5 + i, 'lower it')
+
+
+def test_wandb_log_switch(corpus, tmp_path):
+    """wandb_log=True sends every log row to a wandb run (a stand-in package here: the real one is optional and
+    its offline mode writes files only); without the package it is one line naming the install."""
+    fake = tmp_path / 'fake'
+    fake.mkdir()
+    (fake / 'wandb.py').write_text(
+        "import json, os\n"
+        "class Run:\n"
+        "    def log(self, row, step): open(os.environ['WANDB_FAKE'], 'a').write(json.dumps([step, row]) + '\\n')\n"
+        "    def finish(self): open(os.environ['WANDB_FAKE'], 'a').write('finish\\n')\n"
+        "def init(project, name, config):\n"
+        "    open(os.environ['WANDB_FAKE'], 'a').write(json.dumps([project, name, config['max_iters']]) + '\\n')\n"
+        "    return Run()\n")
+    calls = tmp_path / 'calls.txt'
+    env = {'PYTHONPATH': str(fake), 'WANDB_FAKE': str(calls)}
+    run('train.py', f'--dataset={corpus}', f'--out_dir={tmp_path}/w', '--max_iters=4', '--eval_interval=2',
+        '--wandb_log=True', '--wandb_run_name=t', *TINY, env=env)
+    lines = calls.read_text().splitlines()
+    assert json.loads(lines[0]) == ['modern-llm', 't', 4] and lines[-1] == 'finish'
+    rows = [json.loads(x) for x in lines[1:-1]]
+    assert [s for s, _ in rows] == [r['iter'] for r in map(json.loads, open(f'{tmp_path}/w/log.jsonl'))]
+    assert any('val_loss' in r for _, r in rows) and any('loss' in r for _, r in rows)
+    p = run('train.py', f'--dataset={corpus}', f'--out_dir={tmp_path}/x', '--max_iters=1', '--wandb_log=True', *TINY,
+            check=False)
+    assert p.returncode == 1 and 'wandb_log=True needs the wandb package: pip install wandb' in p.stderr
