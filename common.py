@@ -166,6 +166,13 @@ def cosine_lr(it, lr, warmup_iters, decay_iters, min_lr):
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
+def set_lr(optimizer, lr):
+    """Put this step's learning rate on every parameter group; returns it, for the log line."""
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+    return lr
+
+
 def optimizer_step(optimizer, params, loss, grad_clip, bad, max_bad_steps, iter_num, hint, scaler=None):
     """The end of every training step, the same in all five loops: unscale (fp16), clip the global gradient norm
     to grad_clip (0 = no clipping; the norm is computed either way, for the check), then step only when the loss

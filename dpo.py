@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, data_dir, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
-                    setup_runtime, start_log, step_line, write_json, write_jsonl)
+                    set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from engine import greedy_em, sample_solutions
 from tasks import encode_pair, load_jsonl, load_task, pad_batch
@@ -269,9 +269,7 @@ if __name__ == '__main__':
     policy.train()
     last = (time.time(), iter_num)
     while True:
-        lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr))
         if iter_num % eval_interval == 0 or iter_num == max_iters:
             metrics = evaluate()
             em = f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''

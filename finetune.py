@@ -28,8 +28,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr,
-                    optimizer_step, print0, provenance, setup_runtime, step_line, write_examples)
+from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr, optimizer_step,
+                    print0, provenance, set_lr, setup_runtime, step_line, write_examples)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
 from metrics import wilson_ci
 from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
@@ -244,9 +244,7 @@ if mode in ('lora', 'full'):
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     net.train()
     for it in range(max_iters):
-        lr = cosine_lr(it, learning_rate, warmup_iters, max_iters, min_lr)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, cosine_lr(it, learning_rate, warmup_iters, max_iters, min_lr))
         inputs, labels = train_batch(it)
         with rt['autocast']:
             if task == 'sst2':

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
-                    setup_runtime, start_log, step_line, write_json, write_jsonl)
+                    set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
 from tasks import load_task, pad_batch
 
@@ -140,9 +140,7 @@ log = start_log(out_dir, config, iter_num if resume else 0, master)
 model.train()
 last = (time.time(), iter_num)
 while True:
-    lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
-    for group in optimizer.param_groups:
-        group['lr'] = lr
+    lr = set_lr(optimizer, cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr))
     if (iter_num % eval_interval == 0 or iter_num == max_iters) and master:
         metrics, samples = evaluate()  # rank 0 alone; the others wait at the next all-reduce
         em = '' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f} on {metrics['n_em']}"

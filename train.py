@@ -20,8 +20,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, format_eta, load_checkpoint,
-                    load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb,
-                    optimizer_step, peak_memory_bytes, print0, provenance, save_checkpoint, setup_runtime, start_log,
+                    load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb, optimizer_step,
+                    peak_memory_bytes, print0, provenance, save_checkpoint, set_lr, setup_runtime, start_log,
                     step_line, synchronize, wandb_run, write_json)
 from model import GPT, GPTConfig, estimate_memory
 
@@ -116,9 +116,9 @@ def get_batch(split, it, part):
     n = batch_size * gradient_accumulation_steps * world
     g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split != 'train'))
     starts = torch.randint(len(d) - block_size - 1, (n,), generator=g)
-    mine = starts[part * batch_size:][:batch_size].tolist()
-    x = torch.from_numpy(np.stack([d[i:i + block_size] for i in mine]).astype(np.int64))
-    y = torch.from_numpy(np.stack([d[i + 1:i + 1 + block_size] for i in mine]).astype(np.int64))
+    mine = starts[part * batch_size:][:batch_size].numpy()
+    rows = d.view(np.ndarray)[mine[:, None] + np.arange(block_size + 1)].astype(np.int64)  # (B, T+1), one gather
+    x, y = torch.from_numpy(np.ascontiguousarray(rows[:, :-1])), torch.from_numpy(np.ascontiguousarray(rows[:, 1:]))
     if rt['device_type'] == 'cuda':
         return x.pin_memory().to(rt['device'], non_blocking=True), y.pin_memory().to(rt['device'], non_blocking=True)
     return x.to(rt['device']), y.to(rt['device'])
@@ -273,9 +273,8 @@ def stop_requested():
 t_train, last, speed = time.time(), None, {}
 model.train()
 while True:
-    lr = cosine_lr(iter_num, learning_rate, warmup_iters, lr_decay_iters, min_lr) if decay_lr else learning_rate
-    for group in optimizer.param_groups:
-        group['lr'] = lr
+    lr = set_lr(optimizer, cosine_lr(iter_num, learning_rate, warmup_iters, lr_decay_iters, min_lr) if decay_lr
+                else learning_rate)
 
     if iter_num % eval_interval == 0 or iter_num == max_iters:
         try:

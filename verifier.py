@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
-                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint, setup_runtime,
-                    start_log, step_line, write_json)
+                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
+                    set_lr, setup_runtime, start_log, step_line, write_json)
 from engine import sample_solutions
 from metrics import auroc, ece, within_group_auroc
 from tasks import format_prompt, load_task
@@ -244,9 +244,7 @@ if __name__ == '__main__':
     verifier.train()
     last_t = (time.time(), iter_num)
     while True:
-        lr = cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr)
-        for group in optimizer.param_groups:
-            group['lr'] = lr
+        lr = set_lr(optimizer, cosine_lr(iter_num, learning_rate, warmup_iters, max_iters, min_lr))
         if iter_num % eval_interval == 0 or iter_num == max_iters:
             metrics = evaluate()
             print0(f"step {iter_num}: val acc {metrics['accuracy']:.3f}, auroc {metrics['auroc']:.3f}, "

@@ -114,12 +114,6 @@ def needs_data_dir():
     return pytest.mark.skipif(not os.environ.get('DATA_DIR'), reason='needs DATA_DIR (../shared/data) for GPT-2 BPE files')
 
 
-def moved(before, after):
-    """Whether training changed the weights: some tensor of checkpoint `after` differs from `before`'s."""
-    a, b = (torch.load(p, weights_only=True)['model'] for p in (before, after))
-    return any(not torch.equal(a[k], b[k]) for k in a if k in b)
-
-
 def assert_stops_after_bad_steps(p, n=2):
     """A run whose steps all go non-finite ends after n of them with one line (the shared step guard)."""
     assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
