@@ -14,6 +14,8 @@ The evaluation suite. Every suite writes JSON + CSV rows with provenance under e
     python eval.py all --ckpt=out/tiny/best.pt          # every suite that needs only a checkpoint, one summary
 --ckpt takes our checkpoints and Hugging Face Llama-family folders (export.py's, finetune.py's, SmolLM2). The
 metrics (metrics.py) and the benchmarks' prompts (tasks.py) live once, shared with finetune.py, so every row compares.
+Each suite is a function suite_<name>(rt, cfg): rt is the runtime (device, autocast), cfg the parsed config below;
+suites and their helpers take their inputs as arguments and read no module globals, so other code can call them.
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
@@ -25,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -73,7 +76,7 @@ def perplexity(nll_sum, n):
     return math.exp(nll_sum / n)
 
 
-def ckpt_name():
+def ckpt_name(ckpt):
     """A result name from --ckpt: the run folder of a checkpoint file, or the folder itself (HF folders)."""
     path = os.path.abspath(ckpt)
     return os.path.basename(path if os.path.isdir(path) else os.path.dirname(path))
@@ -111,7 +114,7 @@ def lm_nll(model, tokens, block_size, stride, batch_size, autocast, device):
     return nll_sum, n_scored
 
 
-def token_split(tokenizer, split, source=None):
+def token_split(tokenizer, split, source=None, *, dataset):
     """Tokens of data/<source>[_8k]/<split>.bin (source: the dataset key by default) for the model's tokenizer,
     plus the dataset's meta.json. An HF folder's own tokenizer (SmolLM2, ...) has no prepared files: WikiText-2's
     raw text is tokenized here, and its bytes and words counted, so bits per byte compare across tokenizers."""
@@ -136,38 +139,38 @@ def token_split(tokenizer, split, source=None):
     return np.memmap(path, dtype=np.uint16, mode='r'), meta
 
 
-def suite_lm(rt):
-    model, meta_ckpt = load_model(ckpt, rt['device'])
+def suite_lm(rt, cfg):
+    model, meta_ckpt = load_model(cfg.ckpt, rt['device'])
     model.eval()
-    cfg = meta_ckpt.get('config', {})
-    tokenizer = cfg.get('tokenizer', 'gpt2')
-    run_dir = ckpt if os.path.isdir(ckpt) else os.path.dirname(ckpt)
-    run_name = name or ckpt_name()
+    ckpt_config = meta_ckpt.get('config', {})
+    tokenizer = ckpt_config.get('tokenizer', 'gpt2')
+    run_dir = cfg.ckpt if os.path.isdir(cfg.ckpt) else os.path.dirname(cfg.ckpt)
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
     train_summary = {}
     if os.path.exists(os.path.join(run_dir, 'summary.json')):
         with open(os.path.join(run_dir, 'summary.json')) as f:
             train_summary = json.load(f)
-    rows, jobs = [], [(dataset, split) for split in splits.split(',')]
-    for extra in filter(None, extra_datasets.split(',')):  # e.g. TinyStories val, when it has been prepared
+    rows, jobs = [], [(cfg.dataset, split) for split in cfg.splits.split(',')]
+    for extra in filter(None, cfg.extra_datasets.split(',')):  # e.g. TinyStories val, when it has been prepared
         try:
-            token_split(tokenizer, 'val', extra)
+            token_split(tokenizer, 'val', extra, dataset=cfg.dataset)
             jobs.append((extra, 'val'))
         except UserError as e:
             print(f"{extra}: skipped, {e}")
     for source, split in jobs:
         t0 = time.time()
-        tokens, meta = token_split(tokenizer, split, source)
+        tokens, meta = token_split(tokenizer, split, source, dataset=cfg.dataset)
         info = meta['splits'][split]
         frac = 1.0
-        if max_tokens and max_tokens < len(tokens):
-            frac, tokens = max_tokens / len(tokens), tokens[:max_tokens]
-        window = context or model.config.block_size
-        nll, n = lm_nll(model, tokens, window, stride, batch_size, rt['autocast'], rt['device'])
+        if cfg.max_tokens and cfg.max_tokens < len(tokens):
+            frac, tokens = cfg.max_tokens / len(tokens), tokens[:cfg.max_tokens]
+        window = cfg.context or model.config.block_size
+        nll, n = lm_nll(model, tokens, window, cfg.stride, cfg.batch_size, rt['autocast'], rt['device'])
         # bytes/words of an evaluated prefix are prorated by its token share (exact when max_tokens = 0)
         n_bytes, n_words = info['bytes'] * frac, info['words'] * frac
-        tag = split if source == dataset else f'{os.path.basename(source)}_{split}'
-        row = dict(name=f'{run_name}_{tag}', checkpoint=ckpt, dataset=source, split=split, tokenizer=tokenizer,
-                   params=model.num_params(), block_size=window, stride=stride or window,
+        tag = split if source == cfg.dataset else f'{os.path.basename(source)}_{split}'
+        row = dict(name=f'{run_name}_{tag}', checkpoint=cfg.ckpt, dataset=source, split=split, tokenizer=tokenizer,
+                   params=model.num_params(), block_size=window, stride=cfg.stride or window,
                    tokens_scored=n, nll_per_token=nll / n, token_ppl=perplexity(nll, n),
                    # word-level ppl: total NLL over the whitespace words of the raw text (Radford et al. 2019)
                    word_ppl=math.exp(nll / n_words), bpb=nats_to_bpb(nll / n, n, n_bytes),
@@ -177,12 +180,12 @@ def suite_lm(rt):
                    **provenance(t0))
         print(f"{row['name']}: token ppl {row['token_ppl']:.2f}, word ppl {row['word_ppl']:.2f}, bpb {row['bpb']:.4f} "
               f"({n:,} tokens)")
-        append_result(row, 'lm', row['name'], results_dir)
+        append_result(row, 'lm', row['name'], cfg.results_dir)
         rows.append(row)
     # keep the training log beside the results so curves can be redrawn from committed files
     for f in ('log.jsonl', 'summary.json'):
         if os.path.exists(os.path.join(run_dir, f)):
-            shutil.copy(os.path.join(run_dir, f), os.path.join(results_dir, 'lm', f'{run_name}_{f}'))
+            shutil.copy(os.path.join(run_dir, f), os.path.join(cfg.results_dir, 'lm', f'{run_name}_{f}'))
     return rows
 
 
@@ -203,11 +206,11 @@ def decode_speed(model, device, new_tokens=100, batch=1, repeats=3, **kw):
     return best
 
 
-def suite_ablations(rt):
-    if not runs:
+def suite_ablations(rt, cfg):
+    if not cfg.runs:
         raise UserError("ablations needs --runs=DIR1,DIR2,... (train.py run folders)")
     rows = []
-    for run_dir in runs.split(','):
+    for run_dir in cfg.runs.split(','):
         t0 = time.time()
         model, meta_ckpt = load_model(os.path.join(run_dir, 'best.pt'), rt['device'])
         model.eval()
@@ -217,28 +220,28 @@ def suite_ablations(rt):
         with open(os.path.join(run_dir, 'log.jsonl')) as f:
             log = [json.loads(line) for line in f]
         steps = [r for r in log if 'tok_s' in r]
-        tokens, meta = token_split(tokenizer, 'val')
-        if max_tokens:
-            tokens = tokens[:max_tokens]
-        nll, n = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
-        cfg = model.config
+        tokens, meta = token_split(tokenizer, 'val', dataset=cfg.dataset)
+        if cfg.max_tokens:
+            tokens = tokens[:cfg.max_tokens]
+        nll, n = lm_nll(model, tokens, model.config.block_size, 0, cfg.batch_size, rt['autocast'], rt['device'])
+        mc = model.config  # the run's architecture
         tb = summary['config']['batch_size']
         losses = [r['loss'] for r in steps]
         # a spike: a logged loss more than 0.5 nats above the best loss logged before it
         spikes = sum(1 for i, l in enumerate(losses[1:], 1) if l > min(losses[:i]) + 0.5)
-        row = dict(name=os.path.basename(os.path.normpath(run_dir)), run=run_dir, n_head=cfg.n_head,
-                   n_kv_head=cfg.n_kv_head, n_experts=cfg.n_experts, moe_top_k=cfg.moe_top_k if cfg.n_experts else 0,
+        row = dict(name=os.path.basename(os.path.normpath(run_dir)), run=run_dir, n_head=mc.n_head,
+                   n_kv_head=mc.n_kv_head, n_experts=mc.n_experts, moe_top_k=mc.moe_top_k if mc.n_experts else 0,
                    params=model.num_params(), active_params=model.num_params(active=True),
                    # speed re-measured here, every variant in one process on the same machine state;
                    # the run's own log median is kept too (it may have shared the cores)
-                   train_tok_s=tb * cfg.block_size / time_train_steps(copy.deepcopy(model), tb, cfg.block_size,
-                                                                      cfg.vocab_size, 5, rt['device']),
+                   train_tok_s=tb * mc.block_size / time_train_steps(copy.deepcopy(model), tb, mc.block_size,
+                                                                      mc.vocab_size, 5, rt['device']),
                    train_tok_s_during_run=float(np.median([r['tok_s'] for r in steps])),
                    train_wall_s=summary['train_time_s'],
                    train_tokens=summary['tokens'], peak_rss_mb=summary.get('peak_memory_mb'),
                    val_ppl=perplexity(nll, n), val_tokens=n, loss_spikes=spikes,
                    decode_tok_s=decode_speed(model, rt['device']),
-                   kv_bytes_per_token=2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * 4,
+                   kv_bytes_per_token=2 * mc.n_layer * mc.n_kv_head * mc.head_dim * 4,
                    **provenance(t0))
         loads = [r['expert_load'] for r in steps if 'expert_load' in r]
         if loads:  # balance: coefficient of variation of the per-expert token counts, first and last logged step
@@ -247,8 +250,9 @@ def suite_ablations(rt):
                        dropped_last=steps[-1].get('dropped'))
         print(f"{row['name']}: val ppl {row['val_ppl']:.2f}, train {row['train_tok_s']:,.0f} tok/s, "
               f"decode {row['decode_tok_s']:,.0f} tok/s, KV {row['kv_bytes_per_token']} B/token")
-        append_result(row, 'ablations', row['name'], results_dir)
-        shutil.copy(os.path.join(run_dir, 'log.jsonl'), os.path.join(results_dir, 'ablations', f"{row['name']}_log.jsonl"))
+        append_result(row, 'ablations', row['name'], cfg.results_dir)
+        shutil.copy(os.path.join(run_dir, 'log.jsonl'),
+                    os.path.join(cfg.results_dir, 'ablations', f"{row['name']}_log.jsonl"))
         rows.append(row)
     return rows
 
@@ -257,7 +261,7 @@ def suite_ablations(rt):
 # sinks suite: StreamingLLM (Xiao et al. 2023) perplexity and generation far past the training context
 
 @torch.no_grad()
-def token_nll(model, seqs, method, L, device):
+def token_nll(model, seqs, method, L, device, n_sink):
     """Per-token NLL (B, N-1) of next-token prediction over seqs (B, N) under one of four context policies:
     dense (full attention, RoPE extrapolated past L), window (StreamingKVCache without sinks), sinks
     (n_sink sinks + window) and recompute (each token re-encoded with its last L tokens: the quality bound)."""
@@ -295,55 +299,56 @@ def repetition_stats(tokens, prompt, reference, n=4):
                 topic_overlap=sum(t in topic for t in late) / max(1, len(late)))
 
 
-def suite_sinks(rt):
-    model, meta_ckpt = load_model(ckpt, rt['device'])
+def suite_sinks(rt, cfg):
+    model, meta_ckpt = load_model(cfg.ckpt, rt['device'])
     model.eval()
     tokenizer = meta_ckpt['config'].get('tokenizer', 'gpt2')
     L = model.config.block_size
-    mults = [int(m) for m in lengths]
-    tokens, _ = token_split(tokenizer, 'test')
+    mults = [int(m) for m in cfg.lengths]
+    tokens, _ = token_split(tokenizer, 'test', dataset=cfg.dataset)
     N = max(mults) * L + 1
-    if n_seqs * N > len(tokens):
+    if cfg.n_seqs * N > len(tokens):
         raise UserError(f"test split has {len(tokens)} tokens, fewer than n_seqs * {N}")
-    seqs = torch.from_numpy(np.stack([tokens[i * N:(i + 1) * N] for i in range(n_seqs)]).astype(np.int64)).to(rt['device'])
-    run_name = name or ckpt_name()
+    seqs = np.stack([tokens[i * N:(i + 1) * N] for i in range(cfg.n_seqs)]).astype(np.int64)
+    seqs = torch.from_numpy(seqs).to(rt['device'])
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
     rows = []
     for method in ('dense', 'window', 'sinks', 'recompute'):
         t0 = time.perf_counter()
-        nll = token_nll(model, seqs, method, L, rt['device'])
+        nll = token_nll(model, seqs, method, L, rt['device'], n_sink=cfg.n_sink)
         secs = time.perf_counter() - t0
         cache_tokens = {'dense': N - 1, 'recompute': L}.get(method, L)
-        row = dict(name=f'{run_name}_{method}', method=method, context=L, n_sink=n_sink if method == 'sinks' else 0,
-                   tokens_per_s=n_seqs * (N - 1) / secs,
+        row = dict(name=f'{run_name}_{method}', method=method, context=L, n_sink=cfg.n_sink if method == 'sinks' else 0,
+                   tokens_per_s=cfg.n_seqs * (N - 1) / secs,
                    kv_cache_bytes=2 * model.config.n_layer * model.config.n_kv_head * model.config.head_dim * 4
-                   * cache_tokens * n_seqs, **provenance())
+                   * cache_tokens * cfg.n_seqs, **provenance())
         for m in mults:  # ppl of the last L tokens before position m*L: the far-context segment alone
             seg = nll[:, (m - 1) * L:m * L - 1] if m > 1 else nll[:, :L - 1]
             row[f'ppl_{m}x'] = math.exp(seg.mean().item())
         print(f"{method}: " + ", ".join(f"{m}xL ppl {row[f'ppl_{m}x']:.1f}" for m in mults) +
               f", {row['tokens_per_s']:,.0f} tok/s, KV {row['kv_cache_bytes'] / 2**20:.1f} MiB")
-        append_result(row, 'sinks', row['name'], results_dir)
+        append_result(row, 'sinks', row['name'], cfg.results_dir)
         rows.append(row)
     # generation at 4x the context from the first 32 test tokens of each sequence, sinks on vs off
     g = torch.Generator(rt['device'])
     for method in ('window', 'sinks'):
-        g.manual_seed(seed)
-        sinks = n_sink if method == 'sinks' else 0
+        g.manual_seed(cfg.seed)
+        sinks = cfg.n_sink if method == 'sinks' else 0
         t0 = time.perf_counter()
         out = model.generate(seqs[:, :32], 4 * L, temperature=0.8, top_k=50, generator=g, window=L - sinks, n_sink=sinks)
         secs = time.perf_counter() - t0
         # topic: the prompt and its true continuation; chance: the same overlap for the next sequence's text
         stats = [repetition_stats(o[32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist()) for i, o in enumerate(out)]
-        chance = [repetition_stats(seqs[(i + 1) % n_seqs, 32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist())
-                  for i in range(n_seqs)]
+        chance = [repetition_stats(seqs[(i + 1) % cfg.n_seqs, 32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist())
+                  for i in range(cfg.n_seqs)]
         row = dict(name=f'{run_name}_gen_{method}', method=method, new_tokens=4 * L, context=L,
-                   tokens_per_s=n_seqs * 4 * L / secs,
+                   tokens_per_s=cfg.n_seqs * 4 * L / secs,
                    **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]},
                    topic_retention=float(np.mean([s['topic_overlap'] for s in stats]) -
                                          np.mean([c['topic_overlap'] for c in chance])), **provenance())
         print(f"generate {method}: rep 4-gram {row['rep_ngram_rate']:.3f}, distinct-2 {row['distinct_2']:.3f}, "
               f"collapsed {row['collapsed']:.2f}, topic retention {row['topic_retention']:+.3f}")
-        append_result(row, 'sinks', row['name'], results_dir)
+        append_result(row, 'sinks', row['name'], cfg.results_dir)
         rows.append(row)
     return rows
 
@@ -351,45 +356,45 @@ def suite_sinks(rt):
 # -----------------------------------------------------------------------------
 # quant suite: what the QLoRA-style NF4 base costs in perplexity and saves in memory
 
-def suite_quant(rt):
+def suite_quant(rt, cfg):
     from model import NF4Linear, quantize_nf4
-    model, meta_ckpt = load_model(ckpt, rt['device'])
+    model, meta_ckpt = load_model(cfg.ckpt, rt['device'])
     model.eval()
     tokenizer = meta_ckpt['config'].get('tokenizer', 'gpt2')
-    tokens, _ = token_split(tokenizer, 'val')
-    if max_tokens:
-        tokens = tokens[:max_tokens]
+    tokens, _ = token_split(tokenizer, 'val', dataset=cfg.dataset)
+    if cfg.max_tokens:
+        tokens = tokens[:cfg.max_tokens]
     linear_bytes = sum(m.weight.numel() * 4 for n, m in model.named_modules()
                        if isinstance(m, torch.nn.Linear) and not n.endswith('lm_head'))
     t0 = time.time()
-    nll, n = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
+    nll, n = lm_nll(model, tokens, model.config.block_size, 0, cfg.batch_size, rt['autocast'], rt['device'])
     for p in model.parameters():
         p.requires_grad_(False)
     saved = quantize_nf4(model)
-    nll_q, _ = lm_nll(model, tokens, model.config.block_size, 0, batch_size, rt['autocast'], rt['device'])
+    nll_q, _ = lm_nll(model, tokens, model.config.block_size, 0, cfg.batch_size, rt['autocast'], rt['device'])
     n_q = sum(isinstance(m, NF4Linear) for m in model.modules())
-    run_name = name or ckpt_name()
-    row = dict(name=run_name, checkpoint=ckpt, quantized_layers=n_q, linear_bytes_fp32=linear_bytes,
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
+    row = dict(name=run_name, checkpoint=cfg.ckpt, quantized_layers=n_q, linear_bytes_fp32=linear_bytes,
                linear_bytes_nf4=linear_bytes - saved, memory_ratio=(linear_bytes - saved) / linear_bytes,
                val_tokens=n, val_ppl_fp32=perplexity(nll, n), val_ppl_nf4=perplexity(nll_q, n),
                ppl_change_pct=100 * (math.exp((nll_q - nll) / n) - 1), **provenance(t0))
     print(f"NF4: {n_q} linear layers, {linear_bytes / 2**20:.1f} -> {(linear_bytes - saved) / 2**20:.1f} MiB, "
           f"val ppl {row['val_ppl_fp32']:.2f} -> {row['val_ppl_nf4']:.2f} ({row['ppl_change_pct']:+.2f}%)")
-    append_result(row, 'quant', run_name, results_dir)
+    append_result(row, 'quant', run_name, cfg.results_dir)
     return [row]
 
 
 # -----------------------------------------------------------------------------
 # attention suite: where attention goes, for the figures (viz.py attention) and the sink analysis
 
-def suite_attention(rt):
+def suite_attention(rt, cfg):
     """Attention maps over fixed WikiText-2 validation windows. The sink mass of a layer is the attention its
     queries (positions >= 4, averaged over heads) put on the first token: StreamingLLM (Xiao et al. 2023
     §3.1) finds it far above the 1/(i+1) a uniform head would give."""
-    model, enc, meta = load_for_inference(ckpt, rt['device'])
-    tokens, _ = token_split(meta['config'].get('tokenizer', 'gpt2'), 'val')
+    model, enc, meta = load_for_inference(cfg.ckpt, rt['device'])
+    tokens, _ = token_split(meta['config'].get('tokenizer', 'gpt2'), 'val', dataset=cfg.dataset)
     T = min(model.config.block_size, 128)
-    starts = [i * len(tokens) // n_seqs for i in range(n_seqs)]
+    starts = [i * len(tokens) // cfg.n_seqs for i in range(cfg.n_seqs)]
     idx = torch.tensor(np.stack([np.asarray(tokens[s:s + T], dtype=np.int64) for s in starts]), device=rt['device'])
     t0 = time.time()
     maps = model.attention_maps(idx)  # (L, B, H, T, T)
@@ -399,46 +404,47 @@ def suite_attention(rt):
     uniform = (1 / (q[later] + 1).float()).mean().item()
     show = 32  # the figure's window: the first 32 tokens of the first sequence
     shown = sorted({0, model.config.n_layer - 1})  # the figure's layers: first and last (not a 30-layer dump)
-    run_name = name or ckpt_name()
-    row = dict(name=run_name, checkpoint=ckpt, n_layer=model.config.n_layer, n_head=model.config.n_head,
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
+    row = dict(name=run_name, checkpoint=cfg.ckpt, n_layer=model.config.n_layer, n_head=model.config.n_head,
                context=T, n_seqs=len(starts), sink_mass_by_layer=sink.mean(1).tolist(), sink_mass=sink.tolist(),
                uniform_sink_mass=uniform, tokens=[enc.decode([t]) for t in idx[0, :show].tolist()],
                map_layers=shown, maps=maps[shown, 0, :, :show, :show].round(decimals=4).tolist(), **provenance(t0))
     print(f"sink mass by layer: {', '.join(f'{m:.3f}' for m in row['sink_mass_by_layer'])} "
           f"(a uniform head: {uniform:.3f})")
-    append_result(row, 'attention', run_name, results_dir)
+    append_result(row, 'attention', run_name, cfg.results_dir)
     return [row]
 
 
 # -----------------------------------------------------------------------------
 # task suites: greedy exact match on a math test set, every answer categorised (tasks.categorize)
 
-def math_test_set(task, n):
+def math_test_set(task, n, task_dir):
     """The first n (0 = all) test problems of a math task, and the malformed rows skipped."""
     from tasks import load_task
     problems, skipped = load_task(task, 'test', task_dir if task == 'arith' else '')
     return (problems[:n] if n else problems), skipped
 
 
-def task_em(model, enc, task, problems, rt):
+def task_em(model, enc, task, problems, rt, max_new_tokens, tool):
     from engine import greedy_em
     return greedy_em(model, enc, problems, task, max_new_tokens, rt['autocast'], tool)
 
 
-def suite_task(rt, task):
-    model, enc, _ = load_for_inference(ckpt, rt['device'])
+def suite_task(rt, cfg, task):
+    model, enc, _ = load_for_inference(cfg.ckpt, rt['device'])
     t0 = time.time()
-    problems, skipped = math_test_set(task, n_problems)
-    metrics, samples = task_em(model, enc, task, problems, rt)
+    problems, skipped = math_test_set(task, cfg.n_problems, task_dir=cfg.task_dir)
+    metrics, samples = task_em(model, enc, task, problems, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
     metrics['malformed_rows'] = skipped
-    run_name = name or ckpt_name() + ('_tool' if tool else '')
-    row = dict(name=run_name, checkpoint=ckpt, task=task, split='test', tool=tool, **metrics, **provenance(t0))
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt) + ('_tool' if cfg.tool else '')
+    row = dict(name=run_name, checkpoint=cfg.ckpt, task=task, split='test', tool=cfg.tool, **metrics, **provenance(t0))
     print(f"{task} test: greedy EM {metrics['em']:.3f} (95% CI {metrics['em_ci95'][0]:.3f}-{metrics['em_ci95'][1]:.3f}) "
           f"on {metrics['n_em']}; wrong: {metrics['format_failures']} format, {metrics['wrong_with_arithmetic_slip']} "
           f"arithmetic slip, {metrics['wrong_plan']} plan; {metrics['right_by_accident']} right by accident")
-    append_result(row, task, run_name, results_dir)
+    append_result(row, task, run_name, cfg.results_dir)
     write_examples([dict(input=s['prompt'], output=s['output'], label=s['reference'], category=s['category'])
-                    for s in samples if s['category'] != 'correct'], os.path.join(results_dir, task, f'{run_name}_errors.jsonl'))
+                    for s in samples if s['category'] != 'correct'],
+                   os.path.join(cfg.results_dir, task, f'{run_name}_errors.jsonl'))
     return [row]
 
 
@@ -484,74 +490,75 @@ def hh_preference(model, reference, enc, rt, n):
     return out, wrong
 
 
-def suite_alignment(rt):
+def suite_alignment(rt, cfg):
     from engine import generate_batch
     from metrics import auroc, paired_test, pass_at_k, wilson_ci, within_group_auroc
     from tasks import exact_match
-    if not stages:
+    if not cfg.stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
-    order = [kv.split('=', 1) for kv in stages.split(',')]
-    run_name = name or 'alignment'
+    order = [kv.split('=', 1) for kv in cfg.stages.split(',')]
+    run_name = cfg.name or 'alignment'
     rows, errors, outcomes = [], [], []  # outcomes: {prompt: right?} of each stage, for the paired tests
-    problems, skipped = math_test_set('arith', n_problems)
-    gsm8k = math_test_set('gsm8k', gsm8k_problems)[0] if gsm8k_problems else []
+    problems, skipped = math_test_set('arith', cfg.n_problems, task_dir=cfg.task_dir)
+    gsm8k = math_test_set('gsm8k', cfg.gsm8k_problems, task_dir=cfg.task_dir)[0] if cfg.gsm8k_problems else []
     for i, (stage, path) in enumerate(order):
         t0 = time.time()
         model, enc, meta = load_for_inference(path, rt['device'])
         row = dict(stage=stage, checkpoint=path)
-        em, samples = task_em(model, enc, 'arith', problems, rt)
+        em, samples = task_em(model, enc, 'arith', problems, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
         outcomes.append({s['prompt']: bool(s['correct']) for s in samples})
         row.update({f'arith_{k}': v for k, v in dict(em, malformed_rows=skipped).items()})
-        if gsm8k_problems:
-            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt)
+        if cfg.gsm8k_problems:
+            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
             row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
         # N samples per problem for Pass@N (and, on the last stage, the verifier's pick)
-        g = torch.Generator(device=rt['device']).manual_seed(seed)
-        subset = problems[:n_sampled]
-        got = generate_batch(model, enc, [p for p, _, _ in subset], n_samples, temperature, None, max_new_tokens,
+        g = torch.Generator(device=rt['device']).manual_seed(cfg.seed)
+        subset = problems[:cfg.n_sampled]
+        got = generate_batch(model, enc, [p for p, _, _ in subset], cfg.n_samples, cfg.temperature, None,
+                             cfg.max_new_tokens,
                              generator=g, autocast=rt['autocast'], desc=f'{stage} samples')
         drawn = [(r['question'], reference, [t for t, _ in texts], [exact_match(t, reference) for t, _ in texts])
                  for (_, reference, r), texts in zip(subset, got) if texts]
         k = len(drawn)
-        row[f'pass@{n_samples}'] = sum(pass_at_k(n_samples, sum(c), n_samples) for *_, c in drawn) / k
-        row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * n_samples)
+        row[f'pass@{cfg.n_samples}'] = sum(pass_at_k(cfg.n_samples, sum(c), cfg.n_samples) for *_, c in drawn) / k
+        row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * cfg.n_samples)
         row['n_sampled'] = k
-        if verifier and i == len(order) - 1:
+        if cfg.verifier and i == len(order) - 1:
             from verifier import score
             flat = [(q, t) for q, _, texts, _ in drawn for t in texts]
-            scores = score([q for q, _ in flat], [t for _, t in flat], ckpt=verifier, device=rt['device'])
+            scores = score([q for q, _ in flat], [t for _, t in flat], ckpt=cfg.verifier, device=rt['device'])
             picked = []
             for j, (q, reference, texts, correct) in enumerate(drawn):
-                s = scores[j * n_samples:(j + 1) * n_samples]
-                best = max(range(n_samples), key=lambda m: s[m])
+                s = scores[j * cfg.n_samples:(j + 1) * cfg.n_samples]
+                best = max(range(cfg.n_samples), key=lambda m: s[m])
                 picked.append(correct[best])
                 if not correct[best] and s[best] >= 0.5:
                     errors.append(dict(input=q, output=texts[best], label=reference.strip(),
                                        category='verifier_false_positive', score=s[best]))
             flat_y = [c for *_, correct in drawn for c in correct]
-            within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(n_samples)])
+            within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(cfg.n_samples)])
             row.update(verifier_auroc=auroc(scores, flat_y), verifier_within_problem_auroc=within,
                        verifier_within_problem_n=n_groups)
             greedy = [bool(s['correct']) for s in samples[:k]]
             # the verifier's improvement: its best-of-N pick against greedy on the same problems, paired
-            row.update(verifier_em=sum(picked) / k, verifier_em_ci95=wilson_ci(sum(picked), k), verifier=verifier,
+            row.update(verifier_em=sum(picked) / k, verifier_em_ci95=wilson_ci(sum(picked), k), verifier=cfg.verifier,
                        greedy_em_same_problems=sum(greedy) / k, verifier_delta_em=(sum(picked) - sum(greedy)) / k,
                        verifier_vs_greedy=paired_test(greedy, picked))
-        if hh_pairs:
+        if cfg.hh_pairs:
             ref_from = meta.get('ref_from')  # a DPO checkpoint names its reference
             reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
-            hh, wrong = hh_preference(model, reference, enc, rt, hh_pairs)
+            hh, wrong = hh_preference(model, reference, enc, rt, cfg.hh_pairs)
             row.update(hh)
             if reference is not None:
                 errors += wrong[:50]
         row.update(provenance(t0))
         print(f"{stage}: arith EM {row['arith_em']:.3f} ({row['arith_em_ci95'][0]:.3f}-{row['arith_em_ci95'][1]:.3f}, "
-              f"n={row['arith_n_em']}), pass@{n_samples} {row[f'pass@{n_samples}']:.3f}"
-              + (f", verifier best-of-{n_samples} {row['verifier_em']:.3f} vs greedy {row['greedy_em_same_problems']:.3f}"
+              f"n={row['arith_n_em']}), pass@{cfg.n_samples} {row[f'pass@{cfg.n_samples}']:.3f}"
+              + (f", verifier best-of-{cfg.n_samples} {row['verifier_em']:.3f} vs greedy {row['greedy_em_same_problems']:.3f}"
                  if 'verifier_em' in row else '')
               + (f", gsm8k EM {row['gsm8k_em']:.3f}" if 'gsm8k_em' in row else '')
               + (f", HH logp acc {row['hh_logp_accuracy']:.3f}" if row.get('hh_logp_accuracy') is not None else ''))
-        append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', results_dir)
+        append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', cfg.results_dir)
         rows.append(row)
     for i in range(1, len(rows)):  # does each stage beat the one before it? Paired on the problems both answered
         common = [p for p in outcomes[i] if p in outcomes[i - 1]]
@@ -561,8 +568,8 @@ def suite_alignment(rt):
         print(f"{rows[i]['stage']} vs {rows[i - 1]['stage']}: EM {t['delta']:+.3f} (95% CI {t['delta_ci95'][0]:+.3f} to "
               f"{t['delta_ci95'][1]:+.3f}), exact McNemar p = {t['p']:.3g} on {t['n']} problems")
     summary = dict(name=run_name, stages=rows, **provenance())
-    append_result(summary, 'alignment', run_name, results_dir)
-    write_jsonl(errors, os.path.join(results_dir, 'alignment', f'{run_name}_errors.jsonl'))
+    append_result(summary, 'alignment', run_name, cfg.results_dir)
+    write_jsonl(errors, os.path.join(cfg.results_dir, 'alignment', f'{run_name}_errors.jsonl'))
     return rows
 
 
@@ -570,14 +577,14 @@ def suite_alignment(rt):
 # benchmark suites: SST-2 and SAMSum with finetune.py's loaders, prompts and scorers (tasks.py), for our
 # checkpoints and HF Llama folders, so scratch, prompted and finetuned models share one table
 
-def bench_rows(task):
+def bench_rows(task, n_problems):
     from tasks import EVAL_SPLIT, load_benchmark
     rows, skipped = load_benchmark(task, EVAL_SPLIT[task])
     return (rows[:n_problems] if n_problems else rows), skipped
 
 
 @torch.no_grad()
-def label_word_probs(model, enc, prompts, rt):
+def label_word_probs(model, enc, prompts, rt, batch_size):
     """P(positive) for each prompt: the two label words' logits at the position after the prompt, softmaxed
     over the pair (finetune.py's label_logits). Right padding needs no mask under causal attention: each row
     reads its own last real position. A prompt longer than the context keeps its end."""
@@ -597,64 +604,64 @@ def label_word_probs(model, enc, prompts, rt):
     return out
 
 
-def suite_sst2(rt):
+def suite_sst2(rt, cfg):
     from tasks import bench_prompt, sst2_report
-    model, enc, _ = load_for_inference(ckpt, rt['device'])
+    model, enc, _ = load_for_inference(cfg.ckpt, rt['device'])
     t0 = time.time()
-    rows, skipped = bench_rows('sst2')
-    metrics, wrong = sst2_report(rows, label_word_probs(model, enc, [bench_prompt('sst2', r) for r in rows], rt))
-    run_name = name or ckpt_name()
-    row = dict(name=run_name, checkpoint=ckpt, task='sst2', split='validation', n_eval=len(rows), eval_skipped=skipped,
+    rows, skipped = bench_rows('sst2', n_problems=cfg.n_problems)
+    metrics, wrong = sst2_report(rows, label_word_probs(model, enc, [bench_prompt('sst2', r) for r in rows], rt, batch_size=cfg.batch_size))
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
+    row = dict(name=run_name, checkpoint=cfg.ckpt, task='sst2', split='validation', n_eval=len(rows), eval_skipped=skipped,
                scorer='label-word logits, zero-shot prompt', **metrics, **provenance(t0))
     print(f"sst2 validation: accuracy {row['accuracy']:.3f} (95% CI {row['accuracy_ci95'][0]:.3f}-"
           f"{row['accuracy_ci95'][1]:.3f}), macro-F1 {row['macro_f1']:.3f} on {len(rows)}; "
           f"errors by tag {json.dumps(metrics['errors_by_category'])}")
-    append_result(row, 'sst2', run_name, results_dir)
-    write_examples(wrong, os.path.join(results_dir, 'sst2', f'{run_name}_errors.jsonl'), key='categories')
+    append_result(row, 'sst2', run_name, cfg.results_dir)
+    write_examples(wrong, os.path.join(cfg.results_dir, 'sst2', f'{run_name}_errors.jsonl'), key='categories')
     return [row]
 
 
-def suite_samsum(rt):
+def suite_samsum(rt, cfg):
     from engine import generate_batch
     from tasks import bench_prompt, first_paragraph, samsum_report
-    model, enc, _ = load_for_inference(ckpt, rt['device'])
+    model, enc, _ = load_for_inference(cfg.ckpt, rt['device'])
     t0 = time.time()
-    rows, skipped = bench_rows('samsum')
-    room = model.config.block_size - summary_tokens  # a long dialogue keeps its end, next to "Summary:"
+    rows, skipped = bench_rows('samsum', n_problems=cfg.n_problems)
+    room = model.config.block_size - cfg.summary_tokens  # a long dialogue keeps its end, next to "Summary:"
     if room < 16:
         raise UserError(f"a {model.config.block_size}-token context leaves no room for a dialogue and "
-                        f"{summary_tokens} summary tokens; lower --summary_tokens")
+                        f"{cfg.summary_tokens} summary tokens; lower --summary_tokens")
     full = [enc.encode(bench_prompt('samsum', r)) for r in rows]
     prompts = [ids[-room:] for ids in full]
-    got = generate_batch(model, enc, prompts, max_new_tokens=summary_tokens, autocast=rt['autocast'], desc='samsum')
+    got = generate_batch(model, enc, prompts, max_new_tokens=cfg.summary_tokens, autocast=rt['autocast'], desc='samsum')
     metrics, examples = samsum_report(rows, [first_paragraph(g[0][0]) for g in got])
-    run_name = name or ckpt_name()
-    row = dict(name=run_name, checkpoint=ckpt, task='samsum', split='validation', n_eval=len(rows), eval_skipped=skipped,
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
+    row = dict(name=run_name, checkpoint=cfg.ckpt, task='samsum', split='validation', n_eval=len(rows), eval_skipped=skipped,
                prompts_cut=sum(len(ids) > room for ids in full), **metrics,
                **provenance(t0))
     print(f"samsum validation: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
           f"{row['rougeLsum']:.1f} on {len(rows)} ({row['prompts_cut']} dialogues cut to the context)")
-    append_result(row, 'samsum', run_name, results_dir)
-    write_examples(examples, os.path.join(results_dir, 'samsum', f'{run_name}_examples.jsonl'), key=None)
+    append_result(row, 'samsum', run_name, cfg.results_dir)
+    write_examples(examples, os.path.join(cfg.results_dir, 'samsum', f'{run_name}_examples.jsonl'), key=None)
     return [row]
 
 
 # -----------------------------------------------------------------------------
 # tts suite: tts.py owns the strategies and their tables; this runs it on --ckpt so `all` covers it
 
-def suite_tts(rt):
-    run_name = name or f'tts_{ckpt_name()}'
-    budgets = tuple(2 ** i for i in range(n_samples.bit_length()) if 2 ** i <= n_samples)
-    args = [f'--generator={ckpt}', f'--verifier={verifier}', f'--name={run_name}', f'--n_problems={n_problems or 200}',
-            f'--budgets={budgets}', f'--temperature={temperature}', f'--max_new_tokens={max_new_tokens}',
-            f'--device={rt["device"]}', f'--seed={seed}', f'--dtype={dtype}']
-    if task_dir:
-        args.append(f'--task_dir={task_dir}')
-    if os.path.abspath(results_dir) != os.path.join(REPO, 'experiments'):
-        args.append(f'--results_dir={results_dir}')
+def suite_tts(rt, cfg):
+    run_name = cfg.name or f'tts_{ckpt_name(ckpt=cfg.ckpt)}'
+    budgets = tuple(2 ** i for i in range(cfg.n_samples.bit_length()) if 2 ** i <= cfg.n_samples)
+    args = [f'--generator={cfg.ckpt}', f'--verifier={cfg.verifier}', f'--name={run_name}', f'--n_problems={cfg.n_problems or 200}',
+            f'--budgets={budgets}', f'--temperature={cfg.temperature}', f'--max_new_tokens={cfg.max_new_tokens}',
+            f'--device={rt["device"]}', f'--seed={cfg.seed}', f'--dtype={cfg.dtype}']
+    if cfg.task_dir:
+        args.append(f'--task_dir={cfg.task_dir}')
+    if os.path.abspath(cfg.results_dir) != os.path.join(REPO, 'experiments'):
+        args.append(f'--results_dir={cfg.results_dir}')
     if subprocess.run([sys.executable, os.path.join(REPO, 'tts.py'), *args]).returncode:
-        raise UserError(f"tts.py failed on {ckpt} (its error is above)")
-    with open(os.path.join(results_dir, 'tts', f'{run_name}.json')) as f:
+        raise UserError(f"tts.py failed on {cfg.ckpt} (its error is above)")
+    with open(os.path.join(cfg.results_dir, 'tts', f'{run_name}.json')) as f:
         res = json.load(f)
     at_max = {r['strategy']: r['accuracy'] for r in res['rows'] if r['n'] == res['n_max']}
     best = max((s for s in at_max if s != 'pass@N'), key=at_max.get)
@@ -673,37 +680,37 @@ HEADLINE = {'lm': ('name', 'token_ppl', 'bpb'), 'sst2': ('accuracy', 'accuracy_c
             'alignment': ('stage', 'arith_em', 'arith_em_ci95', 'verifier_delta_em')}
 
 
-def suite_all(rt):
+def suite_all(rt, cfg):
     """One suite after another; a suite whose inputs are missing (data not prepared, a GPT-2 tokenizer
     folder absent, ...) is reported and skipped and the rest still run. Writes experiments/all/<name>.json
     with each suite's headline numbers (the full rows are in each suite's own folder)."""
     t0 = time.time()
     order = ['lm', 'attention', 'arith', 'gsm8k', 'sst2', 'samsum', 'tts']
-    order += ['alignment'] * bool(stages) + ['ablations'] * bool(runs)
+    order += ['alignment'] * bool(cfg.stages) + ['ablations'] * bool(cfg.runs)
     summary = {}
     for suite in order:
         print(f"--- {suite}")
         try:
-            rows = SUITES[suite](rt)
+            rows = SUITES[suite](rt, cfg)
         except UserError as e:
             print(f"{suite}: skipped: {e}")
             summary[suite] = dict(skipped=str(e))
             continue
         summary[suite] = [{k: r.get(k) for k in HEADLINE.get(suite, ()) if k in r} for r in rows]
-    run_name = name or ckpt_name()
-    append_result(dict(name=run_name, checkpoint=ckpt, suites=summary, **provenance(t0)), 'all', run_name, results_dir)
+    run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
+    append_result(dict(name=run_name, checkpoint=cfg.ckpt, suites=summary, **provenance(t0)), 'all', run_name, cfg.results_dir)
     print(f"all: {', '.join(f'{k} ' + ('skipped' if isinstance(v, dict) else 'done') for k, v in summary.items())}")
     return [summary]
 
 
 SUITES = {'lm': suite_lm, 'ablations': suite_ablations, 'sinks': suite_sinks, 'quant': suite_quant,
-          'arith': lambda rt: suite_task(rt, 'arith'), 'gsm8k': lambda rt: suite_task(rt, 'gsm8k'),
+          'arith': lambda rt, cfg: suite_task(rt, cfg, 'arith'), 'gsm8k': lambda rt, cfg: suite_task(rt, cfg, 'gsm8k'),
           'alignment': suite_alignment, 'attention': suite_attention, 'sst2': suite_sst2, 'samsum': suite_samsum,
           'tts': suite_tts, 'all': suite_all}
 
 if __name__ == '__main__':
     suite, args = split_suite(sys.argv[1:])
-    configure(globals(), args)
+    cfg = SimpleNamespace(**configure(globals(), args))  # every suite reads its inputs from cfg, not from globals
     if suite not in SUITES:
         raise UserError(f"unknown or missing suite '{suite}'; choose one of: {', '.join(SUITES)}")
-    SUITES[suite](setup_runtime(device, dtype, seed))
+    SUITES[suite](setup_runtime(cfg.device, cfg.dtype, cfg.seed), cfg)
