@@ -10,7 +10,6 @@ import torch
 from tqdm import tqdm
 
 from metrics import wilson_ci
-from model import ConfigError
 from tasks import CalcError, calculate, categorize, exact_match, extract_answer
 
 
@@ -67,17 +66,6 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
                 row = row[:row.index(enc.eot_token)] if enc.eot_token in row else row
                 out[i].append((enc.decode(row), len(row) + 1))
     return out
-
-
-def complete(model, enc, prompt, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-             generator=None, autocast=None):
-    """n completions of one prompt: (texts, tokens generated). A prompt too long for the context is a
-    ConfigError (batch callers use generate_batch, which skips it)."""
-    got = generate_batch(model, enc, [prompt], n, temperature, top_k, max_new_tokens, tool, generator, autocast)[0]
-    if got is None:
-        raise ConfigError(f"prompt of {len(enc.encode(prompt))} tokens leaves no room in the "
-                          f"{model.config.block_size}-token context")
-    return [t for t, _ in got], [k for _, k in got]
 
 
 def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None, tool=False):

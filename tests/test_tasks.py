@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from engine import calculator_tool, complete, generate_batch
+from engine import calculator_tool, generate_batch
 from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
 from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
                    sst2_categories, sst2_report)
@@ -184,18 +184,18 @@ def test_calculator_tool_writes_results_into_the_stream():
     assert ''.join(out[1]).startswith('<<ab=cd>>')
 
 
-def test_complete_shares_the_prefill_and_uses_the_tool():
+def test_n_samples_of_one_prompt_greedy_and_sampled():
     import torch
     from common import get_tokenizer
     from model import GPT, GPTConfig
     torch.manual_seed(0)
     enc = get_tokenizer('gpt2_8k')
     model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=64, vocab_size=8192)).eval()
-    greedy, n = complete(model, enc, 'Question: 2+2\nAnswer:', n=3, temperature=0, max_new_tokens=10)
-    assert len(set(greedy)) == 1 and all(k <= 11 for k in n)
-    sampled, _ = complete(model, enc, 'Question: 2+2\nAnswer:', n=4, temperature=1.0, max_new_tokens=10,
-                          generator=torch.Generator().manual_seed(0))
-    assert len(set(sampled)) > 1
+    greedy, = generate_batch(model, enc, ['Question: 2+2\nAnswer:'], n=3, temperature=0, max_new_tokens=10)
+    assert len({t for t, _ in greedy}) == 1 and all(k <= 11 for _, k in greedy)
+    sampled, = generate_batch(model, enc, ['Question: 2+2\nAnswer:'], n=4, temperature=1.0, max_new_tokens=10,
+                              generator=torch.Generator().manual_seed(0))
+    assert len({t for t, _ in sampled}) > 1
 
 
 def test_generate_batch_equals_one_by_one():
@@ -209,7 +209,7 @@ def test_generate_batch_equals_one_by_one():
     got = generate_batch(model, enc, prompts, max_new_tokens=12)
     assert got[3] is None  # longer than the context
     for p, g in zip(prompts[:3], got):  # greedy: batching changes nothing
-        assert ([g[0][0]], [g[0][1]]) == complete(model, enc, p, 1, 0.0, max_new_tokens=12)
+        assert g == generate_batch(model, enc, [p], max_new_tokens=12)[0]
     sampled = generate_batch(model, enc, prompts[:3], n=4, temperature=1.0, max_new_tokens=12,
                              generator=torch.Generator().manual_seed(0))
     assert [len(s) for s in sampled] == [4, 4, 4] and len({t for s in sampled for t, _ in s}) > 3
