@@ -9,7 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_WAIT_POLICY=PASSIVE
-if [ -n "${DATA_DIR:-}" ]; then export DATA_DIR="$(cd "$DATA_DIR" && pwd)"; fi
+if [ -n "${DATA_DIR:-}" ]; then
+  DATA_DIR="$(cd "$DATA_DIR" 2>/dev/null && pwd)" || { echo "error: DATA_DIR is not a directory (unset it to download)" >&2; exit 1; }
+  export DATA_DIR
+fi
 
 bash install.sh
 if [ -z "${SCALE:-}" ]; then

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, then runs the suite on CPU (~5 min on 2 cores).
+# The test command: installs what it needs, then runs the suite on CPU (~13 min on 2 cores).
 #   DATA_DIR=../shared/data bash tests/run.sh        # offline, with the local data folder
 #   bash tests/run.sh -k model                       # extra args go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash install.sh --test
-if [ -n "${DATA_DIR:-}" ]; then export DATA_DIR="$(cd "$DATA_DIR" && pwd)"; fi  # absolute: tests change directory
+if [ -n "${DATA_DIR:-}" ]; then  # absolute: tests change directory
+  DATA_DIR="$(cd "$DATA_DIR" 2>/dev/null && pwd)" || { echo "error: DATA_DIR is not a directory (unset it to download)" >&2; exit 1; }
+  export DATA_DIR
+fi
 export OMP_WAIT_POLICY=PASSIVE
 exec python3 -m pytest tests -q "$@"

@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from conftest import needs_data_dir
 from engine import calculator_tool, generate_batch
 from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
 from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
@@ -184,6 +185,7 @@ def test_calculator_tool_writes_results_into_the_stream():
     assert ''.join(out[1]).startswith('<<ab=cd>>')
 
 
+@needs_data_dir()  # the GPT-2 BPE files
 def test_n_samples_of_one_prompt_greedy_and_sampled():
     import torch
     from common import get_tokenizer
@@ -198,6 +200,7 @@ def test_n_samples_of_one_prompt_greedy_and_sampled():
     assert len({t for t, _ in sampled}) > 1
 
 
+@needs_data_dir()  # the GPT-2 BPE files
 def test_generate_batch_equals_one_by_one():
     import torch
     from common import get_tokenizer
