@@ -115,7 +115,9 @@ def needs_data_dir():
 
 
 def assert_stops_after_bad_steps(p, n=2):
-    """A run whose steps all go non-finite ends after n of them with one line (the shared step guard)."""
+    """The shared step guard, checked on one run of a stage started with grad_clip=0, weight_decay=0 and lr=1e30:
+    the first step must reach the weights (a clip to norm 0 used to zero every gradient, and with no weight decay
+    nothing would then move), the moved weights go to inf, and n non-finite steps in a row end the run with one line."""
     assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
     assert f'{n} non-finite steps in a row' in p.stderr and 'Traceback' not in p.stderr, p.stderr[-2000:]
     assert 'step skipped (1 in a row)' in p.stdout
