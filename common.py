@@ -293,12 +293,12 @@ def data_dir(name=None):
     return path
 
 
-def hub_texts(path, name=None, split='train', column='text', streaming=True, **kwargs):
+def hub_texts(path, name=None, split='train', column='text', **kwargs):
     """The `column` of a Hugging Face hub dataset, row by row (streamed: nothing is held but the current shard).
     A machine that cannot reach the hub gets one line that names DATA_DIR instead of a traceback."""
     from datasets import load_dataset
     try:
-        for row in load_dataset(path, name, split=split, streaming=streaming, **kwargs):
+        for row in load_dataset(path, name, split=split, streaming=True, **kwargs):
             yield row[column]
     except ConnectionError as e:  # datasets' "Couldn't reach 'wikitext' on the Hub" and requests' errors
         raise UserError(f"cannot download {path} from the Hugging Face hub ({str(e).splitlines()[0][:120]}); "
@@ -705,24 +705,21 @@ def text_pieces(chunks, size=None):
     all start with a space). Encoding the pieces one by one gives exactly the ids of encoding their concatenation
     (tested), because GPT-2's pre-tokenizer makes such a newline a token of its own. Text without a cut stays whole."""
     size = size or CHUNK_CHARS
-    buf, n, want = [], 0, 2 * size
-    for chunk in chunks:
-        buf.append(chunk)
-        n += len(chunk)
-        if n < want:
-            continue
-        text, i = ''.join(buf), 0
+    tail, n, want = [], 0, 2 * size
+    for chunk in itertools.chain(chunks, [None]):  # None: the stream has ended, the tail goes out whole
+        if chunk is not None:
+            tail.append(chunk)
+            n += len(chunk)
+            if n < want:
+                continue
+        text, i = ''.join(tail), 0
         while m := _SAFE_CUT.search(text, i + size):
             yield text[i:m.start() + 2]
             i = m.start() + 2
-        buf, n = [text[i:]], len(text) - i
+        tail, n = [text[i:]], len(text) - i
         want = max(2 * size, 2 * n)  # no cut in the tail yet: wait for twice as much text before looking again
-    text, i = ''.join(buf), 0
-    while i < len(text):
-        m = _SAFE_CUT.search(text, i + size)
-        j = m.start() + 2 if m else len(text)
-        yield text[i:j]
-        i = j
+    if n:
+        yield tail[0]
 
 
 def check_disk(out_dir, n_tokens, bytes_per_token=2):

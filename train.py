@@ -104,7 +104,7 @@ if eval_dataset:  # e.g. WikiText-2 val while pretraining on FineWeb-Edu: number
     data['eval'] = np.memmap(os.path.join(eval_path, 'val.bin'), dtype=np.uint16, mode='r')
 for s, d in data.items():
     if len(d) <= block_size + 1:
-        raise UserError(f"{data_path}/{s}.bin has {len(d)} tokens, fewer than block_size+1={block_size + 1}")
+        raise UserError(f"{d.filename} has {len(d)} tokens, fewer than block_size+1={block_size + 1}")
 world, rank = rt['world_size'], rt['rank']
 tokens_per_iter = batch_size * gradient_accumulation_steps * world * block_size
 

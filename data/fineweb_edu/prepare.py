@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import UserError, token_dir, configure, data_dir, hub_texts, joined, write_token_dataset  # noqa: E402
+from common import EOT, UserError, token_dir, configure, data_dir, hub_texts, joined, write_token_dataset  # noqa: E402
 
 tokenizer = 'gpt2'           # or gpt2_8k: GPT-2 BPE cut to 8192 ids
 out_dir = ''                 # '' = data/<name> for gpt2, data/<name>_8k for gpt2_8k
@@ -46,4 +46,4 @@ if __name__ == '__main__':
     stream = joined(docs)  # one stream: val reads its share first, train continues where val stopped
     splits = {'val': stream, 'train': stream}
     write_token_dataset(out_dir, splits, source=f'HuggingFaceFW/fineweb-edu:{subset}', tokenizer=tokenizer,
-                        allowed_special={'<|endoftext|>'}, max_tokens={'val': val_tokens, 'train': max_tokens})
+                        allowed_special={EOT}, max_tokens={'val': val_tokens, 'train': max_tokens})

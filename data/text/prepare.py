@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import token_dir, UserError, configure, write_token_dataset  # noqa: E402
+from common import EOT, token_dir, UserError, configure, joined, write_token_dataset  # noqa: E402
 
 input = ''
 val_input = ''
@@ -20,9 +20,6 @@ out_dir = ''                 # '' = data/<name> for gpt2, data/<name>_8k for gpt
 configure(globals())
 out_dir = out_dir or token_dir(__file__, tokenizer)
 
-SEP = '<|endoftext|>'
-
-
 def read_text(path):
     files = sorted(glob.glob(os.path.join(path, '**', '*.txt'), recursive=True)) if os.path.isdir(path) else [path]
     if not path or not files or not all(os.path.isfile(f) for f in files):
@@ -31,7 +28,7 @@ def read_text(path):
     for f in files:
         with open(f, encoding='utf-8', errors='replace') as fh:
             docs.append(fh.read().strip('\n'))
-    return ('\n' + SEP + '\n').join(docs)
+    return ''.join(joined(docs))
 
 
 if __name__ == '__main__':
@@ -41,4 +38,4 @@ if __name__ == '__main__':
     else:
         cut = text.rfind('\n', 0, int(len(text) * (1 - val_fraction))) + 1 or int(len(text) * (1 - val_fraction))
         splits = {'train': text[:cut], 'val': text[cut:]}
-    write_token_dataset(out_dir, splits, source=os.path.abspath(input), allowed_special={SEP}, tokenizer=tokenizer)
+    write_token_dataset(out_dir, splits, source=os.path.abspath(input), allowed_special={EOT}, tokenizer=tokenizer)

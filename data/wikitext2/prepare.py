@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import token_dir, configure, wikitext_rows, write_token_dataset  # noqa: E402
+from common import token_dir, configure, wikitext2_text, write_token_dataset  # noqa: E402
 
 tokenizer = 'gpt2'           # or gpt2_8k: GPT-2 BPE cut to 8192 ids, for CPU-scale models
 out_dir = ''                 # '' = data/<name> for gpt2, data/<name>_8k for gpt2_8k
@@ -20,5 +20,5 @@ SPLITS = {'train': 'train', 'val': 'validation', 'test': 'test'}
 
 
 if __name__ == '__main__':
-    splits = {ours: ''.join(wikitext_rows(theirs, 'wikitext2')) for ours, theirs in SPLITS.items()}
+    splits = {ours: wikitext2_text(theirs) for ours, theirs in SPLITS.items()}
     write_token_dataset(out_dir, splits, source='wikitext-2-raw-v1', tokenizer=tokenizer)
