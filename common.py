@@ -390,8 +390,12 @@ def get_tokenizer(name='gpt2'):
         raise UserError(f"unknown tokenizer '{name}' (supported: gpt2, gpt2_<N>k such as gpt2_8k)")
     local = data_dir('gpt2_bpe') if os.environ.get('DATA_DIR') else None
     where = local or GPT2_BPE_URL
-    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=f'{where}/vocab.bpe',
-                                            encoder_json_file=f'{where}/encoder.json', **GPT2_BPE_HASHES)
+    try:
+        ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=f'{where}/vocab.bpe',
+                                                encoder_json_file=f'{where}/encoder.json', **GPT2_BPE_HASHES)
+    except Exception as e:  # noqa: BLE001 - offline without DATA_DIR: one line, and the local route
+        raise UserError(f"cannot read the GPT-2 BPE files from {where} ({type(e).__name__}); offline, set DATA_DIR "
+                        f"to a folder with gpt2_bpe/vocab.bpe and gpt2_bpe/encoder.json") from None
     n_vocab = 50257
     if m.group(1):
         n_vocab = int(m.group(1)) * 1024

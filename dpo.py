@@ -26,7 +26,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from engine import greedy_em, sample_solutions
-from tasks import encode_pair, load_jsonl, load_task, pad_batch
+from tasks import encode_pair, encode_response, load_jsonl, load_task, pad_batch, pair_rows
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -43,6 +43,8 @@ val_fraction = 0.1              # on_policy: share of the problems whose pairs a
 loss_type = 'sigmoid'           # sigmoid (DPO eq. 7) | ipo (Azar et al. 2023 eq. 17)
 beta = 0.1
 label_smoothing = 0.0           # > 0 with sigmoid: conservative DPO (cDPO), labels flipped with this probability
+nll_weight = 0.0                # > 0: add this times the chosen response's per-token NLL (RPO, Pang et al. 2024)
+tool = False                    # math tasks: sample and evaluate with the calculator; no loss on its tokens
 batch_size = 8                  # pairs per step
 max_iters = 200
 learning_rate = 1e-5
@@ -66,16 +68,21 @@ dtype = 'auto'
 # -----------------------------------------------------------------------------
 # the loss (sequence_logps, log pi(y|x) summed over response tokens, is in model.py): the rest is plumbing
 
-def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='sigmoid', label_smoothing=0.0):
+def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='sigmoid', label_smoothing=0.0,
+             nll_weight=0.0, chosen_tokens=None):
     """Per-pair losses and implicit rewards r = beta * log(pi/ref) (DPO §5). h is the log-ratio margin
     (log pi(yw)/ref(yw)) - (log pi(yl)/ref(yl)).
     sigmoid: -log sigma(beta h) (DPO eq. 7); with label smoothing e, (1-e) of that plus e of -log sigma(-beta h)
-    (cDPO, Mitchell 2023). ipo: (h - 1/(2 beta))^2 (IPO, Azar et al. 2023 eq. 17)."""
+    (cDPO, Mitchell 2023). ipo: (h - 1/(2 beta))^2 (IPO, Azar et al. 2023 eq. 17).
+    nll_weight a > 0 adds a * -log pi(yw) / |yw| (chosen_tokens = |yw|): iterative RPO's loss (Pang et al. 2024
+    eq. 1), which keeps the chosen solutions likely; plain DPO can lower both responses' likelihoods."""
     h = (pi_chosen - ref_chosen) - (pi_rejected - ref_rejected)
     if loss_type == 'ipo':
         losses = (h - 1 / (2 * beta)) ** 2
     else:
         losses = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
+    if nll_weight:
+        losses = losses - nll_weight * pi_chosen / chosen_tokens
     return losses, beta * (pi_chosen - ref_chosen).detach(), beta * (pi_rejected - ref_rejected).detach()
 
 
@@ -113,7 +120,7 @@ if __name__ == '__main__':
         problems, _ = load_task(task, 'train', task_dir)
         problems = random.Random(seed).sample(problems, min(n_prompts, len(problems)))
         samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
-                                   rt['autocast'], seed, desc='on-policy samples')
+                                   rt['autocast'], seed, desc='on-policy samples', tool=tool)
         by_problem = {}
         for s in samples:
             by_problem.setdefault(s['problem'], []).append(s)
@@ -152,7 +159,7 @@ if __name__ == '__main__':
         """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
         out, skips = [], dict(same=0, too_long=0, prompt_cut=0)
         for r in rows:
-            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T)
+            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool)
             if why in ('same', 'too_long'):
                 skips[why] += 1
             else:
@@ -189,8 +196,7 @@ if __name__ == '__main__':
         function of (seed, it): resume is exact."""
         g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
         batch = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
-        rows = [(p + c, len(p)) for p, c, _ in batch] + [(p + r, len(p)) for p, _, r in batch]
-        x, y = pad_batch(rows)
+        x, y = pad_batch(pair_rows(batch))
         return x.to(rt['device']), y.to(rt['device'])
 
 
@@ -201,7 +207,8 @@ if __name__ == '__main__':
             with torch.no_grad():
                 ref = sequence_logps(reference, x, y)
         B = x.size(0) // 2
-        losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing)
+        losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing,
+                                                nll_weight, (y[:B] != -1).sum(-1))
         stats = {'rewards/chosen': r_chosen.mean().item(), 'rewards/rejected': r_rejected.mean().item(),
                  'rewards/accuracies': (r_chosen > r_rejected).float().mean().item(),
                  'rewards/margins': (r_chosen - r_rejected).mean().item(),
@@ -216,8 +223,9 @@ if __name__ == '__main__':
     def drift_batch():
         """The reference solutions of 64 val problems, and the frozen reference's NLL on them: computed once,
         the policy's NLL on the same batch at each eval is the drift."""
-        solved = [(enc.encode(p), enc.encode(s) + [enc.eot_token]) for p, s, _ in val_task[:64]]
-        x, y = pad_batch([(p + s, len(p)) for p, s in solved if len(p) + len(s) <= T + 1])
+        solved = [(enc.encode(p), encode_response(enc, s, tool)) for p, s, _ in val_task[:64]]
+        x, y = pad_batch([(p + s + [enc.eot_token], len(p), [len(p) + j for j in skip])
+                          for p, (s, skip) in solved if len(p) + len(s) < T + 1])
         x, y = x.to(rt['device']), y.to(rt['device'])
         with rt['autocast']:
             return x, y, reference(x, y)[1].item()
@@ -241,7 +249,7 @@ if __name__ == '__main__':
             with rt['autocast']:
                 metrics['ref_nll'] = policy(x, y)[1].item()
         if n_eval and val_task:
-            em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'])
+            em, samples = greedy_em(policy, enc, val_task[:n_eval], task, max_new_tokens, rt['autocast'], tool)
             metrics.update(em)
             write_jsonl(samples, os.path.join(out_dir, 'samples.jsonl'))
         policy.train()

@@ -38,28 +38,29 @@ def calculator_tool(enc, n_rows):
 
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
                    generator=None, autocast=None, max_rows=64, desc=None):
-    """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt, batched without
-    padding: prompts of equal token length decode together, so no attention mask is needed, and each prompt is
-    prefilled once for its n samples (GPT.stream num_samples). On a 1,000-problem set this cuts the decode
-    steps ~10x. A prompt is text or its token ids. Returns, in the order of `prompts`, a list of n (text,
-    tokens) or None for a prompt that leaves no room in the context. desc: show a progress bar with this label."""
+    """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
+    by token length and decoded max_rows // n at a time, left-padded to the longest of their batch (GPT.stream
+    pad: each row keeps its own positions and never attends to padding, so it decodes what it would alone);
+    each prompt is prefilled once for its n samples (GPT.stream num_samples). A batch decodes at most
+    min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its token ids. Returns,
+    in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no room in the
+    context. desc: show a progress bar with this label."""
     T, device = model.config.block_size, next(model.parameters()).device
     ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
-    groups = {}
-    for i, x in enumerate(ids):
-        if len(x) < T:
-            groups.setdefault(len(x), []).append(i)
+    order = sorted((i for i, x in enumerate(ids) if len(x) < T), key=lambda i: len(ids[i]))
     out = [None] * len(prompts)
     per_batch = max(1, max_rows // n)
-    batches = [(length, members[k:k + per_batch]) for length, members in sorted(groups.items())
-               for k in range(0, len(members), per_batch)]
-    for length, rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
-        x = torch.tensor([ids[i] for i in rows], device=device)
+    batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
+    for rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
+        width = len(ids[rows[-1]])  # sorted: the last prompt is the longest
+        pad = torch.tensor([width - len(ids[i]) for i in rows], device=device)
+        x = torch.tensor([[0] * (width - len(ids[i])) + ids[i] for i in rows], device=device)  # (B, width)
         force = calculator_tool(enc, len(rows) * n)[0] if tool else None
         with autocast or contextlib.nullcontext():
-            y = model.generate(x, min(max_new_tokens, T - length), temperature=temperature, top_k=top_k,
-                               stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force)
-        new = y[:, length:].tolist()  # (len(rows) * n) rows; prompt b owns rows b*n ... b*n + n - 1
+            y = model.generate(x, min(max_new_tokens, T - width), temperature=temperature, top_k=top_k,
+                               stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force,
+                               pad=pad if pad.any() else None)
+        new = y[:, width:].tolist()  # (len(rows) * n) rows; prompt b owns rows b*n ... b*n + n - 1
         for b, i in enumerate(rows):
             out[i] = []
             for row in new[b * n:(b + 1) * n]:
@@ -97,12 +98,12 @@ def greedy_em(model, enc, pairs, task='arith', max_new_tokens=128, autocast=None
 
 
 def sample_solutions(model, enc, pairs, n, temperature=1.0, top_k=None, max_new_tokens=128, autocast=None,
-                     seed=0, desc='sampling'):
+                     seed=0, desc='sampling', tool=False):
     """n sampled solutions for each problem of [(prompt, reference, row)], each labelled by final-answer
     correctness: the raw material of on-policy DPO pairs and of the verifier's training set. Deterministic
     by seed. Returns [dict(problem, prompt, reference, text, correct)]; prompts too long are skipped."""
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     drawn = generate_batch(model, enc, [p for p, _, _ in pairs], n, temperature, top_k, max_new_tokens,
-                           generator=g, autocast=autocast, desc=desc)
+                           tool=tool, generator=g, autocast=autocast, desc=desc)
     return [dict(problem=i, prompt=prompt, reference=reference.strip(), text=t, correct=exact_match(t, reference))
             for i, ((prompt, reference, _), got) in enumerate(zip(pairs, drawn)) if got for t, _ in got]

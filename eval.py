@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, configure, load_for_inference, load_model, nats_to_bpb, provenance,
-                    setup_runtime, split_suite, time_train_steps, write_examples, write_jsonl)
+                    setup_runtime, split_suite, time_train_steps, write_examples)
 
 # -----------------------------------------------------------------------------
 ckpt = 'out/tiny/best.pt'      # checkpoint file, run folder (ckpt.pt) or exported HF folder
@@ -53,13 +53,15 @@ n_seqs = 4                     # sinks: independent test sequences
 stages = ''                    # alignment: name=checkpoint,... in pipeline order
 verifier = ''                  # alignment: verifier checkpoint for best-of-N on the last stage ('' = none)
 n_problems = 0                 # arith/gsm8k/alignment/sst2/samsum: the first N test examples (0 = all; tts: 200)
-n_sampled = 200                # alignment: problems that also get n_samples samples (Pass@N, best-of-N)
+n_sampled = 200                # alignment: problems that also get n_samples samples (Pass@N, the verifier; 0 = none)
 n_samples = 8                  # alignment: samples per problem; tts: the largest budget (1, 2, 4, ... n_samples)
+n_select = 100                 # alignment: val problems on which the verifier's strategy is chosen
 temperature = 0.8
 max_new_tokens = 128           # arith/gsm8k/alignment/tts: tokens generated per solution
 summary_tokens = 48            # samsum: tokens generated per summary (config/finetune_samsum.py's max_new_tokens)
 tool = False                   # arith/gsm8k: the calculator writes results into the stream
 task_dir = ''                  # arith/gsm8k/alignment: a folder with test.jsonl instead of the default location
+arith_split = 'test'           # arith/alignment: test, or test_heldout (wordings never trained on)
 gsm8k_problems = 200           # alignment: also greedy EM on the first N GSM8K test problems (0 = skip)
 hh_pairs = 200                 # alignment: held-out HH-RLHF pairs for preference accuracy (0 = skip)
 results_dir = os.path.join(REPO, 'experiments')
@@ -418,10 +420,11 @@ def suite_attention(rt, cfg):
 # -----------------------------------------------------------------------------
 # task suites: greedy exact match on a math test set, every answer categorised (tasks.categorize)
 
-def math_test_set(task, n, task_dir):
-    """The first n (0 = all) test problems of a math task, and the malformed rows skipped."""
+def math_test_set(task, n, task_dir, split='test'):
+    """The first n (0 = all) problems of a math task's test split (arith: also test_heldout), and the malformed
+    rows skipped."""
     from tasks import load_task
-    problems, skipped = load_task(task, 'test', task_dir if task == 'arith' else '')
+    problems, skipped = load_task(task, split if task == 'arith' else 'test', task_dir if task == 'arith' else '')
     return (problems[:n] if n else problems), skipped
 
 
@@ -433,7 +436,7 @@ def task_em(model, enc, task, problems, rt, max_new_tokens, tool):
 def suite_task(rt, cfg, task):
     model, enc, _ = load_for_inference(cfg.ckpt, rt['device'])
     t0 = time.time()
-    problems, skipped = math_test_set(task, cfg.n_problems, task_dir=cfg.task_dir)
+    problems, skipped = math_test_set(task, cfg.n_problems, cfg.task_dir, cfg.arith_split)
     metrics, samples = task_em(model, enc, task, problems, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
     metrics['malformed_rows'] = skipped
     run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt) + ('_tool' if cfg.tool else '')
@@ -458,7 +461,7 @@ def hh_preference(model, reference, enc, rt, n):
     metrics and the pairs where the model prefers the rejected answer."""
     from common import data_dir
     from model import sequence_logps
-    from tasks import encode_pair, load_jsonl, pad_batch
+    from tasks import encode_pair, load_jsonl, pad_batch, pair_rows
     folder = data_dir('preference')
     if folder is None:
         return {}, []
@@ -468,7 +471,7 @@ def hh_preference(model, reference, enc, rt, n):
     by_logp, by_token, by_reward, wrong = 0, 0, 0, []
     for i in range(0, len(kept), 8):
         batch = kept[i:i + 8]
-        x, y = pad_batch([(p + c, len(p)) for _, (p, c, _) in batch] + [(p + r, len(p)) for _, (p, _, r) in batch])
+        x, y = pad_batch(pair_rows([t for _, t in batch]))
         x, y = x.to(rt['device']), y.to(rt['device'])
         with rt['autocast']:
             lp = sequence_logps(model, x, y)
@@ -490,60 +493,104 @@ def hh_preference(model, reference, enc, rt, n):
     return out, wrong
 
 
-def suite_alignment(rt, cfg):
+def draw_samples(model, enc, problems, rt, cfg, tool, desc):
+    """cfg.n_samples samples of each problem: [(question, reference, texts, right?)], one prefill per problem."""
     from engine import generate_batch
-    from metrics import auroc, paired_test, pass_at_k, wilson_ci, within_group_auroc
     from tasks import exact_match
+    g = torch.Generator(device=rt['device']).manual_seed(cfg.seed)
+    got = generate_batch(model, enc, [p for p, _, _ in problems], cfg.n_samples, cfg.temperature, None,
+                         cfg.max_new_tokens, tool=tool, generator=g, autocast=rt['autocast'], desc=desc)
+    return [(r['question'], reference, [t for t, _ in texts], [exact_match(t, reference) for t, _ in texts])
+            for (_, reference, r), texts in zip(problems, got) if texts]
+
+
+def rerank(drawn, scores, n, strategy):
+    """Is the pick among each problem's first n samples right? best_of_n: the sample the verifier scores highest
+    (Cobbe et al. 2021); weighted_vote: the answer whose samples' scores sum highest (Li et al. 2023).
+    scores are drawn's samples flattened, n_samples per problem."""
+    from metrics import vote
+    from tasks import extract_answer
+    picked = []
+    for j, (_, _, texts, correct) in enumerate(drawn):
+        s = scores[j * len(texts):j * len(texts) + n]
+        if strategy == 'best_of_n':
+            k = max(range(n), key=lambda m: s[m])
+        else:
+            k = vote([extract_answer(t) for t in texts[:n]], s)
+        picked.append(correct[k])
+    return picked
+
+
+def verifier_rows(model, enc, drawn, greedy, rt, cfg, tool):
+    """The verifier on the last stage: its strategy (best-of-N or weighted vote) chosen on cfg.n_select val
+    problems at N = n_samples, then reported on the test samples at N = n_samples/4, /2 and n_samples, each
+    paired against greedy on the same problems; within-problem AUROC; the share of the greedy-to-pass@N gap
+    recovered."""
+    from metrics import auroc, paired_test, wilson_ci, within_group_auroc
+    from tasks import load_task
+    from verifier import score
+    val = draw_samples(model, enc, load_task('arith', 'val', cfg.task_dir)[0][:cfg.n_select], rt, cfg, tool,
+                       'verifier selection samples')
+    flat = lambda d: ([q for q, _, texts, _ in d for _ in texts], [t for *_, texts, _ in d for t in texts])
+    val_scores = score(*flat(val), ckpt=cfg.verifier, device=rt['device'])
+    on_val = {s: sum(rerank(val, val_scores, cfg.n_samples, s)) / max(1, len(val)) for s in ('best_of_n', 'weighted_vote')}
+    strategy = max(on_val, key=lambda s: on_val[s])  # ties: best_of_n
+    scores = score(*flat(drawn), ckpt=cfg.verifier, device=rt['device'])
+    k, n = len(drawn), cfg.n_samples
+    y = [c for *_, correct in drawn for c in correct]
+    within, n_groups = within_group_auroc(scores, y, [j for j in range(k) for _ in range(n)])
+    within = None if within is None else round(within, 4)
+    row = dict(verifier=cfg.verifier, verifier_strategy=strategy, verifier_selection_val=on_val,
+               verifier_selection_n=len(val), verifier_auroc=auroc(scores, y), verifier_within_problem_auroc=within,
+               verifier_within_problem_n=n_groups, greedy_em_same_problems=sum(greedy) / k, verifier_n=k)
+    for N in sorted({max(1, n // 4), max(1, n // 2), n}):
+        picked = rerank(drawn, scores, N, strategy)
+        row[f'verifier@{N}'] = dict(em=sum(picked) / k, em_ci95=wilson_ci(sum(picked), k),
+                                    vs_greedy=paired_test(greedy, picked))
+    oracle = sum(any(c[:n]) for *_, c in drawn) / k
+    best = row[f'verifier@{n}']['em']
+    row.update(verifier_em=best, verifier_em_ci95=row[f'verifier@{n}']['em_ci95'],
+               verifier_vs_greedy=row[f'verifier@{n}']['vs_greedy'], oracle_at_n=oracle,
+               verifier_delta_em=best - row['greedy_em_same_problems'],
+               verifier_gap_recovered=(best - row['greedy_em_same_problems']) / max(1e-9, oracle - row['greedy_em_same_problems']))
+    return row
+
+
+def suite_alignment(rt, cfg):
+    """The stage table: each stage's greedy EM on the same arith test problems, paired against the stage
+    before it; a stage named '<name>+tool' decodes with the calculator. The last stage also gets the
+    verifier's rerank at N = n_samples/4, /2, n_samples."""
+    from metrics import paired_test, pass_at_k
     if not cfg.stages:
         raise UserError("alignment needs --stages=base=PATH,sft=PATH,dpo=PATH (in pipeline order)")
     order = [kv.split('=', 1) for kv in cfg.stages.split(',')]
     run_name = cfg.name or 'alignment'
     rows, errors, outcomes = [], [], []  # outcomes: {prompt: right?} of each stage, for the paired tests
-    problems, skipped = math_test_set('arith', cfg.n_problems, task_dir=cfg.task_dir)
+    problems, skipped = math_test_set('arith', cfg.n_problems, cfg.task_dir, cfg.arith_split)
     gsm8k = math_test_set('gsm8k', cfg.gsm8k_problems, task_dir=cfg.task_dir)[0] if cfg.gsm8k_problems else []
     for i, (stage, path) in enumerate(order):
         t0 = time.time()
+        tool = cfg.tool or stage.endswith('+tool')
         model, enc, meta = load_for_inference(path, rt['device'])
-        row = dict(stage=stage, checkpoint=path)
-        em, samples = task_em(model, enc, 'arith', problems, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
+        row = dict(stage=stage, checkpoint=path, tool=tool)
+        em, samples = task_em(model, enc, 'arith', problems, rt, max_new_tokens=cfg.max_new_tokens, tool=tool)
         outcomes.append({s['prompt']: bool(s['correct']) for s in samples})
+        errors += [dict(input=s['prompt'], output=s['output'], label=s['reference'], category=f"{stage}: {s['category']}")
+                   for s in samples if not s['correct']]
         row.update({f'arith_{k}': v for k, v in dict(em, malformed_rows=skipped).items()})
         if cfg.gsm8k_problems:
-            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt, max_new_tokens=cfg.max_new_tokens, tool=cfg.tool)
+            gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt, max_new_tokens=cfg.max_new_tokens, tool=tool)
             row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
-        # N samples per problem for Pass@N (and, on the last stage, the verifier's pick)
-        g = torch.Generator(device=rt['device']).manual_seed(cfg.seed)
-        subset = problems[:cfg.n_sampled]
-        got = generate_batch(model, enc, [p for p, _, _ in subset], cfg.n_samples, cfg.temperature, None,
-                             cfg.max_new_tokens,
-                             generator=g, autocast=rt['autocast'], desc=f'{stage} samples')
-        drawn = [(r['question'], reference, [t for t, _ in texts], [exact_match(t, reference) for t, _ in texts])
-                 for (_, reference, r), texts in zip(subset, got) if texts]
+        # N samples per problem for Pass@N (and, on the last stage, the verifier's pick); n_sampled = 0: none
+        drawn = draw_samples(model, enc, problems[:cfg.n_sampled], rt, cfg, tool, f'{stage} samples') if cfg.n_sampled else []
         k = len(drawn)
-        row[f'pass@{cfg.n_samples}'] = sum(pass_at_k(cfg.n_samples, sum(c), cfg.n_samples) for *_, c in drawn) / k
-        row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * cfg.n_samples)
+        if k:
+            row[f'pass@{cfg.n_samples}'] = sum(pass_at_k(cfg.n_samples, sum(c), cfg.n_samples) for *_, c in drawn) / k
+            row['sample_accuracy'] = sum(sum(c) for *_, c in drawn) / (k * cfg.n_samples)
         row['n_sampled'] = k
-        if cfg.verifier and i == len(order) - 1:
-            from verifier import score
-            flat = [(q, t) for q, _, texts, _ in drawn for t in texts]
-            scores = score([q for q, _ in flat], [t for _, t in flat], ckpt=cfg.verifier, device=rt['device'])
-            picked = []
-            for j, (q, reference, texts, correct) in enumerate(drawn):
-                s = scores[j * cfg.n_samples:(j + 1) * cfg.n_samples]
-                best = max(range(cfg.n_samples), key=lambda m: s[m])
-                picked.append(correct[best])
-                if not correct[best] and s[best] >= 0.5:
-                    errors.append(dict(input=q, output=texts[best], label=reference.strip(),
-                                       category='verifier_false_positive', score=s[best]))
-            flat_y = [c for *_, correct in drawn for c in correct]
-            within, n_groups = within_group_auroc(scores, flat_y, [j for j in range(k) for _ in range(cfg.n_samples)])
-            row.update(verifier_auroc=auroc(scores, flat_y), verifier_within_problem_auroc=within,
-                       verifier_within_problem_n=n_groups)
-            greedy = [bool(s['correct']) for s in samples[:k]]
-            # the verifier's improvement: its best-of-N pick against greedy on the same problems, paired
-            row.update(verifier_em=sum(picked) / k, verifier_em_ci95=wilson_ci(sum(picked), k), verifier=cfg.verifier,
-                       greedy_em_same_problems=sum(greedy) / k, verifier_delta_em=(sum(picked) - sum(greedy)) / k,
-                       verifier_vs_greedy=paired_test(greedy, picked))
+        if cfg.verifier and k and i == len(order) - 1:
+            greedy = [outcomes[-1][p] for p, _, _ in problems[:cfg.n_sampled] if p in outcomes[-1]]
+            row.update(verifier_rows(model, enc, drawn, greedy, rt, cfg, tool))
         if cfg.hh_pairs:
             ref_from = meta.get('ref_from')  # a DPO checkpoint names its reference
             reference = load_model(ref_from, rt['device'])[0].eval() if ref_from else None
@@ -553,9 +600,10 @@ def suite_alignment(rt, cfg):
                 errors += wrong[:50]
         row.update(provenance(t0))
         print(f"{stage}: arith EM {row['arith_em']:.3f} ({row['arith_em_ci95'][0]:.3f}-{row['arith_em_ci95'][1]:.3f}, "
-              f"n={row['arith_n_em']}), pass@{cfg.n_samples} {row[f'pass@{cfg.n_samples}']:.3f}"
-              + (f", verifier best-of-{cfg.n_samples} {row['verifier_em']:.3f} vs greedy {row['greedy_em_same_problems']:.3f}"
-                 if 'verifier_em' in row else '')
+              f"n={row['arith_n_em']})" + (f", pass@{cfg.n_samples} {row[f'pass@{cfg.n_samples}']:.3f}" if k else '')
+              + (f", verifier ({row.get('verifier_strategy')}) @{cfg.n_samples} {row['verifier_em']:.3f} vs greedy "
+                 f"{row['greedy_em_same_problems']:.3f}, within-problem AUROC {row['verifier_within_problem_auroc']} "
+                 f"on {row['verifier_within_problem_n']} problems" if 'verifier_em' in row else '')
               + (f", gsm8k EM {row['gsm8k_em']:.3f}" if 'gsm8k_em' in row else '')
               + (f", HH logp acc {row['hh_logp_accuracy']:.3f}" if row.get('hh_logp_accuracy') is not None else ''))
         append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', cfg.results_dir)
@@ -569,7 +617,7 @@ def suite_alignment(rt, cfg):
               f"{t['delta_ci95'][1]:+.3f}), exact McNemar p = {t['p']:.3g} on {t['n']} problems")
     summary = dict(name=run_name, stages=rows, **provenance())
     append_result(summary, 'alignment', run_name, cfg.results_dir)
-    write_jsonl(errors, os.path.join(cfg.results_dir, 'alignment', f'{run_name}_errors.jsonl'))
+    write_examples(errors, os.path.join(cfg.results_dir, 'alignment', f'{run_name}_errors.jsonl'))
     return rows
 
 

@@ -98,6 +98,20 @@ def rouge(predictions, references):
     return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
 
 
+
+def vote(answers, weights):
+    """Index of the sample to answer with: the answer with the largest total weight wins (weights 1 =
+    self-consistency, Wang et al. 2022; verifier scores = weighted vote, Li et al. 2023), ties going to the
+    answer seen first; returns its first sample. None answers (no '####') do not vote; all None -> 0."""
+    totals = {}
+    for a, w in zip(answers, weights):
+        if a is not None:
+            totals[a] = totals.get(a, 0.0) + w
+    if not totals:
+        return 0
+    best = max(totals, key=lambda a: totals[a])  # max keeps the first of equal totals: dicts keep insertion order
+    return answers.index(best)
+
 # -----------------------------------------------------------------------------
 # Paired comparisons: two systems scored on the same items. Pairing removes the items' own variance (an easy
 # problem is easy for both), so a real difference shows with far fewer items than comparing two CIs would need.

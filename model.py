@@ -174,7 +174,7 @@ class Attention(nn.Module):
         v = v.view(B, T, self.n_kv_head, self.hd).transpose(1, 2)  # (B, n_kv_head, T, hd)
         return q, k, v
 
-    def forward(self, x, cos, sin, cache=None, layer=0):
+    def forward(self, x, cos, sin, cache=None, layer=0, mask=None):
         B, T, _ = x.shape
         q, k, v = self.qkv(x)
         if cache is not None and cache.streaming:  # cos/sin cover cache slots [0, S): rotate keys by slot
@@ -185,8 +185,8 @@ class Attention(nn.Module):
             if cache is not None:
                 k, v = cache.update(layer, k, v)                    # (B, n_kv_head, S, hd), S = pos + T
         S = k.size(2)
-        mask, causal = None, T > 1
-        if T > 1 and S > T:  # prefill after a prefix: query i sees the prefix and new tokens <= i
+        causal = T > 1 and mask is None  # mask: a ragged batch's (B, 1, T, S) from GPT.trunk
+        if causal and S > T:  # prefill after a prefix: query i sees the prefix and new tokens <= i
             mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
             causal = False
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
@@ -288,8 +288,8 @@ class Block(nn.Module):
         self.mlp = MoE(cfg) if is_moe else MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cos, sin, cache=None, layer=0):
-        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache, layer))
+    def forward(self, x, cos, sin, cache=None, layer=0, mask=None):
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache, layer, mask))
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
@@ -333,11 +333,12 @@ class GPT(nn.Module):
                     n -= (b.mlp.w_fc.numel() + b.mlp.c_proj.numel()) * (1 - b.mlp.top_k / b.mlp.n_experts)
         return int(n)
 
-    def forward(self, idx, targets=None, cache=None, last_only=False, extrapolate=False):
+    def forward(self, idx, targets=None, cache=None, last_only=False, extrapolate=False, pad=None):
         """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss); in training the loss
         includes the MoE auxiliary losses. last_only computes the head for the final position only
-        (generation). extrapolate allows positions past block_size (the long-context experiments)."""
-        x = self.trunk(idx, cache, extrapolate)
+        (generation). extrapolate allows positions past block_size (the long-context experiments). pad (B,):
+        row b starts with pad[b] padding tokens (a left-padded ragged batch, see trunk)."""
+        x = self.trunk(idx, cache, extrapolate, pad)
         if last_only:
             x = x[:, -1:, :]
         logits, loss = None, None
@@ -351,9 +352,11 @@ class GPT(nn.Module):
             loss = loss + self.router_loss()
         return logits, loss
 
-    def trunk(self, idx, cache=None, extrapolate=False):
+    def trunk(self, idx, cache=None, extrapolate=False, pad=None):
         """idx (B, T) -> the final normed hidden states (B, T, n_embd): everything but the LM head (a verifier
-        puts its own head here)."""
+        puts its own head here). pad (B,) left-pads a ragged batch: row b's first pad[b] tokens (after the sink
+        slot) are padding that no real token attends to, and its tokens take positions counted from its own
+        start, so each row computes what it would alone."""
         B, T = idx.shape
         x = self.wte(idx)
         sink = self.config.sink_token and (cache is None or cache.seen == 0)
@@ -368,13 +371,27 @@ class GPT(nn.Module):
         if hi > self.config.block_size + self.config.sink_token and not extrapolate:
             raise ConfigError(f"sequence of {hi - self.config.sink_token} tokens exceeds block_size={self.config.block_size}")
         cos, sin = self.rope(hi)
-        cos, sin = cos[lo:hi], sin[lo:hi]
+        mask = None
+        if pad is None:
+            cos, sin = cos[lo:hi], sin[lo:hi]                                  # (T, hd)
+        else:
+            if cache is not None and cache.streaming:
+                raise ConfigError("a ragged (left-padded) batch needs the plain KV cache, not a streaming one")
+            s = self.config.sink_token
+            t = torch.arange(lo, hi, device=idx.device)                         # this call's slots
+            pos = torch.where(t < s, t, t - pad[:, None]).clamp(min=0)          # (B, T) each row's own positions
+            cos, sin = cos[pos][:, None], sin[pos][:, None]                     # (B, 1, T, hd)
+            j = torch.arange(hi, device=idx.device)                             # key slots
+            real = (j < s) | (j >= s + pad[:, None])                            # (B, S) keys that are not padding
+            # causal over the real keys; a padding query also sees itself, so no row of the softmax is empty
+            mask = (real[:, None, :] | (j == t[:, None])) & (j <= t[:, None])   # (B, T, S)
+            mask = mask[:, None]                                                # (B, 1, T, S)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             if self.activation_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(block, x, cos, sin, use_reentrant=False)
             else:
-                x = block(x, cos, sin, cache, i)
+                x = block(x, cos, sin, cache, i, mask)
         if cache is not None:
             cache.advance(T)
         if sink:
@@ -452,17 +469,19 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
-               generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None):
+               generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None, pad=None):
         """Yield the next token column (B * num_samples,) for each step. With use_cache the prompt is prefilled
         once and each step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
         window > 0 streams with a StreamingKVCache (n_sink + window slots): no length limit at all.
         num_samples > 1 prefills each prompt once and decodes num_samples continuations of it from the shared
         cache (rows b*num_samples ... (b+1)*num_samples - 1 belong to prompt b).
         force(next_tokens) -> next_tokens may overwrite what was sampled (tool use writes a result in).
+        pad (B,): prompts of different lengths, left-padded to one width (engine.generate_batch); each row then
+        decodes what it would alone.
         Rows that have produced a stop token keep emitting it; the stream ends when every row has."""
         B, T0 = idx.shape
-        if num_samples > 1 and (window or not use_cache):
-            raise ConfigError("num_samples > 1 shares the prompt's KV cache: it needs use_cache=True and window=0")
+        if (num_samples > 1 or pad is not None) and (window or not use_cache):
+            raise ConfigError("num_samples > 1 and ragged batches share a KV cache: they need use_cache=True and window=0")
         if window:
             cache = StreamingKVCache(self.config.n_layer, n_sink, window)
             if cache.max_len > self.config.block_size:
@@ -487,10 +506,11 @@ class GPT(nn.Module):
         for step in range(max_new_tokens):
             if cache is None:
                 x = x[:, -self.config.block_size:]
-            logits, _ = self(x, cache=cache, last_only=True)
+            logits, _ = self(x, cache=cache, last_only=True, pad=pad)
             if step == 0 and num_samples > 1:  # one prefill, num_samples decodes (nanochat's engine)
                 cache.repeat(num_samples)
                 logits = logits.repeat_interleave(num_samples, dim=0)
+                pad = pad.repeat_interleave(num_samples) if pad is not None else None
             nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
             if force is not None:
                 nxt = force(nxt)

@@ -20,7 +20,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
-from tasks import load_task, pad_batch
+from tasks import encode_response, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -40,6 +40,8 @@ eval_interval = 100
 eval_iters = 10
 n_eval = 100                    # val problems scored by greedy exact match at each eval
 max_new_tokens = 128
+tool = False                    # math tasks: the calculator writes each '<<expr=' result (no loss on its tokens;
+                                # evals decode with it): the model learns which numbers to combine, not the sums
 log_interval = 10
 name = ''                       # result name; '' = the out_dir's folder name
 results_dir = ''                # '' = experiments/ (the final metrics row goes to <results_dir>/sft/<run>.json)
@@ -65,20 +67,23 @@ enc = get_tokenizer(tokenizer)
 T = model.config.block_size
 
 # -----------------------------------------------------------------------------
-# data: tokenised (prompt, response) pairs; targets are -1 on the prompt, so only the response is learned
+# data: tokenised (prompt, response) pairs; targets are -1 on the prompt (and, with the tool, on the
+# calculator's tokens), so only what the model writes is learned
 
 
 def encode(pairs):
-    """[(ids, n_prompt)], skipping (and counting) examples longer than the context: a truncated solution
-    would teach the model to stop before its final answer."""
+    """[(ids, n_prompt, skip)], skip = indices of calculator-written tokens (tasks.encode_response), skipping
+    (and counting) examples longer than the context: a truncated solution would teach the model to stop
+    before its final answer."""
     out, too_long = [], 0
     for prompt, response, _ in pairs:
         p = enc.encode(prompt)
-        ids = p + enc.encode(response) + [enc.eot_token]
+        r, written = encode_response(enc, response, tool and task != 'alpaca')
+        ids = p + r + [enc.eot_token]
         if len(ids) > T + 1:
             too_long += 1
             continue
-        out.append((ids, len(p)))
+        out.append((ids, len(p), [len(p) + j for j in written]))
     return out, too_long
 
 
@@ -100,7 +105,7 @@ def get_batch(split, it, part=slice(None)):
     rows r, r + world, ... of the same global batch. Also returns the global batch's response-token count."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
     rows = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
-    n_tokens = sum(len(ids) - n_prompt for ids, n_prompt in rows)
+    n_tokens = sum(len(ids) - n_prompt - len(skip) for ids, n_prompt, skip in rows)  # tokens with a loss
     x, y = pad_batch(rows[part])
     return x.to(rt['device']), y.to(rt['device']), n_tokens
 
@@ -114,7 +119,7 @@ def evaluate():
         x, y, _ = get_batch('val', 10_000_000 + k)
         with rt['autocast']:
             losses.append(raw_model(x, y)[1].item())
-    metrics, samples = greedy_em(raw_model, enc, val_pairs[:n_eval], task, max_new_tokens, rt['autocast'])
+    metrics, samples = greedy_em(raw_model, enc, val_pairs[:n_eval], task, max_new_tokens, rt['autocast'], tool)
     model.train()
     metrics['val_loss'] = sum(losses) / len(losses)
     return metrics, samples

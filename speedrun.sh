@@ -28,13 +28,13 @@ else
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
-  SFT=(--n_eval=100 --eval_interval=300)
-  DPO=(--n_prompts=256 --max_iters=100 --eval_interval=50 --n_eval=100)
-  VER=(--n_prompts=256 --n_val_prompts=60 --max_iters=150 --eval_interval=75)
+  SFT=(--n_eval=100 --max_iters=800 --eval_interval=400)
+  DPO=(--n_prompts=400 --max_iters=100 --eval_interval=50 --n_eval=100)
+  VER=(--n_prompts=200 --n_val_prompts=60 --n_samples=8 --max_iters=150 --eval_interval=75)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
-  ALIGN=(--n_problems=500 --n_sampled=50 --gsm8k_problems=50 --hh_pairs=100)
-  TTS=(--n_problems=60 "--budgets=(1, 2, 4, 8, 16)")
+  ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
+  TTS=(--n_problems=100 "--budgets=(1, 2, 4, 8)")
   SAMSUM=(--n_problems=100)
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
@@ -75,10 +75,10 @@ if [ "${1:-all}" = all ]; then
   stage data_arith python3 data/arith/prepare.py
   # 2. pretrain a GPT from scratch
   stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "${PRE[@]}" "$(init_flag $RUN)"
-  # 3. SFT on the arithmetic problems (loss on the worked solutions only)
+  # 3. SFT on the arithmetic problems with the calculator in the loop (loss on the tokens the model writes)
   stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N "${SFT[@]}" \
     $(resume_flag $A/sft)
-  # 4. DPO on on-policy pairs: the SFT model's own right and wrong answers to training problems
+  # 4. DPO + NLL (one round of iterative RPO) on on-policy pairs: the SFT model's own right and wrong answers
   stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${DPO[@]}" \
     $(resume_flag $A/dpo)
   # 5. a verifier of the DPO model's answers (P(correct) from a value head on our trunk)
@@ -91,9 +91,12 @@ stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
 stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${SINKS[@]}"
 # 8. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
 stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${QUANT[@]}"
-# 9. the stage table: Base, SFT, DPO, DPO + verifier on the arith test set, GSM8K, HH-RLHF
-stage eval_alignment python3 eval.py alignment $N \
-  --stages=base=$RUN/best.pt,sft=$A/sft/best.pt,dpo=$A/dpo/best.pt --verifier=$A/verifier/best.pt "${ALIGN[@]}"
+# 9. the stage table: Base, SFT + calculator, DPO + calculator, + verifier on the arith test set (and on wordings
+#    never trained on), GSM8K, HH-RLHF
+STAGES=base=$RUN/best.pt,sft+tool=$A/sft/best.pt,dpo+tool=$A/dpo/best.pt
+stage eval_alignment python3 eval.py alignment $N --stages=$STAGES --verifier=$A/verifier/best.pt "${ALIGN[@]}"
+stage eval_heldout python3 eval.py alignment --name=speedrun_${SCALE}_heldout --stages=$STAGES --arith_split=test_heldout \
+  --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${ALIGN[0]:---n_problems=0}"
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
 stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt \
   --verifier=$A/verifier/best.pt "${TTS[@]}"

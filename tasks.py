@@ -250,35 +250,66 @@ def format_prompt(task, row):
     return f"Question: {row['question']}\nAnswer:"
 
 
+def encode_response(enc, text, tool=False):
+    """A response's token ids, and (tool=True) the indices of the ones the calculator writes. With the tool in
+    the loop (engine.calculator_tool) the model writes '<<expr=', the calculator writes 'result>>' and the model
+    goes on; so the text is encoded in those same pieces, with the calculator's own result in each annotation
+    it can evaluate (GSM8K's rounded claims become what the tool would write). Training then skips the tool's
+    tokens: the model learns which numbers and operation to write, not the arithmetic (nanochat's tool idea)."""
+    if not tool:
+        return enc.encode(text), []
+    ids, written, start = [], [], 0
+    for m in ANNOTATION_RE.finditer(text):
+        try:
+            value = calculate(m.group(1))
+        except CalcError:
+            continue  # not arithmetic: the model writes the result itself, as at generation time
+        ids += enc.encode(text[start:m.start(2)])  # ... '<<expr=' : the model's
+        tool_ids = enc.encode(f"{value}>>")           # 'result>>' : the calculator's
+        written += range(len(ids), len(ids) + len(tool_ids))
+        ids += tool_ids
+        start = m.end()
+    return ids + enc.encode(text[start:]), written
+
+
 def pad_batch(rows, pad_id=0):
-    """[(ids, n_prompt)] -> x, y (B, L) long tensors for next-token training on the response only: y is -1 on
-    the prompt and on the right padding. Right padding comes after every real token, so causal attention
-    needs no mask."""
+    """[(ids, n_prompt)] or [(ids, n_prompt, skip)] -> x, y (B, L) long tensors for next-token training on the
+    response only: y is -1 on the prompt, on the right padding and on the tokens at the indices in `skip`
+    (the ones the calculator wrote). Right padding comes after every real token, so causal attention needs no
+    mask."""
     import torch
-    L = max(len(ids) for ids, _ in rows) - 1
+    L = max(len(row[0]) for row in rows) - 1
     x = torch.full((len(rows), L), pad_id, dtype=torch.long)
     y = torch.full((len(rows), L), -1, dtype=torch.long)
-    for b, (ids, n_prompt) in enumerate(rows):
+    for b, (ids, n_prompt, *skip) in enumerate(rows):
         t = torch.tensor(ids)
         x[b, :len(ids) - 1] = t[:-1]
         y[b, n_prompt - 1:len(ids) - 1] = t[n_prompt:]  # position i predicts token i+1
+        for j in (skip[0] if skip else ()):
+            y[b, j - 1] = -1                            # token j is not the model's to learn
     return x, y
 
 
-def encode_pair(enc, prompt, chosen, rejected, T):
-    """A preference pair as token lists (prompt, chosen + EOT, rejected + EOT) and a reason: 'same' (chosen
-    == rejected) and 'too_long' (the responses alone leave under 16 prompt tokens) give None; 'prompt_cut'
-    means the prompt lost its beginning to fit the context (the end of a conversation is what the response
-    answers); '' otherwise."""
+def encode_pair(enc, prompt, chosen, rejected, T, tool=False):
+    """A preference pair as (prompt ids, (chosen + EOT, skip), (rejected + EOT, skip)) and a reason; skip are the
+    indices of a response's calculator-written tokens (encode_response). 'same' (chosen == rejected) and
+    'too_long' (the responses alone leave under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost
+    its beginning to fit the context (the end of a conversation is what the response answers); '' otherwise."""
     if chosen.strip() == rejected.strip():
         return None, 'same'
     p = enc.encode(prompt)
-    c, r = enc.encode(chosen) + [enc.eot_token], enc.encode(rejected) + [enc.eot_token]
+    (c, c_skip), (r, r_skip) = encode_response(enc, chosen, tool), encode_response(enc, rejected, tool)
+    c, r = c + [enc.eot_token], r + [enc.eot_token]
     room = T + 1 - max(len(c), len(r))
     if room < 16:
         return None, 'too_long'
-    return (p[-room:], c, r), 'prompt_cut' if len(p) > room else ''
+    return (p[-room:], (c, c_skip), (r, r_skip)), 'prompt_cut' if len(p) > room else ''
 
+
+def pair_rows(triples):
+    """encode_pair's triples -> pad_batch rows: the B chosen responses, then their B rejected ones."""
+    return ([(p + c, len(p), [len(p) + j for j in cs]) for p, (c, cs), _ in triples]
+            + [(p + r, len(p), [len(p) + j for j in rs]) for p, _, (r, rs) in triples])
 
 # -----------------------------------------------------------------------------
 # Benchmarks read by finetune.py (HF models) and eval.py (our checkpoints): one loader, one prompt, one scorer,

@@ -26,7 +26,7 @@ import torch
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_jsonl)
 from engine import generate_batch
-from metrics import paired_test, pass_at_k, wilson_ci
+from metrics import paired_test, pass_at_k, vote, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
 
@@ -41,6 +41,7 @@ n_problems = 200               # the first n of the split (fixed, so runs compar
 budgets = (1, 2, 4, 8, 16, 32)
 temperature = 0.8
 top_k = 0
+tool = False                   # the N samples are drawn with the calculator writing results (greedy: both ways)
 threshold = 0.5                # gated: accept the first sample the verifier scores at least this high
 max_new_tokens = 128
 results_dir = ''               # '' = experiments/
@@ -62,10 +63,10 @@ if not problems:
 # problems of equal prompt length batched together)
 g = torch.Generator(device=rt['device']).manual_seed(seed)
 prompts = [p for p, _, _ in problems]
-drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, tool, g, rt['autocast'],
-                             desc=key)
-         for key, n, temp, tool in (('greedy', 1, 0.0, False), ('greedy_tool', 1, 0.0, True),
-                                    ('samples', n_max, temperature, False))}
+drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, with_tool, g,
+                             rt['autocast'], desc=key)
+         for key, n, temp, with_tool in (('greedy', 1, 0.0, False), ('greedy_tool', 1, 0.0, True),
+                                    ('samples', n_max, temperature, tool))}
 records = []
 for i, (prompt, reference, row) in enumerate(problems):
     if drawn['samples'][i] is None:
@@ -91,16 +92,8 @@ if verifier:
 # -----------------------------------------------------------------------------
 # strategies: each maps (the first N samples) -> (picked sample, tokens spent)
 
-def vote(samples, weight):
-    """The answer with the largest total weight (ties: the answer seen first); returns a sample with it."""
-    totals = defaultdict(float)
-    for s in samples:
-        if s['answer'] is not None:
-            totals[s['answer']] += weight(s)
-    if not totals:
-        return samples[0]
-    best = max(totals, key=lambda a: (totals[a], -next(i for i, s in enumerate(samples) if s['answer'] == a)))
-    return next(s for s in samples if s['answer'] == best)
+def voted(samples, weight):
+    return samples[vote([s['answer'] for s in samples], [weight(s) for s in samples])]
 
 
 def spent(samples):
@@ -114,10 +107,10 @@ def gated(samples):
     return max(samples, key=lambda s: s['score']), spent(samples)
 
 
-STRATEGIES = {'self_consistency': lambda ss: (vote(ss, lambda s: 1.0), spent(ss))}
+STRATEGIES = {'self_consistency': lambda ss: (voted(ss, lambda s: 1.0), spent(ss))}
 if verifier:
     STRATEGIES.update(best_of_n=lambda ss: (max(ss, key=lambda s: s['score']), spent(ss)),
-                      weighted_vote=lambda ss: (vote(ss, lambda s: s['score']), spent(ss)),
+                      weighted_vote=lambda ss: (voted(ss, lambda s: s['score']), spent(ss)),
                       gated=gated)
 
 n = len(records)
@@ -126,8 +119,9 @@ for key in ('greedy', 'greedy_tool'):
     c = sum(r[key]['correct'] for r in records)
     rows.append(dict(strategy=key, n=1, accuracy=c / n, ci95=wilson_ci(c, n),
                      tokens_per_problem=sum(r[key]['tokens'] for r in records) / n))
-greedy_right = [r['greedy']['correct'] for r in records]
-rows[1]['vs_greedy'] = paired_test(greedy_right, [r['greedy_tool']['correct'] for r in records])
+rows[1]['vs_greedy'] = paired_test([r['greedy']['correct'] for r in records], [r['greedy_tool']['correct'] for r in records])
+greedy_right = [r['greedy_tool' if tool else 'greedy']['correct'] for r in records]  # the strategies' baseline: the
+# greedy decode made the way the samples are (with the calculator when they use it)
 picks = {}
 for N in budgets:
     for strategy, pick in STRATEGIES.items():

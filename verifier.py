@@ -119,6 +119,7 @@ if __name__ == '__main__':
     n_samples = 8                   # samples per problem
     temperature = 1.0
     top_k = 0
+    tool = False                    # sample with the calculator writing the results (as the generator is used)
     balance = True                  # subsample the larger class of the training set to the smaller one's size
     token_level = True              # value loss at every response token (Cobbe §4.2); False = final token only
     batch_size = 16
@@ -162,7 +163,7 @@ if __name__ == '__main__':
             problems, _ = load_task(task, split, task_dir)
             problems = random.Random(seed).sample(problems, min(n, len(problems)))
             drawn = sample_solutions(gen, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
-                                     rt['autocast'], seed, desc=f'{split} samples')
+                                     rt['autocast'], seed, desc=f'{split} samples', tool=tool)
             seen, kept = set(), []
             for s in drawn:
                 if s['text'].strip() and (s['problem'], s['text']) not in seen:

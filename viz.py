@@ -220,7 +220,7 @@ def fig_alignment():
                     label=f"{key} ({stages[-1]['n_sampled']} problems)")
         if 'verifier_em' in stages[-1]:
             ax.scatter([names[-1]], [stages[-1]['verifier_em']], marker='*', s=160, color='C3', zorder=5,
-                       label=f"+ verifier best-of-{key[5:] if key else 'N'}")
+                       label=f"+ verifier ({stages[-1].get('verifier_strategy', 'best_of_n')}) at N = {key[5:] if key else '?'}")
         ax.set(ylabel=f"exact match (arith test, n={stages[0]['arith_n_em']})", title=f"Alignment stages: {run['name']}")
         ax.grid(alpha=0.3, axis='y')
         ax.legend(fontsize=8)

@@ -1,17 +1,22 @@
-# DPO on the arithmetic problems with on-policy pairs from the SFT model (CPU scale, a few minutes on 2 cores).
+# One round of iterative reasoning preference optimisation (Pang et al. 2024) on the arithmetic problems: on-policy
+# pairs (a right and a wrong solution of the same training problem, sampled from the SFT model with the calculator),
+# DPO plus the NLL of the chosen solution. A second round starts from this one (speedrun: --init_from=<round 1>
+# --seed=2): new problems, new samples, the round-1 policy as the reference.
 # Needs: python data/arith/prepare.py and out/sft_arith/best.pt (python sft.py config/sft_arith.py).
 out_dir = 'out/dpo_arith'
 init_from = 'out/sft_arith/best.pt'
 pairs = 'on_policy'
 task = 'arith'
-n_prompts = 512
+tool = True
+n_prompts = 1000
 n_samples = 8
 pairs_per_prompt = 2
 beta = 0.1
-batch_size = 8
+nll_weight = 1.0
+batch_size = 16
 max_iters = 200
-learning_rate = 2e-5
+learning_rate = 5e-5
 warmup_iters = 20
-min_lr = 2e-6
-eval_interval = 50
-n_eval = 200
+min_lr = 5e-6
+eval_interval = 100
+n_eval = 300

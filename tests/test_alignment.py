@@ -40,13 +40,18 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
 
 def test_eval_alignment_stage_table(chain, tmp_path):
     d, base = chain
-    run('eval.py', 'alignment', f'--stages=base={base},dpo={d}/dpo/best.pt', f'--verifier={d}/ver/best.pt',
-        f'--task_dir={d}/arith', '--n_sampled=3', '--n_samples=2', '--gsm8k_problems=2', '--hh_pairs=4',
-        '--max_new_tokens=12', f'--results_dir={tmp_path}', '--device=cpu', '--name=al')
+    run('eval.py', 'alignment', f'--stages=base={base},dpo+tool={d}/dpo/best.pt', f'--verifier={d}/ver/best.pt',
+        f'--task_dir={d}/arith', '--n_sampled=3', '--n_samples=4', '--n_select=2', '--gsm8k_problems=2',
+        '--hh_pairs=4', '--max_new_tokens=12', f'--results_dir={tmp_path}', '--device=cpu', '--name=al')
     out = json.load(open(tmp_path / 'alignment' / 'al.json'))
     base, dpo = out['stages']
-    assert base['stage'] == 'base' and dpo['stage'] == 'dpo' and 'delta_em_vs_previous' in dpo
-    assert base['arith_n_em'] == 6 and base['n_sampled'] == 3 and 'pass@2' in base and base['gsm8k_n'] == 2
+    assert base['stage'] == 'base' and dpo['stage'] == 'dpo+tool' and 'delta_em_vs_previous' in dpo
+    assert base['tool'] is False and dpo['tool'] is True and dpo['vs_previous']['n'] == 6
+    # the verifier: strategy chosen on val, then N = 1, 2, 4 on the test samples, each paired against greedy
+    assert dpo['verifier_strategy'] in ('best_of_n', 'weighted_vote') and dpo['verifier_selection_n'] == 2
+    assert [k for k in dpo if k.startswith('verifier@')] == ['verifier@1', 'verifier@2', 'verifier@4']
+    assert dpo['verifier@4']['em'] == dpo['verifier_em'] and dpo['verifier@4']['vs_greedy']['n'] == 3
+    assert base['arith_n_em'] == 6 and base['n_sampled'] == 3 and 'pass@4' in base and base['gsm8k_n'] == 2
     assert 'verifier_em' in dpo and 'verifier_em' not in base and 'verifier_within_problem_auroc' in dpo
     assert dpo['verifier_delta_em'] == pytest.approx(dpo['verifier_em'] - dpo['greedy_em_same_problems'])
     assert base['hh_pairs'] == 4 and 'hh_reward_accuracy' in dpo and 'hh_reward_accuracy' not in base

@@ -13,7 +13,6 @@ from dpo import dpo_loss  # dpo.py trains only when run as a script
 from model import GPT, GPTConfig, sequence_logps
 
 
-
 def test_dpo_loss_matches_the_formula_by_hand():
     g = torch.Generator().manual_seed(0)
     pc, pr, rc, rr = (torch.randn(6, generator=g) * 5 - 20 for _ in range(4))
@@ -29,6 +28,9 @@ def test_dpo_loss_matches_the_formula_by_hand():
         assert cdpo[i].item() == pytest.approx(-0.8 * math.log(sig(beta * h)) - 0.2 * math.log(sig(-beta * h)), rel=1e-5)
         ipo = dpo_loss(pc, pr, rc, rr, beta, loss_type='ipo')[0]
         assert ipo[i].item() == pytest.approx((h - 1 / (2 * beta)) ** 2, rel=1e-5)
+        n_tokens = torch.arange(1, 7)  # RPO (Pang et al. 2024 eq. 1): DPO + alpha * NLL(chosen) / |chosen|
+        rpo = dpo_loss(pc, pr, rc, rr, beta, nll_weight=0.5, chosen_tokens=n_tokens)[0]
+        assert rpo[i].item() == pytest.approx(-math.log(sig(beta * h)) - 0.5 * pc[i].item() / (i + 1), rel=1e-5)
 
 
 def test_sequence_logps_sum_response_tokens_and_grads_reach_only_the_policy():

@@ -154,3 +154,30 @@ def test_num_samples_shares_the_prefill_exactly():
     assert torch.equal(a[:, 9:], b[:, 9:])
     with pytest.raises(ConfigError, match='num_samples'):
         model.generate(x, 5, num_samples=2, use_cache=False)
+
+
+@pytest.mark.parametrize('kw', [dict(n_kv_head=2), dict(n_kv_head=4, sink_token=True)])
+def test_ragged_batch_computes_what_each_row_computes_alone(kw):
+    """Left padding with per-row positions and a padding mask (GPT.trunk pad): the logits of every real
+    position, in the prefill and in every cached decode step, equal that prompt's own unpadded forward
+    (fp32, atol 1e-5), and greedy decoding gives the same tokens."""
+    model = randomize_norms(tiny(**kw))
+    torch.manual_seed(1)
+    prompts = [torch.randint(1, 97, (n,)) for n in (3, 9, 14)]
+    width = max(len(p) for p in prompts)
+    x = torch.stack([torch.cat([torch.zeros(width - len(p), dtype=torch.long), p]) for p in prompts])
+    pad = torch.tensor([width - len(p) for p in prompts])
+    logits, _ = model(x, pad=pad)
+    for b, p in enumerate(prompts):
+        alone, _ = model(p[None])
+        torch.testing.assert_close(logits[b, pad[b]:], alone[0], atol=1e-5, rtol=1e-5)
+    ragged = model.generate(x, 12, temperature=0, pad=pad)
+    for b, p in enumerate(prompts):
+        assert torch.equal(ragged[b, width:], model.generate(p[None], 12, temperature=0)[0, len(p):])
+    cache = KVCache(model.config.n_layer, width + 5 + model.config.sink_token)  # the cached decode steps, by logits
+    model(x, cache=cache, pad=pad)
+    nxt = torch.randint(1, 97, (3, 4))
+    steps = [model(nxt[:, t:t + 1], cache=cache, pad=pad)[0][:, 0] for t in range(4)]
+    for b, p in enumerate(prompts):
+        alone, _ = model(torch.cat([p, nxt[b]])[None])
+        torch.testing.assert_close(torch.stack([s[b] for s in steps]), alone[0, -4:], atol=1e-5, rtol=1e-5)

@@ -40,6 +40,30 @@ def test_loss_mask_covers_the_response_only():
     assert y.tolist() == [[-1, -1, 20, 21, 99], [22, 99, -1, -1, -1]]
 
 
+
+def test_tool_tokens_carry_no_loss_by_hand():
+    """The tool-masked SFT loss, against a hand sum: mean of -log p(token) over the response tokens the model
+    writes, leaving out the prompt and the calculator's 'result>>' tokens."""
+    import math
+    from common import get_tokenizer
+    from model import GPT, GPTConfig
+    from tasks import encode_response, pad_batch
+    enc = get_tokenizer('gpt2_8k')
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=64, vocab_size=8192)).eval()
+    prompt = enc.encode('Question: Ava has 3 apples and buys 4 more.\nAnswer:')
+    response, written = encode_response(enc, ' She has 3+4 = <<3+4=7>>7 apples.\n#### 7', tool=True)
+    assert enc.decode([response[j] for j in written]) == '7>>'
+    ids = prompt + response + [enc.eot_token]
+    x, y = pad_batch([(ids, len(prompt), [len(prompt) + j for j in written])])
+    with torch.no_grad():
+        logits, loss = model(x, y)
+        logp = torch.log_softmax(logits[0].double(), -1)
+    learned = [t for t in range(len(prompt), len(ids)) if t - len(prompt) not in written]
+    assert len(learned) == len(response) + 1 - len(written)
+    by_hand = -sum(logp[t - 1, ids[t]].item() for t in learned) / len(learned)  # position t-1 predicts token t
+    assert math.isclose(loss.item(), by_hand, rel_tol=1e-5)
+
 def test_sft_learns_and_resumes_exactly(base_ckpt, arith, tmp_path):
     """SIGKILL mid-run, resume: the same losses and the same final weights as the uninterrupted run."""
     ref, cut = str(tmp_path / 'ref'), str(tmp_path / 'cut')

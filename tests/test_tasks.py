@@ -185,6 +185,45 @@ def test_calculator_tool_writes_results_into_the_stream():
     assert ''.join(out[1]).startswith('<<ab=cd>>')
 
 
+
+@needs_data_dir()  # the GPT-2 BPE files
+def test_tool_encoding_is_the_token_stream_generation_makes():
+    """Training sees exactly the tokens generation produces: a "model" that writes the non-tool tokens of
+    encode_response's ids, run through calculator_tool, yields the same ids, tool tokens included. GSM8K's
+    rounded claims become the calculator's result; a non-arithmetic annotation stays the model's."""
+    import torch
+    from common import get_tokenizer
+    from tasks import encode_response
+    enc = get_tokenizer('gpt2_8k')
+    text = (' Ava has 12*3 = <<12*3=36>>36 coins.\nThen 36-5 = <<36-5=31>>31 left.\nShe pays <<10/3=3.33>>3.33 each'
+            ' and <<ab=cd>>cd.\n#### 31')
+    ids, written = encode_response(enc, text, tool=True)
+    assert enc.decode(ids) == text.replace('<<10/3=3.33>>', '<<10/3=3.333333>>')
+    force, calls = calculator_tool(enc, 1)
+    out = [int(force(torch.tensor([ids[t] if t not in written else 0]))[0]) for t in range(len(ids))]
+    assert out == ids and calls[0] == 3
+    assert encode_response(enc, text) == (enc.encode(text), [])
+
+
+@needs_data_dir()  # the GPT-2 BPE files
+def test_ragged_batches_decode_what_each_prompt_decodes_alone():
+    """generate_batch packs prompts of different lengths into one left-padded batch: every prompt's greedy
+    completion equals its own batch-of-one decode, in the caller's order, and seeded sampling repeats."""
+    import torch
+    from common import get_tokenizer
+    from model import GPT, GPTConfig
+    torch.manual_seed(0)
+    enc = get_tokenizer('gpt2_8k')
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=64, vocab_size=8192)).eval()
+    prompts = ['Question: 2+2\nAnswer:', 'Question: Ava has 3 apples and buys 4 more. How many?\nAnswer:', 'Hi',
+               'Question: 12 coins, 5 spent\nAnswer:']
+    batched = generate_batch(model, enc, prompts, max_new_tokens=12)
+    assert batched == [generate_batch(model, enc, [p], max_new_tokens=12)[0] for p in prompts]
+    draw = lambda: generate_batch(model, enc, prompts, n=3, temperature=1.0, max_new_tokens=12,
+                                  generator=torch.Generator().manual_seed(5))
+    assert draw() == draw()
+
+
 @needs_data_dir()  # the GPT-2 BPE files
 def test_n_samples_of_one_prompt_greedy_and_sampled():
     import torch
@@ -238,6 +277,14 @@ def test_categorize_first_cause():
     assert categorize('39+24 = <<39+24=62>>62\n#### 62', ref, q) == 'arithmetic_slip'
     assert categorize('39-24 = <<39-24=15>>15\n#### 15', ref, q) == 'wrong_plan'
     assert categorize('39+9 = <<39+9=48>>48\n#### 48', ref) == 'wrong_plan'  # without the question: no operand check
+
+
+def test_vote_by_hand():
+    from metrics import vote
+    answers = ['3', '5', None, '5', '3', '7']
+    assert vote(answers, [1] * 6) == 0                         # '3' and '5' tie at 2 votes: the first seen wins
+    assert vote(answers, [0.1, 0.2, 0.9, 0.3, 0.1, 0.6]) == 5  # by score: '7' 0.6 > '5' 0.5 > '3' 0.2; None votes not
+    assert vote([None, None], [1, 1]) == 0
 
 
 def test_mcnemar_exact_by_hand():

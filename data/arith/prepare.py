@@ -19,42 +19,56 @@ seed = 1234
 n_train = 20000
 n_val = 500
 n_test = 1000
+n_heldout = 500             # test_heldout: problems worded only with the held-out templates
 min_steps = 1
 max_steps = 4
 max_number = 50               # operands are drawn from [2, max_number]
 ops = '+-*/'
-distractors = 1               # at most this many irrelevant sentences per problem
+distractors = 2               # at most this many irrelevant sentences per problem
 configure(globals())
 
 NAMES = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jack', 'Kira', 'Liam', 'Maya',
-         'Noah', 'Olga', 'Pablo', 'Quinn', 'Rosa', 'Sam', 'Tara']
-THINGS = ['apples', 'marbles', 'stickers', 'books', 'coins', 'shells', 'pencils', 'cookies', 'stamps', 'cards']
+         'Noah', 'Olga', 'Pablo', 'Quinn', 'Rosa', 'Sam', 'Tara', 'Uma', 'Victor', 'Wen', 'Yusuf', 'Zoe']
+THINGS = ['apples', 'marbles', 'stickers', 'books', 'coins', 'shells', 'pencils', 'cookies', 'stamps', 'cards',
+          'beads', 'tickets', 'buttons', 'eggs', 'toy cars']
+# Each list's LAST wording is held out: it appears only in test_heldout.jsonl, so a score there says whether the
+# model reads the question or matches the sentence shapes it was trained on.
 STARTS = ['{n} has {a} {t}.', '{n} starts the day with {a} {t}.', 'There are {a} {t} in {n}\'s bag.',
-          '{n} collected {a} {t}.']
+          '{n} collected {a} {t}.', 'At first, {n} owns {a} {t}.', '{n} keeps {a} {t} in a box.',
+          'In the morning {n} counts {a} {t}.']
 STEPS = {
-    '+': ['{n} buys {b} more {t}.', 'A friend gives {n} {b} {t}.', '{n} finds another {b} {t}.'],
-    '-': ['{n} gives away {b} {t}.', '{n} loses {b} {t} on the way home.', '{n} uses {b} of the {t}.'],
+    '+': ['{n} buys {b} more {t}.', 'A friend gives {n} {b} {t}.', '{n} finds another {b} {t}.',
+          '{n} wins {b} {t} at a game.', 'Later, {n} gets {b} extra {t}.', '{n} is handed {b} more {t} by a neighbour.'],
+    '-': ['{n} gives away {b} {t}.', '{n} loses {b} {t} on the way home.', '{n} uses {b} of the {t}.',
+          '{n} sells {b} {t}.', '{b} of the {t} break and are thrown out.', '{n} donates {b} {t} to the school.'],
     '*': ['{n} ends up with {b} times as many {t}.', 'The number of {t} {n} has is multiplied by {b}.',
-          'Each of {n}\'s {t} is swapped for {b} new ones.'],
+          'Each of {n}\'s {t} is swapped for {b} new ones.', '{n} manages to make the pile {b} times bigger.',
+          'Every one of the {t} turns into {b} {t}.', '{n}\'s collection of {t} grows to {b} times its size.'],
     '/': ['{n} splits the {t} into {b} equal piles and keeps one pile.',
           '{n} shares the {t} equally among {b} children and keeps one child\'s share.',
-          'Only one in every {b} {t} is kept by {n}.'],
+          'Only one in every {b} {t} is kept by {n}.', '{n} divides the {t} into {b} equal bags and keeps a single bag.',
+          '{n} keeps just 1/{b} of the {t}.', 'The {t} are cut down to one {b}th of what {n} had.'],
 }
 WORK = {'+': 'After that, {n} has {x}+{b} = <<{x}+{b}={y}>>{y} {t}.',
         '-': 'Then {n} has {x}-{b} = <<{x}-{b}={y}>>{y} {t} left.',
         '*': 'That makes {x}*{b} = <<{x}*{b}={y}>>{y} {t}.',
         '/': 'Each share is {x}/{b} = <<{x}/{b}={y}>>{y} {t}.'}
 QUESTIONS = ['How many {t} does {n} have now?', 'How many {t} does {n} end up with?',
-             'What is the final number of {t} {n} has?']
+             'What is the final number of {t} {n} has?', 'How many {t} are left with {n} at the end?',
+             'Count the {t} {n} has in the end.', 'In the end, how many {t} does {n} hold?']
 DISTRACTORS = ['{m} has {c} {u}.', 'It rained for {c} minutes that afternoon.', '{m} is {c} years old.',
-               'The shop is {c} blocks away.']
+               'The shop is {c} blocks away.', '{m} buys {c} {u}.', '{n} also has {c} {u}, but they do not count.',
+               'The bus ride takes {c} minutes.', '{m} gives {n} {c} {u}.']
 
 
-def make_problem(rng):
+def make_problem(rng, heldout=False):
+    """One problem: a start, steps (op, operand), distractors shuffled in, the question. Wordings come from the
+    training lists, or (heldout) only from each list's last, held-out entry."""
+    pick = (lambda options: options[-1]) if heldout else (lambda options: rng.choice(options[:-1]))
     n, t = rng.choice(NAMES), rng.choice(THINGS)
     m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
     x = rng.randint(2, max_number)
-    question, work = [rng.choice(STARTS).format(n=n, a=x, t=t)], [f'{n} starts with {x} {t}.']
+    question, work = [pick(STARTS).format(n=n, a=x, t=t)], [f'{n} starts with {x} {t}.']
     for _ in range(rng.randint(min_steps, max_steps)):
         choices = [o for o in ops if not (o == '-' and x <= 2) and not (o == '*' and x * 2 > 10 * max_number)]
         choices = [o for o in choices if o != '/' or any(x % b == 0 for b in range(2, min(x, max_number) + 1))]
@@ -71,22 +85,24 @@ def make_problem(rng):
         else:
             b = rng.randint(2, max_number)
             y = x + b
-        question.append(rng.choice(STEPS[op]).format(n=n, b=b, t=t))
+        question.append(pick(STEPS[op]).format(n=n, b=b, t=t))
         work.append(WORK[op].format(n=n, x=x, b=b, y=y, t=t))
         x = y
-    for _ in range(rng.randint(0, distractors)):
-        question.insert(rng.randint(1, len(question)), rng.choice(DISTRACTORS).format(m=m, c=rng.randint(2, 60), u=u))
-    question.append(rng.choice(QUESTIONS).format(n=n, t=t))
+    for _ in range(rng.randint(0, distractors)):  # irrelevant numbers anywhere after the start
+        question.insert(rng.randint(1, len(question)),
+                        rng.choice(DISTRACTORS).format(m=m, n=n, c=rng.randint(2, 60), u=u))
+    q = pick(QUESTIONS).format(n=n, t=t)
+    question = [q] + question if rng.random() < 0.2 else question + [q]  # the question first, sometimes
     return {'question': ' '.join(question), 'answer': '\n'.join(work) + f'\n#### {x}'}
 
 
 if __name__ == '__main__':
     rng = random.Random(seed)
     seen, splits = set(), {}
-    for split, count in (('test', n_test), ('val', n_val), ('train', n_train)):  # test first: it never moves
+    for split, count in (('test', n_test), ('test_heldout', n_heldout), ('val', n_val), ('train', n_train)):  # tests first
         rows = []
         while len(rows) < count:
-            p = make_problem(rng)
+            p = make_problem(rng, heldout=split == 'test_heldout')
             if p['question'] not in seen:  # no question appears in two splits
                 seen.add(p['question'])
                 rows.append(p)

@@ -18,7 +18,7 @@ python3 dpo.py config/dpo_arith.py --init_from=$O/sft/best.pt --out_dir=$O/dpo -
   --eval_interval=30 --n_eval=200 --results_dir=$R --name=gpu_dpo | tail -2
 python3 verifier.py config/verifier_arith.py --generator=$O/dpo/best.pt --out_dir=$O/verifier --n_prompts=128 \
   --n_val_prompts=40 --max_iters=100 --eval_interval=50 --results_dir=$R --name=gpu_verifier | tail -2
-python3 eval.py alignment --stages=base=$O/base/best.pt,sft=$O/sft/best.pt,dpo=$O/dpo/best.pt \
+python3 eval.py alignment --stages=base=$O/base/best.pt,sft+tool=$O/sft/best.pt,dpo+tool=$O/dpo/best.pt \
   --verifier=$O/verifier/best.pt --n_sampled=40 --gsm8k_problems=50 --hh_pairs=100 --results_dir=$R --name=gpu | tail -4
 python3 tts.py config/tts_arith.py --generator=$O/dpo/best.pt --verifier=$O/verifier/best.pt --n_problems=40 \
   "--budgets=(1, 2, 4, 8)" --results_dir=$R --name=gpu | tail -12
