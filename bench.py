@@ -91,6 +91,33 @@ def gen_speed(model, batch, n_new, hf=None, **kw):
     return best
 
 
+@torch.no_grad()
+def ragged_speed(model, hf, lengths, n, n_new, rows):
+    """Problems/s sampling n solutions of n_new tokens for prompts of the given lengths, rows // n prompts per
+    batch, sorted by length and left-padded (what engine.generate_batch does): ours = GPT.generate with pad (one
+    prefill per prompt shared by its n samples), HF = generate with the attention mask and num_return_sequences=n.
+    Both sample exactly n_new tokens per row, so they do the same work."""
+    g = torch.Generator().manual_seed(0)
+    prompts = sorted((torch.randint(1, model.config.vocab_size - 1, (L,), generator=g) for L in lengths), key=len)
+    per, out = max(1, rows // n), {}
+    for kind in ('ours', 'hf_generate'):
+        t0 = time.perf_counter()
+        for k in range(0, len(prompts), per):
+            batch = prompts[k:k + per]
+            width = len(batch[-1])
+            pad = torch.tensor([width - len(p) for p in batch], device=device)
+            x = torch.stack([torch.cat([torch.zeros(width - len(p), dtype=torch.long), p]) for p in batch]).to(device)
+            if kind == 'ours':
+                model.generate(x, n_new, temperature=1.0, num_samples=n, pad=pad if pad.any() else None)
+            else:
+                mask = (torch.arange(width, device=device)[None] >= pad[:, None]).long()
+                hf.generate(x, attention_mask=mask, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=True,
+                            num_return_sequences=n, pad_token_id=0)
+        synchronize(device)
+        out[kind] = len(prompts) / (time.perf_counter() - t0)
+    return out
+
+
 def main():
     for _ in range(12):  # the 1-minute load average lags: give work that just ended a minute to leave it
         if os.getloadavg()[0] < 0.5 or quick:
@@ -161,6 +188,19 @@ def main():
         print("generate: " + ", ".join(f"{k} {v:,.0f}" for k, v in gen.items() if k.startswith(variant)), flush=True)
     gen['ratio_cache_over_recompute_b1'] = gen['dense/b1/kv_cache'] / gen['dense/b1/recompute']
     gen['ratio_cache_over_hf_b1'] = gen['dense/b1/kv_cache'] / gen['dense/b1/hf_generate']
+
+    # 4. the sampling the alignment stages do: 8 solutions each for prompts of 40-120 tokens (the arith model's shape)
+    arith = dict(n_layer=4, n_head=4, n_embd=192, block_size=256, vocab_size=8192) if not quick else SHAPES['tiny'][0]
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**arith)).to(device).eval()
+    hf = hf_llama(model).to(device).eval()
+    lengths = torch.randint(40, 121, (64,), generator=torch.Generator().manual_seed(1)).tolist() if not quick else [5, 9, 12, 20]
+    for rows in (32, 64):
+        r = ragged_speed(model, hf, lengths, 8, 64 if not quick else 8, rows)
+        gen[f'ragged_n8/rows{rows}/problems_s'] = r
+        gen[f'ragged_n8/rows{rows}/ratio_ours_over_hf'] = r['ours'] / r['hf_generate']
+        print(f"sampling 8 solutions of {len(lengths)} ragged prompts, {rows} rows a batch: ours {r['ours']:.2f} "
+              f"problems/s, HF generate {r['hf_generate']:.2f} ({r['ours'] / r['hf_generate']:.2f}x)", flush=True)
 
     load_after = os.getloadavg()[0]
     rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,

@@ -56,6 +56,7 @@ n_problems = 0                 # arith/gsm8k/alignment/sst2/samsum: the first N 
 n_sampled = 200                # alignment: problems that also get n_samples samples (Pass@N, the verifier; 0 = none)
 n_samples = 8                  # alignment: samples per problem; tts: the largest budget (1, 2, 4, ... n_samples)
 n_select = 100                 # alignment: val problems on which the verifier's strategy is chosen
+sampled_stages = 'all'         # alignment: 'all' stages draw the n_samples (Pass@N), or only the 'last' (the verifier's)
 temperature = 0.8
 max_new_tokens = 128           # arith/gsm8k/alignment/tts: tokens generated per solution
 summary_tokens = 48            # samsum: tokens generated per summary (config/finetune_samsum.py's max_new_tokens)
@@ -582,7 +583,8 @@ def suite_alignment(rt, cfg):
             gsm, _ = task_em(model, enc, 'gsm8k', gsm8k, rt, max_new_tokens=cfg.max_new_tokens, tool=tool)
             row.update(gsm8k_em=gsm['em'], gsm8k_em_ci95=gsm['em_ci95'], gsm8k_n=gsm['n_em'])
         # N samples per problem for Pass@N (and, on the last stage, the verifier's pick); n_sampled = 0: none
-        drawn = draw_samples(model, enc, problems[:cfg.n_sampled], rt, cfg, tool, f'{stage} samples') if cfg.n_sampled else []
+        sampled = cfg.n_sampled and (cfg.sampled_stages == 'all' or i == len(order) - 1)
+        drawn = draw_samples(model, enc, problems[:cfg.n_sampled], rt, cfg, tool, f'{stage} samples') if sampled else []
         k = len(drawn)
         if k:
             row[f'pass@{cfg.n_samples}'] = sum(pass_at_k(cfg.n_samples, sum(c), cfg.n_samples) for *_, c in drawn) / k

@@ -216,7 +216,7 @@ def fig_alignment():
         ax.bar_label(bars, fmt='%.3f', fontsize=8)
         key = next((k for k in stages[-1] if k.startswith('pass@')), None)
         if key:
-            ax.plot(names, [s[key] for s in stages], marker='o', color='grey', linestyle='--',
+            ax.plot(names, [s.get(key, float('nan')) for s in stages], marker='o', color='grey', linestyle='--',
                     label=f"{key} ({stages[-1]['n_sampled']} problems)")
         if 'verifier_em' in stages[-1]:
             ax.scatter([names[-1]], [stages[-1]['verifier_em']], marker='*', s=160, color='C3', zorder=5,

@@ -226,6 +226,11 @@ def verifier_section():
     return body
 
 
+def paired(t):
+    """A paired test's cell: the difference, its 95% CI and the p-value."""
+    return f"{t['delta']:+.3f} ({t['delta_ci95'][0]:+.3f} to {t['delta_ci95'][1]:+.3f}), p = {t['p']:.2g}"
+
+
 def alignment_section():
     runs = {p: r for p, r in load('alignment/*.json').items() if 'stages' in r}
     if not runs:
@@ -233,40 +238,33 @@ def alignment_section():
     out = []
     for p, run in runs.items():
         st = run['stages']
-        key = next(k for k in st[0] if k.startswith('pass@'))
-        out.append(f"\n**{run['name']}** (`{p}`):\n")
-        out.append(table(['stage', 'checkpoint', f"arith EM (n={st[0]['arith_n_em']})", '95% CI', 'Δ vs previous',
-                          f"{key} (n={st[0]['n_sampled']})", 'verifier best-of-N', 'GSM8K EM', 'HH pref. acc (logp / per token / reward)'],
-                         [[s['stage'], f"`{s['checkpoint']}`", f"{s['arith_em']:.3f}", ci(s['arith_em_ci95']),
-                           f"{s['delta_em_vs_previous']:+.3f}" if 'delta_em_vs_previous' in s else '–', f"{s[key]:.3f}",
-                           f"{s['verifier_em']:.3f} ({ci(s['verifier_em_ci95'])}) vs greedy {s['greedy_em_same_problems']:.3f}"
-                           if 'verifier_em' in s else '–',
-                           f"{s['gsm8k_em']:.3f} (n={s['gsm8k_n']})" if 'gsm8k_em' in s else '–',
-                           (f"{s['hh_logp_accuracy']:.3f}" if s.get('hh_logp_accuracy') is not None else '–') +
-                           (f" / {s['hh_logp_per_token_accuracy']:.3f}" if s.get('hh_logp_per_token_accuracy') is not None else '') +
-                           (f" / {s['hh_reward_accuracy']:.3f}" if s.get('hh_reward_accuracy') is not None else '')]
-                          for s in st]))
-        moved = [s for s in st[1:] if 'delta_em_vs_previous' in s]
-        for s, prev in zip(st[1:], st):
-            beyond = s['arith_em_ci95'][0] > prev['arith_em'] or s['arith_em_ci95'][1] < prev['arith_em']
-            out.append(f"- {prev['stage']} → {s['stage']}: EM {prev['arith_em']:.3f} → {s['arith_em']:.3f} "
-                       f"({s['delta_em_vs_previous']:+.3f}); {'outside' if beyond else 'within'} the new stage's 95% CI.")
+        key = next((k for k in st[0] if k.startswith('pass@')), None)
+        out.append(f"\n**{run['name']}** (`{p}`; '+tool': decoded with the calculator):\n")
+        out.append(table(['stage', f"arith EM (n={st[0]['arith_n_em']})", '95% CI', 'vs previous stage (paired, exact McNemar)']
+                         + ([f"{key} (n={st[0]['n_sampled']})"] if key else []),
+                         [[s['stage'], f"{s['arith_em']:.3f}", ci(s['arith_em_ci95']),
+                           paired(s['vs_previous']) if 'vs_previous' in s else '–']
+                          + ([f"{s[key]:.3f}" if key in s else '–'] if key else []) for s in st]))
         last = st[-1]
+        budgets = [k for k in last if k.startswith('verifier@')]
+        if budgets:
+            out.append(f"\nThe verifier on the {last['stage']} model's samples ({last['verifier_strategy']}, chosen on "
+                       f"{last['verifier_selection_n']} val problems: {json.dumps(last['verifier_selection_val'])}), against "
+                       f"its greedy answers on the same {last['verifier_n']} test problems ({last['greedy_em_same_problems']:.3f}):\n")
+            out.append(table(['N', 'EM', '95% CI', 'vs greedy (paired)'],
+                             [[k[9:], f"{last[k]['em']:.3f}", ci(last[k]['em_ci95']), paired(last[k]['vs_greedy'])]
+                              for k in budgets]))
+            out.append(f"\nPooled AUROC {last['verifier_auroc']:.3f}; within a problem (the {last['verifier_within_problem_n']} "
+                       f"problems with both right and wrong samples) {last['verifier_within_problem_auroc']}. Oracle at "
+                       f"N = {budgets[-1][9:]}: {last['oracle_at_n']:.3f}; the verifier recovers "
+                       f"{last['verifier_gap_recovered']:.0%} of the greedy-to-oracle gap.")
         if 'arith_misread_operand' in last:
-            out.append(f"- Why the {last['stage']} model is wrong ({last['arith_wrong']} of {last['arith_n_em']}): "
+            out.append(f"\nWhy the {last['stage']} model is wrong ({last['arith_wrong']} of {last['arith_n_em']}): "
                        f"{last['arith_misread_operand']} misread an operand (a step uses a number that is neither in the "
                        f"question nor an earlier result), {last['arith_wrong_with_arithmetic_slip']} miscalculate a step, "
                        f"{last['arith_wrong_plan']} compute every step right but plan wrong, "
-                       f"{last['arith_format_failures']} have no `####` line. Answer-level preferences do little for "
-                       f"the first kind.")
-        if last.get('verifier_within_problem_auroc') is not None:
-            out.append(f"- The verifier on the {last['stage']} model's test samples: pooled AUROC "
-                       f"{last['verifier_auroc']:.3f}, but within a problem (the {last['verifier_within_problem_n']} "
-                       f"problems with both right and wrong samples) {last['verifier_within_problem_auroc']:.3f}; "
-                       f"reranking needs the second. Best-of-{key[5:]} by the verifier: {last['verifier_em']:.3f} against "
-                       f"greedy {last['greedy_em_same_problems']:.3f} on the same {last['n_sampled']} problems.")
-        if moved:
-            out.append(f"\nFigure: `report/figures/alignment_{run['name']}.png`.")
+                       f"{last['arith_format_failures']} have no `####` line.")
+        out.append(f"\nFigure: `report/figures/alignment_{run['name']}.png`.")
     return '\n'.join(out)
 
 
@@ -587,14 +585,16 @@ def headline():
     al = one('alignment/arith_cpu.json')
     if al:
         stages = al['stages']
-        rows.append(("Arithmetic word problems, greedy EM: base → SFT → DPO (n = {})".format(stages[0]['arith_n_em']),
-                     ' → '.join(f"{s['arith_em']:.3f}" for s in stages)
-                     + f" (DPO CI {ci(stages[-1]['arith_em_ci95'])})", 'alignment/arith_cpu.json'))
+        rows.append((f"Arithmetic word problems, greedy EM: {' → '.join(s['stage'] for s in stages)} "
+                     f"(n = {stages[0]['arith_n_em']})", ' → '.join(f"{s['arith_em']:.3f}" for s in stages)
+                     + (f" (last step p = {stages[-1]['vs_previous']['p']:.2g})" if 'vs_previous' in stages[-1] else ''),
+                     'alignment/arith_cpu.json'))
         last = stages[-1]
-        if last.get('verifier_em') is not None:
-            n_samples = next(k for k in last if k.startswith('pass@')).removeprefix('pass@')
-            rows.append((f"Verifier best-of-{n_samples} vs greedy, same problems (n = {last['n_sampled']})",
-                         f"{last['verifier_em']:.3f} vs {last['greedy_em_same_problems']:.3f}", 'alignment/arith_cpu.json'))
+        if last.get('verifier_strategy') is not None:
+            n = [k for k in last if k.startswith('verifier@')][-1][9:]
+            rows.append((f"Verifier ({last['verifier_strategy']}) at N = {n} vs greedy, same problems (n = {last['verifier_n']})",
+                         f"{last['verifier_em']:.3f} vs {last['greedy_em_same_problems']:.3f} "
+                         f"(p = {last['verifier_vs_greedy']['p']:.2g})", 'alignment/arith_cpu.json'))
     tts = one('tts/tts_arith.json')
     if tts:
         top = max((r for r in tts['rows'] if r['n'] == tts['n_max'] and r['strategy'] != 'pass@N'), key=lambda r: r['accuracy'])

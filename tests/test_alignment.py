@@ -36,6 +36,15 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
     errors = [json.loads(x) for x in open(tmp_path / 'arith' / 'b_errors.jsonl')]
     assert len(errors) == row['wrong'] + row['right_by_accident']
     assert all(set(e) == {'input', 'output', 'label', 'category'} for e in errors)
+    # the held-out wordings: a split of their own, none of its sentences in the training problems
+    run('eval.py', 'arith', f'--ckpt={base}', f'--task_dir={d}/arith', '--arith_split=test_heldout', '--n_problems=3',
+        '--max_new_tokens=8', '--name=h', f'--results_dir={tmp_path}', '--device=cpu')
+    assert json.load(open(tmp_path / 'arith' / 'h.json'))['n_em'] == 3
+    held = [json.loads(x)['question'] for x in open(f'{d}/arith/test_heldout.jsonl')]
+    trained = [json.loads(x)['question'] for x in open(f'{d}/arith/train.jsonl')]
+    phrases = ('In the morning', 'is handed', 'donates', 'grows to', 'th of what', 'hold?')  # held-out wordings
+    assert all(q.count('In the morning') == 1 and 'hold?' in q for q in held)
+    assert not any(p in q for p in phrases for q in trained)
 
 
 def test_eval_alignment_stage_table(chain, tmp_path):

@@ -11,4 +11,5 @@ def test_bench_quick(tmp_path):
     assert {'tiny/ours', 'tiny/hf_llama', 'tiny/ratio_ours_over_hf'} <= set(r['train'])
     assert 0 < r['train']['tiny/ours']['mfu'] < 1.5
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
+    assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
     assert r['git_commit'] and r['hardware']['cpu_count'] and 'loadavg_before' in r

@@ -21,7 +21,7 @@ once out/dpo_arith2/summary.json python3 dpo.py config/dpo_arith.py --init_from=
 once out/verifier_arith/summary.json python3 verifier.py config/verifier_arith.py --generator=out/dpo_arith2/best.pt
 STAGES=base=out/tiny/best.pt,sft+tool=out/sft_arith/best.pt,dpo+tool=out/dpo_arith/best.pt,dpo2+tool=out/dpo_arith2/best.pt
 V=(--verifier=out/verifier_arith/best.pt --n_samples=16 --n_select=200 --gsm8k_problems=0 --hh_pairs=0)
-python3 eval.py alignment --stages=$STAGES "${V[@]}" --n_sampled=500 --name=arith_cpu
+python3 eval.py alignment --stages=$STAGES "${V[@]}" --n_sampled=500 --sampled_stages=last --name=arith_cpu
 python3 eval.py alignment --stages=$STAGES "${V[@]}" --n_sampled=0 --arith_split=test_heldout --name=arith_cpu_heldout
 python3 eval.py alignment --stages=$STAGES "${V[@]}" --n_sampled=0 --task_dir=data/arith_hard --name=arith_cpu_hard
 python3 tts.py config/tts_arith.py --generator=out/dpo_arith2/best.pt
