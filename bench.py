@@ -16,6 +16,7 @@ import torch
 
 from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
                     time_train_steps)
+from engine import left_pad
 from model import GPT, GPTConfig, apply_lora
 
 # -----------------------------------------------------------------------------
@@ -103,10 +104,8 @@ def ragged_speed(model, hf, lengths, n, n_new, rows):
     for kind in ('ours', 'hf_generate'):
         t0 = time.perf_counter()
         for k in range(0, len(prompts), per):
-            batch = prompts[k:k + per]
-            width = len(batch[-1])
-            pad = torch.tensor([width - len(p) for p in batch], device=device)
-            x = torch.stack([torch.cat([torch.zeros(width - len(p), dtype=torch.long), p]) for p in batch]).to(device)
+            x, pad = left_pad([p.tolist() for p in prompts[k:k + per]], device)
+            width = x.size(1)
             if kind == 'ours':
                 model.generate(x, n_new, temperature=1.0, num_samples=n, pad=pad if pad.any() else None)
             else:

@@ -26,7 +26,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from engine import greedy_em, sample_solutions
-from tasks import encode_pair, encode_response, load_jsonl, load_task, pad_batch, pair_rows
+from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -223,9 +223,8 @@ if __name__ == '__main__':
     def drift_batch():
         """The reference solutions of 64 val problems, and the frozen reference's NLL on them: computed once,
         the policy's NLL on the same batch at each eval is the drift."""
-        solved = [(enc.encode(p), encode_response(enc, s, tool)) for p, s, _ in val_task[:64]]
-        x, y = pad_batch([(p + s + [enc.eot_token], len(p), [len(p) + j for j in skip])
-                          for p, (s, skip) in solved if len(p) + len(s) < T + 1])
+        solved = [encode_example(enc, p, s, tool) for p, s, _ in val_task[:64]]
+        x, y = pad_batch([row for row in solved if len(row[0]) <= T + 1])
         x, y = x.to(rt['device']), y.to(rt['device'])
         with rt['autocast']:
             return x, y, reference(x, y)[1].item()

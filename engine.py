@@ -36,6 +36,15 @@ def calculator_tool(enc, n_rows):
     return force, calls
 
 
+def left_pad(rows, device):
+    """Token lists of different lengths -> x (B, width) left-padded with id 0 and pad (B,) the padding of each
+    row: the ragged batch GPT.stream(pad=...) decodes row by row as if each were alone."""
+    width = max(len(r) for r in rows)
+    pads = [width - len(r) for r in rows]
+    x = torch.tensor([[0] * k + list(r) for k, r in zip(pads, rows)], device=device)
+    return x, torch.tensor(pads, device=device)
+
+
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
                    generator=None, autocast=None, max_rows=64, desc=None):
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
@@ -52,9 +61,8 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
     per_batch = max(1, max_rows // n)
     batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
     for rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
-        width = len(ids[rows[-1]])  # sorted: the last prompt is the longest
-        pad = torch.tensor([width - len(ids[i]) for i in rows], device=device)
-        x = torch.tensor([[0] * (width - len(ids[i])) + ids[i] for i in rows], device=device)  # (B, width)
+        x, pad = left_pad([ids[i] for i in rows], device)  # (B, width), (B,)
+        width = x.size(1)
         force = calculator_tool(enc, len(rows) * n)[0] if tool else None
         with autocast or contextlib.nullcontext():
             y = model.generate(x, min(max_new_tokens, T - width), temperature=temperature, top_k=top_k,

@@ -98,7 +98,6 @@ def rouge(predictions, references):
     return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
 
 
-
 def vote(answers, weights):
     """Index of the sample to answer with: the answer with the largest total weight wins (weights 1 =
     self-consistency, Wang et al. 2022; verifier scores = weighted vote, Li et al. 2023), ties going to the
@@ -111,6 +110,7 @@ def vote(answers, weights):
         return 0
     best = max(totals, key=lambda a: totals[a])  # max keeps the first of equal totals: dicts keep insertion order
     return answers.index(best)
+
 
 # -----------------------------------------------------------------------------
 # Paired comparisons: two systems scored on the same items. Pairing removes the items' own variance (an easy

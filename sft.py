@@ -20,7 +20,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
-from tasks import encode_response, load_task, pad_batch
+from tasks import encode_example, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -72,18 +72,16 @@ T = model.config.block_size
 
 
 def encode(pairs):
-    """[(ids, n_prompt, skip)], skip = indices of calculator-written tokens (tasks.encode_response), skipping
+    """[(ids, n_prompt, skip)], skip = indices of calculator-written tokens (tasks.encode_example), skipping
     (and counting) examples longer than the context: a truncated solution would teach the model to stop
     before its final answer."""
     out, too_long = [], 0
     for prompt, response, _ in pairs:
-        p = enc.encode(prompt)
-        r, written = encode_response(enc, response, tool and task != 'alpaca')
-        ids = p + r + [enc.eot_token]
-        if len(ids) > T + 1:
+        row = encode_example(enc, prompt, response, tool and task != 'alpaca')
+        if len(row[0]) > T + 1:
             too_long += 1
             continue
-        out.append((ids, len(p), [len(p) + j for j in written]))
+        out.append(row)
     return out, too_long
 
 

@@ -272,6 +272,14 @@ def encode_response(enc, text, tool=False):
     return ids + enc.encode(text[start:]), written
 
 
+def encode_example(enc, prompt, response, tool=False):
+    """A (prompt, response) pair as pad_batch's row (ids, n_prompt, skip): prompt + response + EOT, and the
+    indices of the calculator-written tokens (encode_response)."""
+    p = enc.encode(prompt)
+    r, written = encode_response(enc, response, tool)
+    return p + r + [enc.eot_token], len(p), [len(p) + j for j in written]
+
+
 def pad_batch(rows, pad_id=0):
     """[(ids, n_prompt)] or [(ids, n_prompt, skip)] -> x, y (B, L) long tensors for next-token training on the
     response only: y is -1 on the prompt, on the right padding and on the tokens at the indices in `skip`

@@ -59,14 +59,14 @@ if not problems:
     raise UserError(f"no {task} {split} problems")
 
 # -----------------------------------------------------------------------------
-# draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each,
-# problems of equal prompt length batched together)
+# draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each, prompts of
+# different lengths batched together)
 g = torch.Generator(device=rt['device']).manual_seed(seed)
 prompts = [p for p, _, _ in problems]
 drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, with_tool, g,
                              rt['autocast'], desc=key)
          for key, n, temp, with_tool in (('greedy', 1, 0.0, False), ('greedy_tool', 1, 0.0, True),
-                                    ('samples', n_max, temperature, tool))}
+                                         ('samples', n_max, temperature, tool))}
 records = []
 for i, (prompt, reference, row) in enumerate(problems):
     if drawn['samples'][i] is None:
@@ -120,8 +120,8 @@ for key in ('greedy', 'greedy_tool'):
     rows.append(dict(strategy=key, n=1, accuracy=c / n, ci95=wilson_ci(c, n),
                      tokens_per_problem=sum(r[key]['tokens'] for r in records) / n))
 rows[1]['vs_greedy'] = paired_test([r['greedy']['correct'] for r in records], [r['greedy_tool']['correct'] for r in records])
-greedy_right = [r['greedy_tool' if tool else 'greedy']['correct'] for r in records]  # the strategies' baseline: the
-# greedy decode made the way the samples are (with the calculator when they use it)
+# the strategies' baseline: the greedy decode made the way the samples are (with the calculator when they use it)
+greedy_right = [r['greedy_tool' if tool else 'greedy']['correct'] for r in records]
 picks = {}
 for N in budgets:
     for strategy, pick in STRATEGIES.items():
