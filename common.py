@@ -596,6 +596,13 @@ def load_model(path, device='cpu'):
     return model_from_checkpoint(ckpt, device), ckpt
 
 
+def ckpt_name(ckpt):
+    """A result name from --ckpt: the run folder of a checkpoint file, or the folder itself (HF folders)."""
+    path = os.path.abspath(ckpt)
+    return os.path.basename(path if os.path.isdir(path) else os.path.dirname(path))
+
+
+
 def load_for_inference(path, device='cpu'):
     """load_model in eval mode with the tokenizer its checkpoint names (tiktoken, or an HF folder's own):
     how every script that samples or scores starts. Returns (model, enc, meta)."""

@@ -9,7 +9,7 @@ import torch
 
 from common import load_model, nats_to_bpb
 from conftest import needs_data_dir, run
-from eval import lm_nll
+from eval_lm import lm_nll
 from model import GPT, GPTConfig
 
 
