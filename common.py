@@ -515,7 +515,7 @@ def write_jsonl(rows, path):
 _NUMBER_LIST = re.compile(r'\[\s+((?:-?[\d.eE+-]+|null|true|false)(?:,\s+(?:-?[\d.eE+-]+|null|true|false))*)\s+\]')
 
 
-def write_examples(rows, path, key='category', per_key=10):
+def write_examples(rows, path, key='category', per_key=3):
     """A results folder keeps a sample of per-example output, not a dump: the first per_key rows of each value of
     row[key] (a category, a tag set, right/wrong; rows without it form one group), in their order. Rerunning the
     command regenerates the whole list."""

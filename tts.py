@@ -19,12 +19,12 @@ import json
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import torch
 
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
-                    write_jsonl)
+                    write_examples)
 from engine import generate_batch
 from metrics import paired_test, pass_at_k, vote, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
@@ -163,14 +163,11 @@ for key, outputs in (('greedy', [r['greedy']['text'] for r in records]),
                      (f'{best_strategy}@{n_max}', [s['text'] for s in picks[best_strategy, n_max]])):
     cats = [categorize(text, r['reference'], r['question']) for text, r in zip(outputs, records)]
     anatomy[key] = {c: cats.count(c) for c in CATEGORIES}
-    per = Counter()
-    for text, r, c in zip(outputs, records, cats):
-        if c != 'correct' and per[c] < 10:
-            per[c] += 1
-            examples.append(dict(source=key, category=c, question=r['question'], output=text, reference=r['reference']))
+    examples += [dict(category=f'{key}: {c}', question=r['question'], output=text, reference=r['reference'])
+                 for text, r, c in zip(outputs, records, cats) if c != 'correct']
 
 results_root = os.path.join(results_dir or os.path.join(REPO, 'experiments'), 'tts')
-write_jsonl(examples, os.path.join(results_root, f'{name}_errors.jsonl'))
+write_examples(examples, os.path.join(results_root, f'{name}_errors.jsonl'))
 oracle = sum(any(s['correct'] for s in r['samples']) for r in records) / n
 summary = dict(name=name, generator=generator, verifier=verifier, task=task, split=split, n_problems=n, n_max=n_max,
                temperature=temperature, threshold=threshold, rows=rows, crossings=crossings(rows),

@@ -482,14 +482,13 @@ def error_analysis_section():
                 f"{k} {v['accuracy']:.3f} (n={v['n']})" for k, v in by) if by else ''
             out.append(f"- SST-2 ({r['name']}): {wrong} misclassified; tags (one sentence can carry several): {cats}"
                        f"{acc} (`{errors}`).")
-    for p in sorted(glob.glob(os.path.join(EXP, 'alignment', '*_errors.jsonl'))):
-        rows = [json.loads(x) for x in open(p)]
-        if rows:
-            counts = {}
-            for r in rows:
-                counts[r['category']] = counts.get(r['category'], 0) + 1
-            out.append(f"- Alignment (`{os.path.relpath(p, REPO)}`): " + ', '.join(f"{v} {k.replace('_', ' ')}"
-                                                                               for k, v in counts.items()) + '.')
+    kinds = ('format_failures', 'misread_operand', 'wrong_with_arithmetic_slip', 'wrong_plan', 'right_by_accident')
+    for p, run in load('alignment/*.json').items():
+        for s in run.get('stages', []):
+            if s.get('arith_n_em'):
+                out.append(f"- Alignment, {s['stage']} (`{p}`, {s['arith_n_em']} problems, {s['arith_wrong']} wrong): "
+                           + ', '.join(f"{s['arith_' + k]} {k.replace('_', ' ')}" for k in kinds if f'arith_{k}' in s)
+                           + '.')
     return '\n'.join(out) or None
 
 

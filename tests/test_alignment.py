@@ -34,7 +34,12 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
     row = json.load(open(tmp_path / 'arith' / 'b.json'))
     assert row['n_em'] == 6 and row['tool'] is True and len(row['em_ci95']) == 2
     errors = [json.loads(x) for x in open(tmp_path / 'arith' / 'b_errors.jsonl')]
-    assert len(errors) == row['wrong'] + row['right_by_accident']
+    counts = {'format_failure': row['format_failures'], 'misread_operand': row['misread_operand'],
+              'arithmetic_slip': row['wrong_with_arithmetic_slip'], 'wrong_plan': row['wrong_plan'],
+              'right_by_accident': row['right_by_accident']}
+    assert sum(counts.values()) == row['wrong'] + row['right_by_accident']
+    kept = {c: sum(e['category'] == c for e in errors) for c in counts}
+    assert kept == {c: min(3, n) for c, n in counts.items()}  # a sample: the first 3 of each kind (write_examples)
     assert all(set(e) == {'input', 'output', 'label', 'category'} for e in errors)
     # the held-out wordings: a split of their own, none of its sentences in the training problems
     run('eval.py', 'arith', f'--ckpt={base}', f'--task_dir={d}/arith', '--arith_split=test_heldout', '--n_problems=3',
