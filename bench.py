@@ -13,6 +13,8 @@ import multiprocessing as mp
 import time
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
                     time_train_steps)
@@ -50,6 +52,75 @@ def hf_llama(model):
     hf = LlamaForCausalLM(model.hf_config())
     hf.load_state_dict(model.to_hf_state_dict())
     return hf
+
+
+class ClassicBlock(nn.Module):
+    """nanoGPT's block, the baseline our modern block must keep up with: LayerNorm, one fused q/k/v projection,
+    causal SDPA, a 4x GELU MLP, biases. Same FLOPs per token as ours: 4C^2 attention + 8C^2 MLP weights (our
+    SwiGLU's three C x 8C/3 matrices are 8C^2 too)."""
+
+    def __init__(self, C, n_head):
+        super().__init__()
+        self.n_head = n_head
+        self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hd)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        x = x + self.c_proj(y)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+
+class ClassicGPT(nn.Module):
+    """GPT-2 (nanoGPT's model.py) of a GPTConfig's shape: learned positions, tied embeddings, ClassicBlocks."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(cfg.vocab_size, cfg.n_embd), nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(ClassicBlock(cfg.n_embd, cfg.n_head) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight
+        for m in self.modules():  # GPT-2's init (nanoGPT), as ours
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+
+    def forward(self, idx, targets):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.size(1), device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def interleaved_train(cfg_kw, batch, n_steps, dev):
+    """Median step time of ours, the classic GPT-2 and HF Llama trained in one process, one step of each in turn,
+    so that a change in the machine's speed hits all three alike: the ratios are the comparison."""
+    import statistics
+    torch.manual_seed(0)
+    ours = GPT(GPTConfig(**cfg_kw))
+    nets = {'ours': ours, 'classic_gpt2': ClassicGPT(ours.config), 'hf_llama': hf_llama(ours)}
+    x = torch.randint(0, cfg_kw['vocab_size'], (batch, cfg_kw['block_size']), device=dev)
+    opts = {k: torch.optim.AdamW(n.to(dev).train().parameters(), lr=1e-5) for k, n in nets.items()}
+    times = {k: [] for k in nets}
+    for i in range(n_steps + 2):
+        for k, net in nets.items():
+            t0 = time.perf_counter()
+            loss = net(input_ids=x, labels=x).loss if k == 'hf_llama' else net(x, x)[1]
+            loss.backward()
+            opts[k].step()
+            opts[k].zero_grad(set_to_none=True)
+            synchronize(dev)
+            if i >= 2:  # 2 warmup steps each
+                times[k].append(time.perf_counter() - t0)
+    out = {k: dict(tok_s=batch * cfg_kw['block_size'] / statistics.median(v), ms_per_step=1000 * statistics.median(v),
+                   params=sum(p.numel() for p in nets[k].parameters())) for k, v in times.items()}
+    out['flops_per_token'] = ours.flops_per_token()
+    return out
 
 
 def train_speed(kind, cfg_kw, batch, n_steps, dev):
@@ -157,7 +228,19 @@ def main():
               f"mfu {r['mfu'] * 100:5.1f}%, peak {r['peak_memory_mb']:,.0f} MB", flush=True)
     for s in SHAPES:
         train[f'{s}/ratio_ours_over_hf'] = train[f'{s}/ours']['tok_s'] / train[f'{s}/hf_llama']['tok_s']
-        print(f"train {s}: ours / HF Llama = {train[f'{s}/ratio_ours_over_hf']:.2f}x")
+        print(f"train {s}: ours / HF Llama = {train[f'{s}/ratio_ours_over_hf']:.2f}x (separate processes)")
+    # the same comparisons with steps interleaved in one process, and the classic GPT-2 block beside them
+    shape = 'small' if 'small' in SHAPES else 'tiny'
+    inter = in_child(interleaved_train, dict(SHAPES[shape][0]), SHAPES[shape][1], 2 * steps, device)
+    for k in ('ours', 'classic_gpt2', 'hf_llama'):
+        inter[k]['mfu'] = inter['flops_per_token'] * inter[k]['tok_s'] / peak
+    inter['ratio_ours_over_classic_gpt2'] = inter['ours']['tok_s'] / inter['classic_gpt2']['tok_s']
+    inter['ratio_ours_over_hf_llama'] = inter['ours']['tok_s'] / inter['hf_llama']['tok_s']
+    train[f'{shape}/interleaved'] = inter
+    print(f"train {shape}, interleaved in one process: " + ', '.join(
+        f"{k} {inter[k]['tok_s']:,.0f} tok/s (mfu {100 * inter[k]['mfu']:.1f}%)" for k in ('ours', 'classic_gpt2', 'hf_llama'))
+        + f"; ours / classic GPT-2 = {inter['ratio_ours_over_classic_gpt2']:.2f}x, "
+        f"ours / HF Llama = {inter['ratio_ours_over_hf_llama']:.2f}x", flush=True)
 
     # 3. generation at the small shape (context long enough for the prompt + new tokens)
     gen = {}

@@ -153,9 +153,15 @@ def bench_section(pattern='bench/*.json'):
         out.append(table(['shape', 'model', 'tok/s', 'ms/step', 'MFU', 'peak MB'],
                          [[k.split('/')[0], k.split('/')[1], f"{v['tok_s']:,.0f}", f"{v['ms_per_step']:.0f}",
                            f"{100 * v['mfu']:.1f}%", f"{v['peak_memory_mb']:,.0f}"]
-                          for k, v in t.items() if isinstance(v, dict)]))
+                          for k, v in t.items() if isinstance(v, dict) and 'tok_s' in v]))
         ratios = [[f"training, {k.split('/')[0]}: ours / {k.split('_over_')[1]}", f"{v:.2f}×"]
                   for k, v in t.items() if '/ratio_ours_over_' in k]
+        for k, v in t.items():
+            if k.endswith('/interleaved'):  # steps taken in turn in one process: the fair comparison
+                ratios += [[f"training, {k.split('/')[0]}, interleaved in one process: ours / {b}",
+                            f"{v['ours']['tok_s']:,.0f} / {v[b]['tok_s']:,.0f} tok/s = {v['ratio_ours_over_' + b]:.2f}× "
+                            f"(MFU {100 * v['ours']['mfu']:.1f}% / {100 * v[b]['mfu']:.1f}%)"]
+                           for b in ('classic_gpt2', 'hf_llama')]
         if 'small_vocab_50k/ours' in t:
             ratios.append(["training, small: 8k vocabulary / 50,257 (tok/s)",
                            f"{t['small/ours']['tok_s'] / t['small_vocab_50k/ours']['tok_s']:.2f}×"])

@@ -1,5 +1,9 @@
 """bench.py runs end to end (quick mode: the script, not the numbers) and writes its JSON."""
 import json
+import math
+
+import pytest
+import torch
 
 from conftest import run
 
@@ -10,6 +14,25 @@ def test_bench_quick(tmp_path):
     assert r['ceilings']['matmul_fp32_1024_gflops'] > 0 and r['ceilings']['copy_gb_s'] > 0
     assert {'tiny/ours', 'tiny/hf_llama', 'tiny/ratio_ours_over_hf'} <= set(r['train'])
     assert 0 < r['train']['tiny/ours']['mfu'] < 1.5
+    inter = r['train']['tiny/interleaved']  # ours, the classic GPT-2 block and HF Llama, steps taken in turn
+    assert inter['ratio_ours_over_classic_gpt2'] > 0 and inter['classic_gpt2']['tok_s'] > 0
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
     assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
     assert r['git_commit'] and r['hardware']['cpu_count'] and 'loadavg_before' in r
+
+
+def test_classic_baseline_has_our_flops_per_token():
+    """The nanoGPT block (LayerNorm, 4x GELU MLP, learned positions) has exactly our block's weight matrices'
+    size (our SwiGLU's 3 x C x 8C/3 = the GELU MLP's 2 x C x 4C), so equal tok/s means equal FLOP/s."""
+    import sys
+    sys.argv = ['bench.py']
+    import bench
+    from model import GPT, GPTConfig
+    cfg = GPTConfig(**bench.SHAPES['small'][0])
+    ours, classic = GPT(cfg), bench.ClassicGPT(cfg)
+
+    def matrices(m):
+        return sum(p.numel() for n, p in m.named_parameters() if p.dim() == 2 and n.startswith('blocks'))
+    assert matrices(ours) == matrices(classic) == cfg.n_layer * 12 * cfg.n_embd ** 2
+    x, y = torch.randint(0, cfg.vocab_size, (2, 2, 16))
+    assert classic(x, y)[1].item() == pytest.approx(math.log(cfg.vocab_size), rel=0.1)  # near-uniform at init
