@@ -29,6 +29,8 @@ new_tokens = 256              # generation length
 quick = False                 # tiny shapes and few steps: checks the script, measures nothing useful
 profile = False               # instead: torch.profiler over 3 training steps of the small shape, top ops by time
 results_dir = ''              # '' = experiments/
+ckpt = ''                     # also: sample_solutions(n=8) on the arith test problems with this checkpoint,
+n_problems = 128              #   ours against HF generate of the exported model (both stop at <|endoftext|>)
 # -----------------------------------------------------------------------------
 configure(globals())
 
@@ -188,6 +190,42 @@ def ragged_speed(model, hf, lengths, n, n_new, rows):
     return out
 
 
+@torch.no_grad()
+def task_sampling_speed(path, n_problems, n=8, rows=64, n_new=128):
+    """Problems/s of engine.sample_solutions (n samples each, rows // n prompts a batch, ragged prompts, rows that
+    finish leave the batch) on the first arith test problems, with and without the calculator, against HF generate of the same model exported to
+    Llama on the same left-padded batches, num_return_sequences = n, stopping at <|endoftext|> (HF keeps finished
+    rows in the batch). No calculator: HF has none. Also the share of answers each gets right (a sanity check)."""
+    from common import load_for_inference
+    from engine import sample_solutions
+    from tasks import exact_match, load_task
+    model, enc, _ = load_for_inference(path, device)
+    problems = load_task('arith', 'test')[0][:n_problems]
+    hf = hf_llama(model).to(device).eval()
+    t0 = time.perf_counter()
+    ours = sample_solutions(model, enc, problems, n, temperature=1.0, max_new_tokens=n_new, desc=None)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tool = sample_solutions(model, enc, problems, n, temperature=1.0, max_new_tokens=n_new, desc=None, tool=True)
+    t_tool = time.perf_counter() - t0
+    per, right, t0 = max(1, rows // n), 0, time.perf_counter()
+    ids = sorted(([enc.encode(p), ref] for p, ref, _ in problems), key=lambda r: len(r[0]))
+    for k in range(0, len(ids), per):
+        x, pad = left_pad([r[0] for r in ids[k:k + per]], device)
+        mask = (torch.arange(x.size(1), device=device)[None] >= pad[:, None]).long()
+        y = hf.generate(x, attention_mask=mask, max_new_tokens=n_new, do_sample=True, num_return_sequences=n,
+                        eos_token_id=enc.eot_token, pad_token_id=enc.eot_token)[:, x.size(1):].tolist()
+        for j, row in enumerate(y):
+            row = row[:row.index(enc.eot_token)] if enc.eot_token in row else row
+            right += exact_match(enc.decode(row), ids[k + j // n][1])
+    t_hf = time.perf_counter() - t0
+    return dict(checkpoint=path, n_problems=len(problems), n_samples=n, rows=rows, max_new_tokens=n_new,
+                ours_problems_s=len(problems) / t_ours, hf_problems_s=len(problems) / t_hf,
+                ratio_ours_over_hf=t_hf / t_ours, ours_sample_accuracy=sum(s['correct'] for s in ours) / len(ours),
+                ours_tool_problems_s=len(problems) / t_tool, ours_tool_sample_accuracy=sum(s['correct'] for s in tool) / len(tool),
+                hf_sample_accuracy=right / (n * len(problems)))
+
+
 def main():
     for _ in range(12):  # the 1-minute load average lags: give work that just ended a minute to leave it
         if os.getloadavg()[0] < 0.5 or quick:
@@ -284,6 +322,14 @@ def main():
         print(f"sampling 8 solutions of {len(lengths)} ragged prompts, {rows} rows a batch: ours {r['ours']:.2f} "
               f"problems/s, HF generate {r['hf_generate']:.2f} ({r['ours'] / r['hf_generate']:.2f}x)", flush=True)
 
+    if ckpt:  # 5. the same on a trained model and the real task: rows finish at different lengths
+        r = gen['task_sampling'] = task_sampling_speed(ckpt, n_problems)
+        print(f"sample_solutions(n=8) on {r['n_problems']} arith test problems with {ckpt}: ours "
+              f"{r['ours_problems_s']:.2f} problems/s, HF generate {r['hf_problems_s']:.2f} "
+              f"({r['ratio_ours_over_hf']:.2f}x); samples right {r['ours_sample_accuracy']:.3f} / "
+              f"{r['hf_sample_accuracy']:.3f}; ours with the calculator {r['ours_tool_problems_s']:.2f} problems/s, "
+              f"{r['ours_tool_sample_accuracy']:.3f} right", flush=True)
+
     load_after = os.getloadavg()[0]
     rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,
                 train=train, generate=gen, shapes={k: dict(v[0], batch_size=v[1]) for k, v in SHAPES.items()},
@@ -292,7 +338,7 @@ def main():
         print(f"WARNING: load average {load_before:.2f} -> {load_after:.2f}: other work shared the cores; "
               f"repeat on an idle machine before reporting these numbers")
     append_result(rows, 'bench', name, *([results_dir] if results_dir else []))
-    print(f"wrote experiments/bench/{name}.json in {time.time() - t_start:.0f}s")
+    print(f"wrote {results_dir or 'experiments'}/bench/{name}.json in {time.time() - t_start:.0f}s")
 
 
 def run_profile():

@@ -117,6 +117,10 @@ class KVCache:
         """Each row becomes n rows that share its prefix: N samples of one prompt pay for one prefill."""
         self.k, self.v = self.k.repeat_interleave(n, dim=1), self.v.repeat_interleave(n, dim=1)
 
+    def select(self, rows):
+        """Keep only these rows (an index or a boolean mask over the batch): finished sequences stop costing work."""
+        self.k, self.v = self.k[:, rows], self.v[:, rows]
+
 
 class StreamingKVCache(KVCache):
     """StreamingLLM (Xiao et al. 2023): keep the first n_sink tokens and a rolling window of the most recent
@@ -478,7 +482,9 @@ class GPT(nn.Module):
         force(next_tokens) -> next_tokens may overwrite what was sampled (tool use writes a result in).
         pad (B,): prompts of different lengths, left-padded to one width (engine.generate_batch); each row then
         decodes what it would alone.
-        Rows that have produced a stop token keep emitting it; the stream ends when every row has."""
+        Rows that have produced a stop token keep emitting it; the stream ends when every row has. With the KV
+        cache, finished rows also stop costing work: once a quarter of the rows still decoding have finished, they
+        are dropped from the batch and its cache (each row's computation is its own, so this changes no row)."""
         B, T0 = idx.shape
         if (num_samples > 1 or pad is not None) and (window or not use_cache):
             raise ConfigError("num_samples > 1 and ragged batches share a KV cache: they need use_cache=True and window=0")
@@ -503,6 +509,7 @@ class GPT(nn.Module):
             x = idx
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)
+        live = torch.arange(B * num_samples, device=idx.device)  # the rows still in the batch (all, until compacted)
         for step in range(max_new_tokens):
             if cache is None:
                 x = x[:, -self.config.block_size:]
@@ -511,16 +518,22 @@ class GPT(nn.Module):
                 cache.repeat(num_samples)
                 logits = logits.repeat_interleave(num_samples, dim=0)
                 pad = pad.repeat_interleave(num_samples) if pad is not None else None
-            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
+            nxt = torch.full_like(done, stop[0] if len(stop) else 0, dtype=torch.long)
+            nxt[live] = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
             if force is not None:
                 nxt = force(nxt)
             if len(stop):
                 nxt = torch.where(done, stop[0], nxt)
                 done |= torch.isin(nxt, stop)
             yield nxt
-            x = nxt[:, None] if cache is not None else torch.cat([x, nxt[:, None]], dim=1)
             if done.all():
                 return
+            if cache is not None and not cache.streaming and done[live].sum() >= max(1, len(live) // 4):
+                keep = ~done[live]  # finished rows leave the batch: (n_live,) -> (n_keep,)
+                live = live[keep]
+                cache.select(keep)
+                pad = pad[keep] if pad is not None else None
+            x = nxt[live][:, None] if cache is not None else torch.cat([x, nxt[:, None]], dim=1)
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):

@@ -173,6 +173,13 @@ def bench_section(pattern='bench/*.json'):
                 ratios.append([f"sampling 8 solutions each of 64 ragged prompts (40–120 tokens), {n_rows} rows a batch: "
                                f"ours / HF `generate`", f"{s['ours']:.2f} / {s['hf_generate']:.2f} problems/s = "
                                f"{s['ours'] / s['hf_generate']:.2f}×"])
+        s = g.get('task_sampling')
+        if s:
+            ratios.append([f"`sample_solutions(n={s['n_samples']})` on {s['n_problems']} arith test problems with "
+                           f"`{s['checkpoint']}`, {s['rows']} rows a batch, stopping at <|endoftext|>: ours / HF `generate`",
+                           f"{s['ours_problems_s']:.2f} / {s['hf_problems_s']:.2f} problems/s = {s['ratio_ours_over_hf']:.2f}× "
+                           f"(samples right {s['ours_sample_accuracy']:.3f} / {s['hf_sample_accuracy']:.3f}); with the "
+                           f"calculator {s['ours_tool_problems_s']:.2f} problems/s, {s['ours_tool_sample_accuracy']:.3f} right"])
         out.append('')
         out.append(table(['ratio, measured in the same run', 'value'], ratios))
         out.append('')

@@ -156,6 +156,30 @@ def test_num_samples_shares_the_prefill_exactly():
         model.generate(x, 5, num_samples=2, use_cache=False)
 
 
+@pytest.mark.parametrize('num_samples', [1, 3])
+def test_finished_rows_leave_the_batch_and_change_nothing(num_samples):
+    """Rows that hit a stop token are dropped from the batch and its KV cache (GPT.stream): later steps run on
+    fewer rows, and every row still decodes exactly what it decodes alone (greedy), stop token included."""
+    model = randomize_norms(tiny(n_kv_head=2))
+    torch.manual_seed(2)
+    prompts = [torch.randint(1, 97, (n,)) for n in (4, 7, 11, 5)]
+    width = max(len(p) for p in prompts)
+    x = torch.stack([torch.cat([torch.zeros(width - len(p), dtype=torch.long), p]) for p in prompts])
+    pad = torch.tensor([width - len(p) for p in prompts])
+    free = [model.generate(p[None], 24, temperature=0)[0, len(p):].tolist() for p in prompts]
+    stops = (free[0][2], free[1][6])  # rows end at different steps (some perhaps never)
+    rows = []
+    hook = model.lm_head.register_forward_hook(lambda mod, args, out: rows.append(args[0].size(0)))
+    got = model.generate(x, 24, temperature=0, pad=pad, stop_tokens=stops, num_samples=num_samples)[:, width:]
+    hook.remove()
+    assert rows[0] == len(prompts) and rows[-1] < len(prompts) * num_samples  # the batch shrank as rows finished
+    for b, p in enumerate(prompts):
+        alone = model.generate(p[None], 24, temperature=0, stop_tokens=stops)[0, len(p):].tolist()
+        for r in range(b * num_samples, (b + 1) * num_samples):
+            row = got[r].tolist()
+            assert row[:len(alone)] == alone and set(row[len(alone):]) <= {stops[0]}  # then it emits the stop token
+
+
 @pytest.mark.parametrize('kw', [dict(n_kv_head=2), dict(n_kv_head=4, sink_token=True)])
 def test_ragged_batch_computes_what_each_row_computes_alone(kw):
     """Left padding with per-row positions and a padding mask (GPT.trunk pad): the logits of every real
