@@ -510,6 +510,16 @@ def headline():
     if g:
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
                      f"{g['peak_memory_mb'] / 1024:.1f} GiB", 'gpu/max_ckpt_12gb.json'))
+    b = one('bench/cpu.json')
+    if b and 'small/interleaved' in b['train']:
+        t = b['train']['small/interleaved']
+        rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
+                     "steps interleaved in one process)", f"{t['ratio_ours_over_classic_gpt2']:.2f}×", 'bench/cpu.json'))
+    if b and b['generate'].get('task_sampling'):
+        s = b['generate']['task_sampling']
+        rows.append((f"Sampling {s['n_samples']} solutions per arith problem, our engine / HF `generate` "
+                     f"({s['n_problems']} problems, {s['rows']} rows a batch)", f"{s['ratio_ours_over_hf']:.2f}×",
+                     'bench/cpu.json'))
     sp = one('speedrun/cpu.json')
     if sp:
         rows.append(("`bash speedrun.sh` on 2 CPU cores, stage time", f"{sp['total_seconds'] / 60:.1f} min", 'speedrun/cpu.json'))
