@@ -106,17 +106,10 @@ def rerank(drawn, scores, n, strategy):
     """Is the pick among each problem's first n samples right? best_of_n: the sample the verifier scores highest
     (Cobbe et al. 2021); weighted_vote: the answer whose samples' scores sum highest (Li et al. 2023).
     scores are drawn's samples flattened, n_samples per problem."""
-    from metrics import vote
+    from metrics import pick
     from tasks import extract_answer
-    picked = []
-    for j, (_, _, texts, correct) in enumerate(drawn):
-        s = scores[j * len(texts):j * len(texts) + n]
-        if strategy == 'best_of_n':
-            k = max(range(n), key=lambda m: s[m])
-        else:
-            k = vote([extract_answer(t) for t in texts[:n]], s)
-        picked.append(correct[k])
-    return picked
+    return [correct[pick(strategy, [extract_answer(t) for t in texts[:n]], scores[j * len(texts):j * len(texts) + n])]
+            for j, (_, _, texts, correct) in enumerate(drawn)]
 
 
 def verifier_rows(model, enc, drawn, greedy, rt, cfg, tool):

@@ -112,6 +112,17 @@ def vote(answers, weights):
     return answers.index(best)
 
 
+
+def pick(strategy, answers, scores):
+    """Index of the sample a test-time strategy answers with, among one problem's samples (their final answers
+    and verifier scores): best_of_n = the highest score (Cobbe et al. 2021), first of equals; weighted_vote = the
+    answer whose samples' scores sum highest; self_consistency = the most frequent answer (scores unused)."""
+    if strategy == 'best_of_n':
+        return max(range(len(scores)), key=scores.__getitem__)
+    if strategy not in ('weighted_vote', 'self_consistency'):
+        raise ValueError(f"unknown strategy '{strategy}'")
+    return vote(answers, scores if strategy == 'weighted_vote' else [1.0] * len(answers))
+
 # -----------------------------------------------------------------------------
 # Paired comparisons: two systems scored on the same items. Pairing removes the items' own variance (an easy
 # problem is easy for both), so a real difference shows with far fewer items than comparing two CIs would need.

@@ -26,7 +26,7 @@ import torch
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_examples)
 from engine import generate_batch
-from metrics import paired_test, pass_at_k, vote, wilson_ci
+from metrics import paired_test, pass_at_k, pick, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
 
@@ -92,8 +92,9 @@ if verifier:
 # -----------------------------------------------------------------------------
 # strategies: each maps (the first N samples) -> (picked sample, tokens spent)
 
-def voted(samples, weight):
-    return samples[vote([s['answer'] for s in samples], [weight(s) for s in samples])]
+def picked(strategy):
+    """The strategy as a function of the first N samples (metrics.pick, shared with eval.py alignment)."""
+    return lambda ss: (ss[pick(strategy, [s['answer'] for s in ss], [s.get('score', 1.0) for s in ss])], spent(ss))
 
 
 def spent(samples):
@@ -107,11 +108,9 @@ def gated(samples):
     return max(samples, key=lambda s: s['score']), spent(samples)
 
 
-STRATEGIES = {'self_consistency': lambda ss: (voted(ss, lambda s: 1.0), spent(ss))}
+STRATEGIES = {'self_consistency': picked('self_consistency')}
 if verifier:
-    STRATEGIES.update(best_of_n=lambda ss: (max(ss, key=lambda s: s['score']), spent(ss)),
-                      weighted_vote=lambda ss: (voted(ss, lambda s: s['score']), spent(ss)),
-                      gated=gated)
+    STRATEGIES.update(best_of_n=picked('best_of_n'), weighted_vote=picked('weighted_vote'), gated=gated)
 
 n = len(records)
 rows = []
@@ -124,8 +123,8 @@ rows[1]['vs_greedy'] = paired_test([r['greedy']['correct'] for r in records], [r
 greedy_right = [r['greedy_tool' if tool else 'greedy']['correct'] for r in records]
 picks = {}
 for N in budgets:
-    for strategy, pick in STRATEGIES.items():
-        chosen = [pick(r['samples'][:N]) for r in records]
+    for strategy, choose in STRATEGIES.items():
+        chosen = [choose(r['samples'][:N]) for r in records]
         c = sum(s['correct'] for s, _ in chosen)
         rows.append(dict(strategy=strategy, n=N, accuracy=c / n, ci95=wilson_ci(c, n),
                          tokens_per_problem=sum(t for _, t in chosen) / n,
