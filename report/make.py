@@ -362,14 +362,14 @@ def finetune_section(pattern='finetune/*.json'):
 
 def finetune_source(row, task, finetuned):
     """finetune.py's own row (among `finetuned`, {path: row}) for the model an eval.py row scored, if any: the
-    same folder prompted zero-shot (plain prompt), the folder finetune.py saved, or export.py's folder of our
-    checkpoint."""
+    same folder prompted zero-shot (plain prompt), the folder finetune.py saved (its absolute path ends in the
+    checkpoint's relative one, wherever the clone lives), or export.py's folder of our checkpoint."""
     ckpt = os.path.normpath(row['checkpoint'])
     for p, r in finetuned.items():
         if r['task'] != task or r['config'].get('chat'):
             continue
         same = (r['mode'] == 'zero_shot' and os.path.normpath(r['model']) in (ckpt, os.path.join(os.path.dirname(ckpt), 'hf'))) \
-            or (r.get('saved_to') and os.path.normpath(os.path.relpath(r['saved_to'], REPO)) == ckpt)
+            or (r.get('saved_to') and (os.path.normpath(r['saved_to']) + os.sep).endswith(os.sep + ckpt + os.sep))
         if same and (r['n_eval'] == row['n_eval']):
             return p, r
     return None, None
