@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
-                    time_train_steps)
+                    time_train_steps, timed_train_step)
 from engine import left_pad
 from model import GPT, GPTConfig, apply_lora
 
@@ -111,14 +111,9 @@ def interleaved_train(cfg_kw, batch, n_steps, dev):
     times = {k: [] for k in nets}
     for i in range(n_steps + 2):
         for k, net in nets.items():
-            t0 = time.perf_counter()
-            loss = net(input_ids=x, labels=x).loss if k == 'hf_llama' else net(x, x)[1]
-            loss.backward()
-            opts[k].step()
-            opts[k].zero_grad(set_to_none=True)
-            synchronize(dev)
+            dt = timed_train_step(net, opts[k], x, hf=k == 'hf_llama')
             if i >= 2:  # 2 warmup steps each
-                times[k].append(time.perf_counter() - t0)
+                times[k].append(dt)
     out = {k: dict(tok_s=batch * cfg_kw['block_size'] / statistics.median(v), ms_per_step=1000 * statistics.median(v),
                    params=sum(p.numel() for p in nets[k].parameters())) for k, v in times.items()}
     out['flops_per_token'] = ours.flops_per_token()
@@ -165,6 +160,13 @@ def gen_speed(model, batch, n_new, hf=None, **kw):
     return best
 
 
+def hf_inputs(rows):
+    """Token lists -> (x, attention_mask) for HF generate: the left-padded batch engine.left_pad makes, with the
+    padding masked out."""
+    x, pad = left_pad(rows, device)
+    return x, (torch.arange(x.size(1), device=device)[None] >= pad[:, None]).long()
+
+
 @torch.no_grad()
 def ragged_speed(model, hf, lengths, n, n_new, rows):
     """Problems/s sampling n solutions of n_new tokens for prompts of the given lengths, rows // n prompts per
@@ -177,12 +179,12 @@ def ragged_speed(model, hf, lengths, n, n_new, rows):
     for kind in ('ours', 'hf_generate'):
         t0 = time.perf_counter()
         for k in range(0, len(prompts), per):
-            x, pad = left_pad([p.tolist() for p in prompts[k:k + per]], device)
-            width = x.size(1)
+            batch_rows = [p.tolist() for p in prompts[k:k + per]]
             if kind == 'ours':
+                x, pad = left_pad(batch_rows, device)
                 model.generate(x, n_new, temperature=1.0, num_samples=n, pad=pad if pad.any() else None)
             else:
-                mask = (torch.arange(width, device=device)[None] >= pad[:, None]).long()
+                x, mask = hf_inputs(batch_rows)
                 hf.generate(x, attention_mask=mask, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=True,
                             num_return_sequences=n, pad_token_id=0)
         synchronize(device)
@@ -193,9 +195,10 @@ def ragged_speed(model, hf, lengths, n, n_new, rows):
 @torch.no_grad()
 def task_sampling_speed(path, n_problems, n=8, rows=64, n_new=128):
     """Problems/s of engine.sample_solutions (n samples each, rows // n prompts a batch, ragged prompts, rows that
-    finish leave the batch) on the first arith test problems, with and without the calculator, against HF generate of the same model exported to
+    finish leave the batch) on the first arith test problems, against HF generate of the same model exported to
     Llama on the same left-padded batches, num_return_sequences = n, stopping at <|endoftext|> (HF keeps finished
-    rows in the batch). No calculator: HF has none. Also the share of answers each gets right (a sanity check)."""
+    rows in the batch). Ours also runs with the calculator, which HF has not. Also the share of samples each gets
+    right (a sanity check: the same model, so about the same)."""
     from common import load_for_inference
     from engine import sample_solutions
     from tasks import exact_match, load_task
@@ -211,8 +214,7 @@ def task_sampling_speed(path, n_problems, n=8, rows=64, n_new=128):
     per, right, t0 = max(1, rows // n), 0, time.perf_counter()
     ids = sorted(([enc.encode(p), ref] for p, ref, _ in problems), key=lambda r: len(r[0]))
     for k in range(0, len(ids), per):
-        x, pad = left_pad([r[0] for r in ids[k:k + per]], device)
-        mask = (torch.arange(x.size(1), device=device)[None] >= pad[:, None]).long()
+        x, mask = hf_inputs([r[0] for r in ids[k:k + per]])
         y = hf.generate(x, attention_mask=mask, max_new_tokens=n_new, do_sample=True, num_return_sequences=n,
                         eos_token_id=enc.eot_token, pad_token_id=enc.eot_token)[:, x.size(1):].tolist()
         for j, row in enumerate(y):
@@ -222,7 +224,8 @@ def task_sampling_speed(path, n_problems, n=8, rows=64, n_new=128):
     return dict(checkpoint=path, n_problems=len(problems), n_samples=n, rows=rows, max_new_tokens=n_new,
                 ours_problems_s=len(problems) / t_ours, hf_problems_s=len(problems) / t_hf,
                 ratio_ours_over_hf=t_hf / t_ours, ours_sample_accuracy=sum(s['correct'] for s in ours) / len(ours),
-                ours_tool_problems_s=len(problems) / t_tool, ours_tool_sample_accuracy=sum(s['correct'] for s in tool) / len(tool),
+                ours_tool_problems_s=len(problems) / t_tool,
+                ours_tool_sample_accuracy=sum(s['correct'] for s in tool) / len(tool),
                 hf_sample_accuracy=right / (n * len(problems)))
 
 

@@ -252,25 +252,25 @@ def measure_matmul_peak(device='cpu', dtype=torch.float32, n=1024, seconds=0.5):
     return best
 
 
+def timed_train_step(net, opt, x, hf=False):
+    """Seconds of one full training step (forward, backward, update) on tokens x predicting themselves. `hf`
+    calls a transformers causal LM (labels=) instead of our GPT (or any model called as net(x, targets))."""
+    t0 = time.perf_counter()
+    loss = net(input_ids=x, labels=x).loss if hf else net(x, x)[1]
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    synchronize('cuda' if x.is_cuda else 'cpu')
+    return time.perf_counter() - t0
+
+
 def time_train_steps(net, batch, block_size, vocab_size, steps=5, device='cpu', hf=False):
-    """Median seconds of a full AdamW training step (forward, backward, update) on random tokens, after 2
-    warmup steps. `hf` calls a transformers causal LM (labels=) instead of our GPT."""
+    """Median seconds of a full AdamW training step on random tokens, after 2 warmup steps."""
     import statistics
     net.to(device).train()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-5, weight_decay=0.1)
     x = torch.randint(0, vocab_size, (batch, block_size), device=device)
-    device_type = 'cuda' if str(device).startswith('cuda') else 'cpu'
-    times = []
-    for i in range(steps + 2):
-        t0 = time.perf_counter()
-        loss = net(input_ids=x, labels=x).loss if hf else net(x, x)[1]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        synchronize(device_type)
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median([timed_train_step(net, opt, x, hf) for _ in range(steps + 2)][2:])
 
 
 # -----------------------------------------------------------------------------
@@ -600,7 +600,6 @@ def ckpt_name(ckpt):
     """A result name from --ckpt: the run folder of a checkpoint file, or the folder itself (HF folders)."""
     path = os.path.abspath(ckpt)
     return os.path.basename(path if os.path.isdir(path) else os.path.dirname(path))
-
 
 
 def load_for_inference(path, device='cpu'):

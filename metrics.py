@@ -112,7 +112,6 @@ def vote(answers, weights):
     return answers.index(best)
 
 
-
 def pick(strategy, answers, scores):
     """Index of the sample a test-time strategy answers with, among one problem's samples (their final answers
     and verifier scores): best_of_n = the highest score (Cobbe et al. 2021), first of equals; weighted_vote = the
@@ -122,6 +121,7 @@ def pick(strategy, answers, scores):
     if strategy not in ('weighted_vote', 'self_consistency'):
         raise ValueError(f"unknown strategy '{strategy}'")
     return vote(answers, scores if strategy == 'weighted_vote' else [1.0] * len(answers))
+
 
 # -----------------------------------------------------------------------------
 # Paired comparisons: two systems scored on the same items. Pairing removes the items' own variance (an easy

@@ -518,8 +518,9 @@ class GPT(nn.Module):
                 cache.repeat(num_samples)
                 logits = logits.repeat_interleave(num_samples, dim=0)
                 pad = pad.repeat_interleave(num_samples) if pad is not None else None
-            nxt = torch.full_like(done, stop[0] if len(stop) else 0, dtype=torch.long)
-            nxt[live] = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)
+            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)  # (n_live,)
+            if len(live) < len(done):  # rows that left the batch go on emitting the stop token
+                nxt = torch.full_like(done, stop[0], dtype=torch.long).index_copy_(0, live, nxt)
             if force is not None:
                 nxt = force(nxt)
             if len(stop):
@@ -528,7 +529,7 @@ class GPT(nn.Module):
             yield nxt
             if done.all():
                 return
-            if cache is not None and not cache.streaming and done[live].sum() >= max(1, len(live) // 4):
+            if len(stop) and cache is not None and not cache.streaming and done[live].sum() >= max(1, len(live) // 4):
                 keep = ~done[live]  # finished rows leave the batch: (n_live,) -> (n_keep,)
                 live = live[keep]
                 cache.select(keep)

@@ -375,7 +375,7 @@ def finetune_source(row, task, finetuned):
     return None, None
 
 
-def benchmark_section(pattern=''):
+def benchmark_section():
     """eval.py's sst2/samsum rows: our checkpoints and HF folders through finetune.py's prompts and scorers."""
     out, finetuned = [], load('finetune/*.json')
     for task, cols in (('sst2', ['accuracy', 'macro_f1']), ('samsum', ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'])):
@@ -417,7 +417,7 @@ def all_section(pattern='all/*.json'):
     return '\n'.join(out)
 
 
-def errors_section(pattern=''):
+def errors_section():
     """Where answers go wrong, by kind: the counts the suites stored (the *_errors.jsonl files hold a sample)."""
     kinds = ('format_failures', 'misread_operand', 'wrong_with_arithmetic_slip', 'wrong_plan', 'right_by_accident')
     rows = []
