@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
                     time_train_steps, timed_train_step)
 from engine import left_pad
-from model import GPT, GPTConfig, apply_lora
+from model import GPT, GPTConfig, Int8Linear, apply_lora, int8_supported, quantize_int8
 
 # -----------------------------------------------------------------------------
 name = 'cpu'                  # result file experiments/bench/<name>.json
@@ -221,7 +221,14 @@ def task_sampling_speed(path, n_problems, n=8, rows=64, n_new=128):
             row = row[:row.index(enc.eot_token)] if enc.eot_token in row else row
             right += exact_match(enc.decode(row), ids[k + j // n][1])
     t_hf = time.perf_counter() - t0
-    return dict(checkpoint=path, n_problems=len(problems), n_samples=n, rows=rows, max_new_tokens=n_new,
+    int8 = {}
+    if quantize_int8(model):  # the same sampling with weight-only int8 linears (opt-in: its samples differ slightly)
+        t0 = time.perf_counter()
+        q = sample_solutions(model, enc, problems, n, temperature=1.0, max_new_tokens=n_new, desc=None)
+        int8 = dict(ours_int8_problems_s=len(problems) / (time.perf_counter() - t0),
+                    ours_int8_sample_accuracy=sum(s['correct'] for s in q) / len(q))
+        int8['ratio_ours_int8_over_hf'] = int8['ours_int8_problems_s'] * t_hf / len(problems)
+    return dict(**int8, checkpoint=path, n_problems=len(problems), n_samples=n, rows=rows, max_new_tokens=n_new,
                 ours_problems_s=len(problems) / t_ours, hf_problems_s=len(problems) / t_hf,
                 ratio_ours_over_hf=t_hf / t_ours, ours_sample_accuracy=sum(s['correct'] for s in ours) / len(ours),
                 ours_tool_problems_s=len(problems) / t_tool,
@@ -296,6 +303,22 @@ def main():
             if variant == 'dense':
                 gen[f'{variant}/b{batch}/recompute'] = gen_speed(model, batch, new_tokens, use_cache=False)
                 gen[f'{variant}/b{batch}/hf_generate'] = gen_speed(model, batch, new_tokens, hf=hf_llama(model).to(device).eval())
+        if variant == 'dense' and int8_supported(device):  # the same model with weight-only int8 linears
+            fp32_bytes = 4 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+            quantize_int8(model)
+            int8_bytes = sum(m.codes.numel() + 2 * m.scale.numel() for m in model.modules() if isinstance(m, Int8Linear))
+            for batch in (1, 8):
+                gen[f'dense/b{batch}/kv_cache_int8'] = gen_speed(model, batch, new_tokens)
+            # batch 1 reads every weight once a token: copy bandwidth / weight bytes is the fastest it can go
+            gen['decode_weight_mb_fp32'], gen['decode_weight_mb_int8'] = fp32_bytes / 1e6, int8_bytes / 1e6
+            gen['decode_floor_tok_s_fp32'] = ceil['copy_gb_s'] * 1e9 / fp32_bytes
+            gen['decode_b1_fraction_of_fp32_floor'] = gen['dense/b1/kv_cache'] / gen['decode_floor_tok_s_fp32']
+            gen['decode_b1_int8_fraction_of_fp32_floor'] = gen['dense/b1/kv_cache_int8'] / gen['decode_floor_tok_s_fp32']
+            gen['ratio_int8_over_fp32_b1'] = gen['dense/b1/kv_cache_int8'] / gen['dense/b1/kv_cache']
+            print(f"decode batch 1: floor {gen['decode_floor_tok_s_fp32']:,.0f} tok/s ({fp32_bytes / 1e6:.0f} MB of fp32 "
+                  f"weights at {ceil['copy_gb_s']:.1f} GB/s); fp32 {gen['dense/b1/kv_cache']:,.0f} tok/s "
+                  f"({100 * gen['decode_b1_fraction_of_fp32_floor']:.0f}% of it), int8 {gen['dense/b1/kv_cache_int8']:,.0f} "
+                  f"({100 * gen['decode_b1_int8_fraction_of_fp32_floor']:.0f}%, {int8_bytes / 1e6:.0f} MB)", flush=True)
         if variant == 'dense':  # streaming far past the context: tok/s and memory must stay flat
             ctx = SHAPES[shape][0]['block_size']
             stream_model = GPT(GPTConfig(**SHAPES[shape][0])).to(device).eval()
@@ -331,7 +354,9 @@ def main():
               f"{r['ours_problems_s']:.2f} problems/s, HF generate {r['hf_problems_s']:.2f} "
               f"({r['ratio_ours_over_hf']:.2f}x); samples right {r['ours_sample_accuracy']:.3f} / "
               f"{r['hf_sample_accuracy']:.3f}; ours with the calculator {r['ours_tool_problems_s']:.2f} problems/s, "
-              f"{r['ours_tool_sample_accuracy']:.3f} right", flush=True)
+              f"{r['ours_tool_sample_accuracy']:.3f} right" + (f"; ours int8 {r['ours_int8_problems_s']:.2f} problems/s "
+              f"({r['ratio_ours_int8_over_hf']:.2f}x HF), {r['ours_int8_sample_accuracy']:.3f} right"
+              if 'ours_int8_problems_s' in r else ''), flush=True)
 
     load_after = os.getloadavg()[0]
     rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,

@@ -323,8 +323,30 @@ def suite_quant(rt, cfg):
                ppl_change_pct=100 * (math.exp((nll_q - nll) / n) - 1), **provenance(t0))
     print(f"NF4: {n_q} linear layers, {linear_bytes / 2**20:.1f} -> {(linear_bytes - saved) / 2**20:.1f} MiB, "
           f"val ppl {row['val_ppl_fp32']:.2f} -> {row['val_ppl_nf4']:.2f} ({row['ppl_change_pct']:+.2f}%)")
+    row.update(int8_decoding(cfg, rt, tokens, nll, n))
     append_result(row, 'quant', run_name, cfg.results_dir)
     return [row]
+
+
+@torch.no_grad()
+def int8_decoding(cfg, rt, tokens, nll, n, max_windows=32):
+    """What weight-only int8 decoding (model.quantize_int8, sample.py --quantize=int8) costs: the perplexity
+    change, and how often its next-token argmax equals fp32's on the first max_windows validation windows."""
+    from model import int8_supported, quantize_int8
+    if not int8_supported(rt['device']):
+        return {}
+    fp32, q = load_model(cfg.ckpt, rt['device'])[0].eval(), load_model(cfg.ckpt, rt['device'])[0].eval()
+    quantize_int8(q)
+    nll_q, _ = lm_nll(q, tokens, q.config.block_size, 0, cfg.batch_size, rt['autocast'], rt['device'])
+    T = q.config.block_size
+    k = max(1, min(max_windows, len(tokens) // T))
+    windows = torch.from_numpy(np.asarray(tokens[:T * k], dtype=np.int64)).view(k, -1).to(rt['device'])  # (k, T)
+    same = sum((fp32(w[None])[0].argmax(-1) == q(w[None])[0].argmax(-1)).sum().item() for w in windows)
+    row = dict(val_ppl_int8=perplexity(nll_q, n), int8_ppl_change_pct=100 * (math.exp((nll_q - nll) / n) - 1),
+               int8_top1_agreement=same / windows.numel(), int8_top1_positions=windows.numel())
+    print(f"int8 weights: val ppl {perplexity(nll, n):.2f} -> {row['val_ppl_int8']:.2f} ({row['int8_ppl_change_pct']:+.2f}%), "
+          f"next-token argmax equal to fp32's at {100 * row['int8_top1_agreement']:.1f}% of {windows.numel():,} positions")
+    return row
 
 
 # -----------------------------------------------------------------------------

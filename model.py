@@ -653,7 +653,12 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
         sorted_logits = sorted_logits.masked_fill(drop, float('-inf'))
         logits = torch.full_like(logits, float('-inf')).scatter(-1, order, sorted_logits)
     probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # inverse-CDF sampling: one uniform per row against the running sum of the probabilities. (torch.multinomial
+    # on CPU draws an exponential per vocabulary entry: ~30% of a 64-row sampling step at V = 8192.) u in (0, 1]
+    # makes the first index whose cdf reaches u * total a token of nonzero probability, and always a valid one.
+    cdf = probs.cumsum(dim=-1)                                                           # (B, V)
+    u = 1.0 - torch.rand(probs.size(0), 1, device=probs.device, generator=generator)    # (B, 1)
+    return torch.searchsorted(cdf, u * cdf[:, -1:]).squeeze(-1)
 
 
 # -----------------------------------------------------------------------------
@@ -812,6 +817,58 @@ def quantize_nf4(model, skip=('lm_head',)):
                 saved += child.weight.numel() * child.weight.element_size() - q.packed.numel() - 4 * q.absmax.numel()
                 setattr(module, leaf, q)
     return saved
+
+
+# -----------------------------------------------------------------------------
+# Weight-only int8 for decoding. At batch 1 a token reads every weight once, so decoding is bound by the bytes of
+# the weights (4 per parameter in fp32), not by FLOPs. int8 weights with one bf16 scale per output channel
+# (absmax, the vector-wise quantization of LLM.int8(), Dettmers et al. 2022, without its outlier split) read a
+# quarter of the bytes; the activations go through the matmul in bf16 (torch's int8 weight-only CPU kernel, the
+# one gpt-fast uses). Opt-in, for inference only: tests/test_arch.py bounds the logit change and checks the
+# greedy tokens against fp32.
+
+def int8_supported(device):
+    """Whether this torch build runs the int8 weight-only kernel on this device (tried once on a tiny input)."""
+    if torch.device(device).type != 'cpu':
+        return False
+    try:
+        w = torch.ones(8, 32, dtype=torch.int8)
+        torch._weight_int8pack_mm(torch.ones(1, 32, dtype=torch.bfloat16), w, torch.ones(8, dtype=torch.bfloat16))
+        return True
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+
+
+class Int8Linear(nn.Module):
+    """A frozen nn.Linear as int8 codes (out, in) and a bf16 scale per output row: w ~= codes * scale."""
+
+    def __init__(self, linear):
+        super().__init__()
+        w = linear.weight.detach().float()
+        self.out_features, self.in_features = w.shape
+        # the kernel takes bf16 scales: round the scale first, then the codes against it (error <= half a step)
+        scale = (w.abs().amax(dim=1).clamp_min(1e-8) / 127).to(torch.bfloat16)    # (out,)
+        self.register_buffer('codes', torch.round(w / scale.float()[:, None]).clamp(-127, 127).to(torch.int8))
+        self.register_buffer('scale', scale)
+
+    def forward(self, x):
+        y = torch._weight_int8pack_mm(x.reshape(-1, self.in_features).to(torch.bfloat16), self.codes, self.scale)
+        return y.view(*x.shape[:-1], self.out_features).to(x.dtype)
+
+
+def quantize_int8(model, skip=('router',)):
+    """Replace every nn.Linear (attention, MLP, the LM head; not the MoE router, whose top-k a rounding could
+    flip) by Int8Linear, in place, for decoding. Returns the number replaced: 0 where the CPU kernel is missing
+    (the fp32 fallback: the model is left as it was). A tied LM head keeps the fp32 embedding for the lookup."""
+    if not int8_supported(next(model.parameters()).device):
+        return 0
+    n = 0
+    for module in list(model.modules()):
+        for leaf, child in list(module.named_children()):
+            if type(child) is nn.Linear and leaf not in skip:
+                setattr(module, leaf, Int8Linear(child))
+                n += 1
+    return n
 
 
 # -----------------------------------------------------------------------------

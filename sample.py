@@ -11,6 +11,7 @@ import sys
 import torch
 
 from common import UserError, configure, load_for_inference, setup_runtime
+from model import quantize_int8
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/tiny'          # reads out_dir/ckpt.pt, as in nanoGPT
@@ -25,11 +26,17 @@ seed = 1337
 device = 'auto'
 dtype = 'auto'
 use_cache = True              # False = recompute the whole window every token (nanoGPT's way, slow)
+quantize = ''                 # 'int8': weight-only int8 linears (a quarter of the bytes a token reads; CPU only)
 # -----------------------------------------------------------------------------
 configure(globals())
+if quantize not in ('', 'int8'):
+    raise UserError(f"quantize={quantize!r}: use '' (fp32) or 'int8'")
 rt = setup_runtime(device, dtype, seed)
 
 model, enc, _ = load_for_inference(ckpt or os.path.join(out_dir, 'ckpt.pt'), rt['device'])
+if quantize and not quantize_int8(model):
+    print("(int8 decoding needs torch's int8 weight-only CPU kernel; it is not available here: decoding in fp32)",
+          file=sys.stderr)
 if start.startswith('FILE:'):
     with open(start[5:], encoding='utf-8') as f:
         start = f.read()

@@ -131,9 +131,13 @@ def quant_section(pattern='quant/*.json'):
     rows = load(pattern)
     if not rows:
         return None
-    return table(['checkpoint', 'layers', 'linear weights fp32 → NF4', 'val ppl fp32', 'val ppl NF4', 'change', 'source'],
+    def int8(r):  # weight-only int8 decoding (sample.py --quantize=int8), where the run measured it
+        return [f"{r['val_ppl_int8']:.2f} ({r['int8_ppl_change_pct']:+.2f}%)",
+                f"{100 * r['int8_top1_agreement']:.1f}% of {r['int8_top1_positions']:,}"] if 'val_ppl_int8' in r else ['–', '–']
+    return table(['checkpoint', 'layers', 'linear weights fp32 → NF4', 'val ppl fp32', 'val ppl NF4', 'change',
+                  'val ppl int8', 'int8 argmax = fp32', 'source'],
                  [[r['name'], r['quantized_layers'], f"{r['linear_bytes_fp32'] / 2**20:.1f} → {r['linear_bytes_nf4'] / 2**20:.1f} MiB",
-                   f"{r['val_ppl_fp32']:.2f}", f"{r['val_ppl_nf4']:.2f}", f"{r['ppl_change_pct']:+.2f}%", f"`{p}`"]
+                   f"{r['val_ppl_fp32']:.2f}", f"{r['val_ppl_nf4']:.2f}", f"{r['ppl_change_pct']:+.2f}%", *int8(r), f"`{p}`"]
                   for p, r in rows.items()])
 
 
@@ -167,6 +171,12 @@ def bench_section(pattern='bench/*.json'):
                            f"{t['small/ours']['tok_s'] / t['small_vocab_50k/ours']['tok_s']:.2f}×"])
         ratios += [['decode, batch 1: KV cache / recompute', f"{g['ratio_cache_over_recompute_b1']:.1f}×"],
                    ['decode, batch 1: ours / HF `generate`', f"{g['ratio_cache_over_hf_b1']:.2f}×"]]
+        if 'decode_floor_tok_s_fp32' in g:  # batch 1 against copy bandwidth / fp32 weight bytes
+            ratios += [[f"decode, batch 1: fp32 / the bandwidth floor ({g['decode_weight_mb_fp32']:.0f} MB a token at "
+                        f"{c['copy_gb_s']:.1f} GB/s = {g['decode_floor_tok_s_fp32']:,.0f} tok/s)",
+                        f"{100 * g['decode_b1_fraction_of_fp32_floor']:.0f}%"],
+                       [f"decode, batch 1: int8 weights ({g['decode_weight_mb_int8']:.0f} MB a token) / that floor",
+                        f"{100 * g['decode_b1_int8_fraction_of_fp32_floor']:.0f}% ({g['ratio_int8_over_fp32_b1']:.2f}× fp32)"]]
         for n_rows in (32, 64):
             s = g.get(f'ragged_n8/rows{n_rows}/problems_s')
             if s:
@@ -179,7 +189,9 @@ def bench_section(pattern='bench/*.json'):
                            f"`{s['checkpoint']}`, {s['rows']} rows a batch, stopping at <|endoftext|>: ours / HF `generate`",
                            f"{s['ours_problems_s']:.2f} / {s['hf_problems_s']:.2f} problems/s = {s['ratio_ours_over_hf']:.2f}× "
                            f"(samples right {s['ours_sample_accuracy']:.3f} / {s['hf_sample_accuracy']:.3f}); with the "
-                           f"calculator {s['ours_tool_problems_s']:.2f} problems/s, {s['ours_tool_sample_accuracy']:.3f} right"])
+                           f"calculator {s['ours_tool_problems_s']:.2f} problems/s, {s['ours_tool_sample_accuracy']:.3f} right"
+                           + (f"; int8 weights {s['ours_int8_problems_s']:.2f} problems/s ({s['ratio_ours_int8_over_hf']:.2f}× HF)"
+                              if 'ours_int8_problems_s' in s else '')])
         out.append('')
         out.append(table(['ratio, measured in the same run', 'value'], ratios))
         out.append('')

@@ -3,8 +3,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from model import (GPT, GPTConfig, ConfigError, KVCache, LoRALinear, MoE, NF4Linear, StreamingKVCache, apply_lora,
-                   load_lora_state_dict, lora_state_dict, merge_lora, quantize_nf4, set_lora)
+import model as model_module
+from model import (GPT, GPTConfig, ConfigError, Int8Linear, KVCache, LoRALinear, MoE, NF4Linear, StreamingKVCache,
+                   apply_lora, int8_supported, load_lora_state_dict, lora_state_dict, merge_lora, quantize_int8,
+                   quantize_nf4, set_lora)
 
 
 def moe_cfg(**kw):
@@ -215,6 +217,60 @@ def test_nf4_roundtrip_error_and_memory():
     assert q.packed.numel() + 4 * q.absmax.numel() == 128 * 256 // 2 + 4 * 128 * 256 // 64
     x = torch.randn(3, 256)
     torch.testing.assert_close(q(x), x @ q.weight.t())
+
+
+# -------------------------------------------------------------------------------------------------- int8 decoding
+
+needs_int8 = pytest.mark.skipif(not int8_supported('cpu'), reason="torch's int8 weight-only CPU kernel is missing")
+
+
+@needs_int8
+def test_int8_linear_is_codes_times_scale():
+    torch.manual_seed(0)
+    lin = nn.Linear(96, 40, bias=False)
+    q = Int8Linear(lin)
+    w = q.codes.float() * q.scale.float()[:, None]                   # the weight it stands for, by hand
+    step = q.scale.float()[:, None]                                  # one code step per row
+    assert ((w - lin.weight).abs() <= 0.5 * step * (1 + 1e-3)).all()   # round to the nearest code
+    assert q.codes.abs().max() >= 126 and q.codes.dtype == torch.int8  # the row's absmax uses the full range
+    x = torch.randn(2, 5, 96)
+    expect = x.bfloat16().float() @ w.t()                            # what the kernel computes, in fp32
+    torch.testing.assert_close(q(x), expect, atol=3e-2, rtol=2e-2)   # its output is rounded to bf16
+
+
+def counting_model():
+    """A tiny model trained until it is sure of its next token (count up mod V): greedy decoding is decisive."""
+    torch.manual_seed(0)
+    model = GPT(moe_cfg(n_experts=0, n_embd=64, n_head=4, ffn_hidden=128))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        seq = (torch.randint(0, 101, (16, 1)) + torch.arange(33)) % 101   # (16, 33) runs of consecutive ids
+        _, loss = model(seq[:, :-1], seq[:, 1:])
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    assert loss.item() < 0.1, loss.item()
+    return model.eval()
+
+
+@needs_int8
+def test_int8_decoding_keeps_greedy_tokens_and_bounds_the_logits():
+    model = counting_model()
+    q = counting_model()
+    assert quantize_int8(q) == 2 * 4 + 1                               # c_attn, c_proj, c_fc, c_proj x 2, head
+    assert isinstance(q.lm_head, Int8Linear) and isinstance(q.wte, nn.Embedding)  # the lookup stays fp32
+    x = torch.randint(0, 101, (4, 8))
+    with torch.no_grad():
+        ref, got = model(x)[0], q(x)[0]
+    spread = ref.amax(-1) - ref.amin(-1)                               # logit range of each position
+    assert ((got - ref).abs().amax(-1) < 0.02 * spread).all()          # stated bound: 2% of the logit range
+    torch.testing.assert_close(q.generate(x, 24, temperature=0), model.generate(x, 24, temperature=0), rtol=0, atol=0)
+
+
+def test_int8_falls_back_to_fp32_where_the_kernel_is_missing(monkeypatch):
+    monkeypatch.setattr(model_module, 'int8_supported', lambda device: False)
+    model = tiny_gpt()
+    assert quantize_int8(model) == 0 and not any(isinstance(m, Int8Linear) for m in model.modules())
 
 
 def test_lora_trains_on_a_4bit_base():

@@ -18,6 +18,11 @@ def test_bench_quick(tmp_path):
     assert inter['ratio_ours_over_classic_gpt2'] > 0 and inter['classic_gpt2']['tok_s'] > 0
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
     assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
+    from model import int8_supported
+    if int8_supported('cpu'):  # weight-only int8 decoding beside fp32, and both against the bandwidth floor
+        g = r['generate']
+        assert g['dense/b1/kv_cache_int8'] > 0 and g['decode_floor_tok_s_fp32'] > 0
+        assert 0.2 < g['decode_weight_mb_int8'] / g['decode_weight_mb_fp32'] < 0.3
     assert r['git_commit'] and r['hardware']['cpu_count'] and 'loadavg_before' in r
 
 

@@ -94,6 +94,9 @@ def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
         '--max_tokens=1000', '--name=t')
     q = json.load(open(res / 'quant' / 't.json'))
     assert q['quantized_layers'] == 2 * 4 and 0.14 < q['memory_ratio'] < 0.15 and abs(q['ppl_change_pct']) < 20
+    from model import int8_supported
+    if int8_supported('cpu'):  # int8 decoding's cost, measured beside NF4's
+        assert abs(q['int8_ppl_change_pct']) < 5 and 0.5 < q['int8_top1_agreement'] <= 1 and q['int8_top1_positions'] > 0
     p = run('viz.py', f'--results_dir={res}', f'--fig_dir={figs}')
     assert {'ablations.png', 'sinks_perplexity.png', 'training_curves.png'} <= set(os.listdir(figs)), p.stdout
 
