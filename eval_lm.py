@@ -335,7 +335,8 @@ def int8_decoding(cfg, rt, tokens, nll, n, max_windows=32):
     from model import int8_supported, quantize_int8
     if not int8_supported(rt['device']):
         return {}
-    fp32, q = load_model(cfg.ckpt, rt['device'])[0].eval(), load_model(cfg.ckpt, rt['device'])[0].eval()
+    fp32 = load_model(cfg.ckpt, rt['device'])[0].eval()  # the suite's own model is NF4 by now
+    q = copy.deepcopy(fp32)
     quantize_int8(q)
     nll_q, _ = lm_nll(q, tokens, q.config.block_size, 0, cfg.batch_size, rt['autocast'], rt['device'])
     T = q.config.block_size

@@ -1,4 +1,6 @@
 """MoE, attention sinks / streaming cache, LoRA and NF4, each against an independent reference."""
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
@@ -256,7 +258,7 @@ def counting_model():
 @needs_int8
 def test_int8_decoding_keeps_greedy_tokens_and_bounds_the_logits():
     model = counting_model()
-    q = counting_model()
+    q = copy.deepcopy(model)
     assert quantize_int8(q) == 2 * 4 + 1                               # c_attn, c_proj, c_fc, c_proj x 2, head
     assert isinstance(q.lm_head, Int8Linear) and isinstance(q.wte, nn.Embedding)  # the lookup stays fp32
     x = torch.randint(0, 101, (4, 8))
