@@ -200,13 +200,17 @@ def suite_alignment(rt, cfg):
               + (f", HH logp acc {row['hh_logp_accuracy']:.3f}" if row.get('hh_logp_accuracy') is not None else ''))
         append_result(dict(row, name=f'{run_name}_{stage}'), 'alignment', f'{run_name}_{stage}', cfg.results_dir)
         rows.append(row)
-    for i in range(1, len(rows)):  # does each stage beat the one before it? Paired on the problems both answered
-        common = [p for p in outcomes[i] if p in outcomes[i - 1]]
-        rows[i]['delta_em_vs_previous'] = rows[i]['arith_em'] - rows[i - 1]['arith_em']
-        rows[i]['vs_previous'] = paired_test([outcomes[i - 1][p] for p in common], [outcomes[i][p] for p in common])
-        t = rows[i]['vs_previous']
-        print(f"{rows[i]['stage']} vs {rows[i - 1]['stage']}: EM {t['delta']:+.3f} (95% CI {t['delta_ci95'][0]:+.3f} to "
+    def versus(i, j):  # stage i against stage j, paired on the problems both answered
+        common = [p for p in outcomes[i] if p in outcomes[j]]
+        t = paired_test([outcomes[j][p] for p in common], [outcomes[i][p] for p in common])
+        print(f"{rows[i]['stage']} vs {rows[j]['stage']}: EM {t['delta']:+.3f} (95% CI {t['delta_ci95'][0]:+.3f} to "
               f"{t['delta_ci95'][1]:+.3f}), exact McNemar p = {t['p']:.3g} on {t['n']} problems")
+        return t
+    for i in range(1, len(rows)):  # does each stage beat the one before it?
+        rows[i]['delta_em_vs_previous'] = rows[i]['arith_em'] - rows[i - 1]['arith_em']
+        rows[i]['vs_previous'] = versus(i, i - 1)
+    if len(rows) > 2:  # the last stage against the first: what the later stages add together (e.g. two DPO rounds)
+        rows[-1]['vs_first'] = versus(len(rows) - 1, 0)
     summary = dict(name=run_name, stages=rows, **provenance())
     append_result(summary, 'alignment', run_name, cfg.results_dir)
     write_examples(errors, os.path.join(cfg.results_dir, 'alignment', f'{run_name}_errors.jsonl'))

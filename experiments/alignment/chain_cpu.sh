@@ -4,15 +4,7 @@
 # test set, the held-out wordings and a harder split -> test-time compute. Writes experiments/alignment/arith_cpu*.json
 # and experiments/tts/tts_arith.json. About 1.5 hours on 2 CPUs; a finished stage (its summary.json) is skipped.
 #   DATA_DIR=../shared/data bash experiments/alignment/chain_cpu.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-export OMP_WAIT_POLICY=PASSIVE
-once() { [ -f "$1" ] && echo "== $1 exists, skipping" || { shift; echo "== $*"; "$@"; }; }
-once data/wikitext2_8k/meta.json python3 data/wikitext2/prepare.py --tokenizer=gpt2_8k
-python3 data/arith/prepare.py
-# a harder split: 3-5 steps and up to 3 distractors (its val problems choose the verifier's strategy)
-python3 data/arith/prepare.py --min_steps=3 --max_steps=5 --distractors=3 --n_train=0 --n_val=200 --n_heldout=0 \
-  --seed=4321 --out_dir=data/arith_hard
+source "$(dirname "$0")/common.sh"
 once out/tiny/summary.json python3 train.py config/train_tiny.py
 once out/sft_arith/summary.json python3 sft.py config/sft_arith.py
 once out/dpo_arith/summary.json python3 dpo.py config/dpo_arith.py
