@@ -303,12 +303,18 @@ def main():
             if variant == 'dense':
                 gen[f'{variant}/b{batch}/recompute'] = gen_speed(model, batch, new_tokens, use_cache=False)
                 gen[f'{variant}/b{batch}/hf_generate'] = gen_speed(model, batch, new_tokens, hf=hf_llama(model).to(device).eval())
+        if variant == 'dense':  # GPT.stream decodes <= 4 rows on one thread; the same on all of them, beside it
+            gen['dense/b1/kv_cache_all_threads'] = gen_speed(model, 1, new_tokens, decode_threads=torch.get_num_threads())
         if variant == 'dense' and int8_supported(device):  # the same model with weight-only int8 linears
             fp32_bytes = 4 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
             quantize_int8(model)
             int8_bytes = sum(m.codes.numel() + 2 * m.scale.numel() for m in model.modules() if isinstance(m, Int8Linear))
             for batch in (1, 8):
                 gen[f'dense/b{batch}/kv_cache_int8'] = gen_speed(model, batch, new_tokens)
+            gen['dense/b1/kv_cache_int8_all_threads'] = gen_speed(model, 1, new_tokens,
+                                                                  decode_threads=torch.get_num_threads())
+            gen['ratio_one_over_all_threads_b1_int8'] = (gen['dense/b1/kv_cache_int8'] /
+                                                         gen['dense/b1/kv_cache_int8_all_threads'])
             # batch 1 reads every weight once a token: copy bandwidth / weight bytes is the fastest it can go
             gen['decode_weight_mb_fp32'], gen['decode_weight_mb_int8'] = fp32_bytes / 1e6, int8_bytes / 1e6
             gen['decode_floor_tok_s_fp32'] = ceil['copy_gb_s'] * 1e9 / fp32_bytes
@@ -318,7 +324,9 @@ def main():
             print(f"decode batch 1: floor {gen['decode_floor_tok_s_fp32']:,.0f} tok/s ({fp32_bytes / 1e6:.0f} MB of fp32 "
                   f"weights at {ceil['copy_gb_s']:.1f} GB/s); fp32 {gen['dense/b1/kv_cache']:,.0f} tok/s "
                   f"({100 * gen['decode_b1_fraction_of_fp32_floor']:.0f}% of it), int8 {gen['dense/b1/kv_cache_int8']:,.0f} "
-                  f"({100 * gen['decode_b1_int8_fraction_of_fp32_floor']:.0f}%, {int8_bytes / 1e6:.0f} MB)", flush=True)
+                  f"({100 * gen['decode_b1_int8_fraction_of_fp32_floor']:.0f}%, {int8_bytes / 1e6:.0f} MB); on all "
+                  f"{torch.get_num_threads()} threads fp32 {gen['dense/b1/kv_cache_all_threads']:,.0f}, int8 "
+                  f"{gen['dense/b1/kv_cache_int8_all_threads']:,.0f}", flush=True)
         if variant == 'dense':  # streaming far past the context: tok/s and memory must stay flat
             ctx = SHAPES[shape][0]['block_size']
             stream_model = GPT(GPTConfig(**SHAPES[shape][0])).to(device).eval()

@@ -473,7 +473,8 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
-               generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None, pad=None):
+               generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None, pad=None,
+               decode_threads=None):
         """Yield the next token column (B * num_samples,) for each step. With use_cache the prompt is prefilled
         once and each step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
         window > 0 streams with a StreamingKVCache (n_sink + window slots): no length limit at all.
@@ -484,7 +485,10 @@ class GPT(nn.Module):
         decodes what it would alone.
         Rows that have produced a stop token keep emitting it; the stream ends when every row has. With the KV
         cache, finished rows also stop costing work: once a quarter of the rows still decoding have finished, they
-        are dropped from the batch and its cache (each row's computation is its own, so this changes no row)."""
+        are dropped from the batch and its cache (each row's computation is its own, so this changes no row).
+        decode_threads: CPU threads for the steps after the prefill (restored when the stream ends). None = one
+        thread where at most 4 rows decode from the KV cache: their ops take a few microseconds, less than waking
+        a sleeping OpenMP thread costs under OMP_WAIT_POLICY=PASSIVE (bench.py: batch-1 int8 decoding ~1.7x)."""
         B, T0 = idx.shape
         if (num_samples > 1 or pad is not None) and (window or not use_cache):
             raise ConfigError("num_samples > 1 and ragged batches share a KV cache: they need use_cache=True and window=0")
@@ -510,31 +514,40 @@ class GPT(nn.Module):
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)
         live = torch.arange(B * num_samples, device=idx.device)  # the rows still in the batch (all, until compacted)
-        for step in range(max_new_tokens):
-            if cache is None:
-                x = x[:, -self.config.block_size:]
-            logits, _ = self(x, cache=cache, last_only=True, pad=pad)
-            if step == 0 and num_samples > 1:  # one prefill, num_samples decodes (nanochat's engine)
-                cache.repeat(num_samples)
-                logits = logits.repeat_interleave(num_samples, dim=0)
-                pad = pad.repeat_interleave(num_samples) if pad is not None else None
-            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)  # (n_live,)
-            if len(live) < len(done):  # rows that left the batch go on emitting the stop token
-                nxt = torch.full_like(done, stop[0], dtype=torch.long).index_copy_(0, live, nxt)
-            if force is not None:
-                nxt = force(nxt)
-            if len(stop):
-                nxt = torch.where(done, stop[0], nxt)
-                done |= torch.isin(nxt, stop)
-            yield nxt
-            if done.all():
-                return
-            if len(stop) and cache is not None and not cache.streaming and done[live].sum() >= max(1, len(live) // 4):
-                keep = ~done[live]  # finished rows leave the batch: (n_live,) -> (n_keep,)
-                live = live[keep]
-                cache.select(keep)
-                pad = pad[keep] if pad is not None else None
-            x = nxt[live][:, None] if cache is not None else torch.cat([x, nxt[:, None]], dim=1)
+        threads = torch.get_num_threads()
+        if decode_threads is None:
+            decode_threads = 1 if idx.device.type == 'cpu' and use_cache and B * num_samples <= 4 else threads
+        try:
+            for step in range(max_new_tokens):
+                if cache is None:
+                    x = x[:, -self.config.block_size:]
+                logits, _ = self(x, cache=cache, last_only=True, pad=pad)
+                if step == 0 and num_samples > 1:  # one prefill, num_samples decodes (nanochat's engine)
+                    cache.repeat(num_samples)
+                    logits = logits.repeat_interleave(num_samples, dim=0)
+                    pad = pad.repeat_interleave(num_samples) if pad is not None else None
+                nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)  # (n_live,)
+                if len(live) < len(done):  # rows that left the batch go on emitting the stop token
+                    nxt = torch.full_like(done, stop[0], dtype=torch.long).index_copy_(0, live, nxt)
+                if force is not None:
+                    nxt = force(nxt)
+                if len(stop):
+                    nxt = torch.where(done, stop[0], nxt)
+                    done |= torch.isin(nxt, stop)
+                yield nxt
+                if done.all():
+                    return
+                if step == 0:  # the prefill ran on every thread; the one-token steps run on decode_threads
+                    torch.set_num_threads(decode_threads)
+                compact = len(stop) and cache is not None and not cache.streaming
+                if compact and done[live].sum() >= max(1, len(live) // 4):
+                    keep = ~done[live]  # finished rows leave the batch: (n_live,) -> (n_keep,)
+                    live = live[keep]
+                    cache.select(keep)
+                    pad = pad[keep] if pad is not None else None
+                x = nxt[live][:, None] if cache is not None else torch.cat([x, nxt[:, None]], dim=1)
+        finally:
+            torch.set_num_threads(threads)
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):

@@ -177,6 +177,10 @@ def bench_section(pattern='bench/*.json'):
                         f"{100 * g['decode_b1_fraction_of_fp32_floor']:.0f}%"],
                        [f"decode, batch 1: int8 weights ({g['decode_weight_mb_int8']:.0f} MB a token) / that floor",
                         f"{100 * g['decode_b1_int8_fraction_of_fp32_floor']:.0f}% ({g['ratio_int8_over_fp32_b1']:.2f}× fp32)"]]
+        if 'ratio_one_over_all_threads_b1_int8' in g:  # GPT.stream's one decode thread for <= 4 rows
+            ratios.append(['decode, batch 1, int8: one thread / all threads (OMP_WAIT_POLICY=PASSIVE)',
+                           f"{g['ratio_one_over_all_threads_b1_int8']:.2f}× (fp32: "
+                           f"{g['dense/b1/kv_cache'] / g['dense/b1/kv_cache_all_threads']:.2f}×)"])
         for n_rows in (32, 64):
             s = g.get(f'ragged_n8/rows{n_rows}/problems_s')
             if s:

@@ -71,6 +71,29 @@ def test_cached_generation_equals_recompute():
     assert torch.equal(s1, s2)  # same seed, same samples with and without the cache
 
 
+def test_small_batches_decode_on_one_thread_and_restore_the_count():
+    """GPT.stream runs the one-token steps of <= 4 rows on one CPU thread (the prefill on all of them) and puts
+    the thread count back when the stream ends or is dropped; the tokens do not depend on it."""
+    model, before = tiny(2), torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.randint(0, 97, (2, 7))
+        for rows, num_samples, expect in ((2, 1, 1), (2, 2, 1), (2, 4, 2)):  # 2, 4, 8 rows decoding
+            seen = []
+            out = model.generate(x[:rows], 12, temperature=0, num_samples=num_samples,
+                                 force=lambda t: seen.append(torch.get_num_threads()) or t)
+            assert seen[0] == 2 and set(seen[1:]) == {expect} and torch.get_num_threads() == 2
+            same = model.generate(x[:rows], 12, temperature=0, num_samples=num_samples, decode_threads=2)
+            assert torch.equal(out, same)
+        stream = model.stream(x, 12, temperature=0)
+        next(stream), next(stream)
+        assert torch.get_num_threads() == 1  # suspended mid-decode
+        stream.close()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_stop_tokens_end_generation():
     model = tiny()
     x = torch.randint(0, 97, (1, 5))
