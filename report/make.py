@@ -285,6 +285,8 @@ def alignment_section(pattern='alignment/*.json'):
                            paired(s['vs_previous']) if 'vs_previous' in s else '–']
                           + ([f"{s[key]:.3f}" if key in s else '–'] if key else []) for s in st]))
         last = st[-1]
+        if 'vs_first' in last:  # what the stages after the first add together
+            out.append(f"\n{last['stage']} against {st[0]['stage']} (paired, exact McNemar): {paired(last['vs_first'])}.")
         budgets = [k for k in last if k.startswith('verifier@')]
         if budgets:
             out.append(f"\nThe verifier on the {last['stage']} model's samples ({last['verifier_strategy']}), against its "
