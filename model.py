@@ -514,6 +514,7 @@ class GPT(nn.Module):
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)
         live = torch.arange(B * num_samples, device=idx.device)  # the rows still in the batch (all, until compacted)
+        compact = len(stop) and cache is not None and not cache.streaming  # can finished rows leave the batch?
         threads = torch.get_num_threads()
         if decode_threads is None:
             decode_threads = 1 if idx.device.type == 'cpu' and use_cache and B * num_samples <= 4 else threads
@@ -539,7 +540,6 @@ class GPT(nn.Module):
                     return
                 if step == 0:  # the prefill ran on every thread; the one-token steps run on decode_threads
                     torch.set_num_threads(decode_threads)
-                compact = len(stop) and cache is not None and not cache.streaming
                 if compact and done[live].sum() >= max(1, len(live) // 4):
                     keep = ~done[live]  # finished rows leave the batch: (n_live,) -> (n_keep,)
                     live = live[keep]

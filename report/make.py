@@ -507,7 +507,7 @@ def headline():
                          f"{last['verifier_em']:.3f} vs {last['greedy_em_same_problems']:.3f} "
                          f"(p = {last['verifier_vs_greedy']['p']:.2g})", 'alignment/arith_cpu.json'))
     hard = one('alignment/arith_cpu_hard_dpo2_hard.json')  # DPO where SFT leaves room: the longer problems
-    if hard and 'vs_first' in hard['stages'][-1]:
+    if hard:
         stages = hard['stages']
         rows.append((f"Longer problems (3–5 steps), greedy EM: {' → '.join(s['stage'] for s in stages)} "
                      f"(two rounds of iterative RPO, n = {stages[0]['arith_n_em']}; each step's paired p)",
