@@ -267,7 +267,7 @@ def suite_sst2(rt, cfg):
 
 def suite_samsum(rt, cfg):
     from engine import generate_batch
-    from tasks import bench_prompt, first_paragraph, samsum_report
+    from tasks import EVAL_SPLIT, bench_prompt, first_paragraph, samsum_report
     model, enc, _ = load_for_inference(cfg.ckpt, rt['device'])
     t0 = time.time()
     rows, skipped = bench_rows('samsum', n_problems=cfg.n_problems)
@@ -280,10 +280,10 @@ def suite_samsum(rt, cfg):
     got = generate_batch(model, enc, prompts, max_new_tokens=cfg.summary_tokens, autocast=rt['autocast'], desc='samsum')
     metrics, examples = samsum_report(rows, [first_paragraph(g[0][0]) for g in got])
     run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
-    row = dict(name=run_name, checkpoint=cfg.ckpt, task='samsum', split='validation', n_eval=len(rows), eval_skipped=skipped,
+    row = dict(name=run_name, checkpoint=cfg.ckpt, task='samsum', split=EVAL_SPLIT['samsum'], n_eval=len(rows), eval_skipped=skipped,
                prompts_cut=sum(len(ids) > room for ids in full), **metrics,
                **provenance(t0))
-    print(f"samsum validation: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
+    print(f"samsum {row['split']}: ROUGE-1/2/L/Lsum {row['rouge1']:.1f}/{row['rouge2']:.1f}/{row['rougeL']:.1f}/"
           f"{row['rougeLsum']:.1f} on {len(rows)} ({row['prompts_cut']} dialogues cut to the context)")
     append_result(row, 'samsum', run_name, cfg.results_dir)
     write_examples(examples, os.path.join(cfg.results_dir, 'samsum', f'{run_name}_examples.jsonl'), key=None)

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from common import (REPO, UserError, append_result, atomic_save, check_writable, configure, cosine_lr, optimizer_step,
                     print0, provenance, set_lr, setup_runtime, step_line, write_examples)
 from model import apply_lora, lora_state_dict, merge_lora, quantize_nf4
-from metrics import wilson_ci
+from metrics import paired_test, wilson_ci
 from tasks import (EVAL_SPLIT, LABEL_WORDS, bench_prompt, exact_match, first_paragraph, label_word_ids,
                    load_benchmark, samsum_report, sst2_report)
 
@@ -40,7 +40,7 @@ model = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # hub name, or a local HF folder 
 task = 'sst2'                  # sst2 | samsum | gsm8k
 mode = 'lora'                  # zero_shot | few_shot | lora | full
 k_shot = 4                     # few_shot: exemplars drawn from train with the seed (the same for every example)
-chat = False                   # samsum/gsm8k zero_shot: ask in the tokenizer's chat template (instruct models)
+chat = False                   # samsum/gsm8k zero_shot/lora/full: ask (and train) in the tokenizer's chat template
 lora_r = 8
 lora_alpha = 16
 lora_targets = ()              # () = by architecture: gpt2 c_attn; t5 q, v; llama-like q_proj, v_proj
@@ -62,6 +62,7 @@ log_interval = 10
 name = ''                      # result name; '' = <model>_<task>_<mode>
 out_dir = ''                   # lora/full: the trained model as an HF folder; '' = out/finetune/<name>
 results_dir = ''               # '' = experiments/ (rows go to <results_dir>/finetune/)
+paired_with = ''               # name of an earlier run on the same task and split: a paired test against it
 seed = 1337
 device = 'auto'
 dtype = 'auto'
@@ -71,8 +72,12 @@ if task not in ('sst2', 'samsum', 'gsm8k'):
     raise UserError(f"unknown task '{task}'; choose one of: sst2, samsum, gsm8k")
 if mode not in ('zero_shot', 'few_shot', 'lora', 'full'):
     raise UserError(f"unknown mode '{mode}'; choose one of: zero_shot, few_shot, lora, full")
-if chat and (task == 'sst2' or mode != 'zero_shot'):
-    raise UserError("chat=True is for samsum/gsm8k zero_shot baselines (sst2 scores label words after a plain prompt)")
+if chat and (task == 'sst2' or mode == 'few_shot'):
+    raise UserError("chat=True is for samsum/gsm8k with zero_shot, lora or full (sst2 scores label words after a plain "
+                    "prompt; few-shot exemplars are plain text)")
+root = results_dir or os.path.join(REPO, 'experiments')
+if paired_with and not os.path.exists(os.path.join(root, 'finetune', f'{paired_with}.json')):  # fail now, not after training
+    raise UserError(f"paired_with={paired_with}: no {os.path.join(root, 'finetune', paired_with + '.json')}; run that baseline first")
 rt = setup_runtime(device, dtype, seed)
 t_start = time.time()
 random.seed(seed)
@@ -107,7 +112,8 @@ def prompt_of(row, seq2seq=False):
 def target_of(row):
     if task == 'sst2':
         return LABEL_WORDS[row['label']]
-    return ' ' + (row['summary'] if task == 'samsum' else row['answer']).strip()
+    # a plain prompt ends in "Summary:"/"Answer:" and the target starts with a space; a chat reply starts its turn
+    return ('' if chat else ' ') + (row['summary'] if task == 'samsum' else row['answer']).strip()
 
 
 # -----------------------------------------------------------------------------
@@ -175,30 +181,52 @@ def label_logits(batch):
 
 @torch.no_grad()
 def evaluate():
+    """(metrics, examples) on eval_rows. Rows go through in order of prompt length, so a batch pads little;
+    results come back in eval_rows' order (paired tests line items up by position)."""
     net.eval()
-    preds = []
-    for i in tqdm(range(0, len(eval_rows), eval_batch_size), desc='eval', mininterval=5):
-        rows = eval_rows[i:i + eval_batch_size]
+    order = sorted(range(len(eval_rows)), key=lambda i: len(prompt_of(eval_rows[i], seq2seq)))
+    preds = [None] * len(eval_rows)
+    for k in tqdm(range(0, len(order), eval_batch_size), desc='eval', mininterval=5):
+        idx = order[k:k + eval_batch_size]
+        rows = [eval_rows[i] for i in idx]
         batch = encode_prompts(rows)
         with rt['autocast']:
             if task == 'sst2':
-                probs = label_logits(batch).softmax(-1)[:, 1].tolist()
-                preds += [dict(row=r, p_positive=p) for r, p in zip(rows, probs)]
+                for i, p in zip(idx, label_logits(batch).softmax(-1)[:, 1].tolist()):
+                    preds[i] = dict(row=eval_rows[i], p_positive=p)
                 continue
             gen = net.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
         new = gen if seq2seq else gen[:, batch['input_ids'].size(1):]
-        texts = tok.batch_decode(new, skip_special_tokens=True)
         # a chat answer ends with the end-of-turn token; a plain prompt's at the first blank line
-        preds += [dict(row=r, output=t.strip() if chat else first_paragraph(t)) for r, t in zip(rows, texts)]
+        for i, t in zip(idx, tok.batch_decode(new, skip_special_tokens=True)):
+            preds[i] = dict(row=eval_rows[i], output=t.strip() if chat else first_paragraph(t))
     net.train()
     if task == 'sst2':
         return sst2_report([p['row'] for p in preds], [p['p_positive'] for p in preds])
     if task == 'samsum':
         return samsum_report([p['row'] for p in preds], [p['output'] for p in preds])
     correct = [exact_match(p['output'], p['row']['answer']) for p in preds]
-    metrics = dict(em=sum(correct) / len(correct), em_ci95=wilson_ci(sum(correct), len(correct)))
+    metrics = dict(em=sum(correct) / len(correct), em_ci95=wilson_ci(sum(correct), len(correct)),
+                   item_scores=dict(em=[int(c) for c in correct]))
     return metrics, [dict(input=p['row']['question'], output=p['output'], reference=p['row']['answer'], correct=c)
                      for p, c in zip(preds, correct)]
+
+
+def paired_against(baseline, scores, root):
+    """metrics.paired_test of this run (b) against an earlier run (a) on the same items, one per scored metric:
+    the baseline's JSON must be the same task, split and examples."""
+    path = os.path.join(root, 'finetune', f'{baseline}.json')
+    try:
+        with open(path) as f:
+            base = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"paired_with={baseline}: cannot read {path} ({e}); run that baseline first") from None
+    same = (base.get('task'), base.get('eval_split'), base.get('n_eval')) == (task, EVAL_SPLIT[task], len(eval_rows))
+    if not same or set(base.get('item_scores') or {}) != set(scores):
+        raise UserError(f"paired_with={baseline}: {path} scores other items (task {base.get('task')}, split "
+                        f"{base.get('eval_split')}, n {base.get('n_eval')}, item scores: {sorted(base.get('item_scores') or {})})")
+    return {k: dict(paired_test(base['item_scores'][k], v, binary=k in ('em', 'accuracy')), baseline=baseline)
+            for k, v in scores.items()}
 
 
 # -----------------------------------------------------------------------------
@@ -285,14 +313,19 @@ if save_dir:
 
 t_eval = time.time()
 metrics, examples = evaluate()
+if paired_with:
+    metrics['paired'] = paired_against(paired_with, metrics['item_scores'], root)
 row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k_shot if mode == 'few_shot' else 0,
            eval_split=EVAL_SPLIT[task], n_eval=len(eval_rows), eval_skipped=eval_skipped, n_train=len(train_rows),
            train_skipped=train_skipped, iters=iters_done, skipped_steps=bad['total'], params=total, trainable_params=trainable,
            lora_r=lora_r if mode == 'lora' else None, quantize=quantize, saved_to=save_dir or None, train_time_s=round(train_s, 1),
            eval_time_s=round(time.time() - t_eval, 1), **metrics, config=config, **provenance(t_start))
-root = results_dir or os.path.join(REPO, 'experiments')
 append_result(row, 'finetune', run_name, root)
 write_examples(examples, os.path.join(root, 'finetune', f'{run_name}_examples.jsonl'),
                key={'sst2': 'categories', 'gsm8k': 'correct'}.get(task))
-shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k not in ('per_class',)}
+shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()
+         if k not in ('per_class', 'item_scores', 'paired')}
 print0(f"{run_name}: {json.dumps(shown)} ({len(eval_rows)} {EVAL_SPLIT[task]} examples, train {train_s:.0f}s)")
+for k, t in metrics.get('paired', {}).items():
+    print0(f"  {k} vs {paired_with}: {t['a_mean']:.3f} -> {t['b_mean']:.3f} ({t['delta']:+.3f}, 95% CI "
+           f"{t['delta_ci95'][0]:+.3f} to {t['delta_ci95'][1]:+.3f}, {t['test']} p = {t['p']:.3g})")

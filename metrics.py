@@ -85,17 +85,19 @@ def classification_metrics(predictions, labels, n_classes=2):
                 macro_f1=sum(c['f1'] for c in per_class) / n_classes, per_class=per_class)
 
 
-def rouge(predictions, references):
+def rouge(predictions, references, per_item=False):
     """ROUGE-1/2/L/Lsum F1 x 100 (rouge-score, Porter stemming). Lsum wants one sentence per line; rouge-score's
-    own splitter needs nltk data that is often absent, so sentences are split here on . ! ? and newlines."""
+    own splitter needs nltk data that is often absent, so sentences are split here on . ! ? and newlines.
+    per_item: also return each item's scores ({metric: [score per item]}), for bootstrap CIs and paired tests."""
     from rouge_score import rouge_scorer
     scorer = rouge_scorer.RougeScorer(['rouge1', 'rouge2', 'rougeL', 'rougeLsum'], use_stemmer=True)
     lines = lambda t: '\n'.join(s.strip() for s in re.split(r'(?<=[.!?])\s+|\n+', t.strip()) if s.strip())
-    totals = dict(rouge1=0.0, rouge2=0.0, rougeL=0.0, rougeLsum=0.0)
+    items = dict(rouge1=[], rouge2=[], rougeL=[], rougeLsum=[])
     for p, r in zip(predictions, references):
         for k, v in scorer.score(lines(r), lines(p)).items():
-            totals[k] += v.fmeasure
-    return {k: 100 * v / max(1, len(predictions)) for k, v in totals.items()}
+            items[k].append(100 * v.fmeasure)
+    means = {k: sum(v) / max(1, len(v)) for k, v in items.items()}
+    return (means, items) if per_item else means
 
 
 def vote(answers, weights):
@@ -158,16 +160,17 @@ def paired_bootstrap(a, b, n_boot=10_000, seed=0):
     return dict(delta_ci95=(float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))), p=float(p))
 
 
-def paired_test(a, b, n_boot=10_000, seed=0):
+def paired_test(a, b, n_boot=10_000, seed=0, binary=None):
     """The one comparison of two systems on the same items that every stage, strategy and suite reports: b - a.
     Right/wrong outcomes get the exact McNemar p-value and Wilson CIs; other scores (ROUGE, per-item NLL) the
-    paired bootstrap's p-value and bootstrap CIs of each mean. The difference always gets its paired-bootstrap CI."""
+    paired bootstrap's p-value and bootstrap CIs of each mean. The difference always gets its paired-bootstrap CI.
+    binary: None = right/wrong when every score is 0 or 1; say False for scores that only happen to be (ROUGE 0)."""
     if len(a) != len(b) or not len(a):
         raise ValueError(f"paired_test needs two equally long, non-empty score lists (got {len(a)} and {len(b)})")
     n = len(a)
     boot = paired_bootstrap(a, b, n_boot, seed)
     row = dict(n=n, a_mean=sum(a) / n, b_mean=sum(b) / n, delta=(sum(b) - sum(a)) / n, delta_ci95=boot['delta_ci95'])
-    if all(x in (0, 1, True, False) for x in list(a) + list(b)):
+    if binary if binary is not None else all(x in (0, 1, True, False) for x in list(a) + list(b)):
         mc = mcnemar_exact(a, b)
         row.update(test='mcnemar_exact', p=mc['p'], a_only=mc['a_only'], b_only=mc['b_only'],
                    a_ci95=wilson_ci(sum(a), n), b_ci95=wilson_ci(sum(b), n))

@@ -10,7 +10,7 @@ import operator
 import os
 import re
 
-from metrics import classification_metrics, rouge
+from metrics import bootstrap_ci, classification_metrics, rouge
 
 # -----------------------------------------------------------------------------
 # GSM8K answers: the worked solution ends with a line '#### N' (Cobbe et al. 2021)
@@ -329,7 +329,7 @@ def pair_rows(triples):
 
 BENCH_HUB = {'sst2': ('glue', 'sst2'), 'samsum': ('knkarthick/samsum', None), 'gsm8k': ('gsm8k', 'main')}
 BENCH_FIELDS = {'sst2': ('sentence',), 'samsum': ('dialogue', 'summary'), 'gsm8k': ('question', 'answer')}
-EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'validation', 'gsm8k': 'test'}
+EVAL_SPLIT = {'sst2': 'validation', 'samsum': 'test', 'gsm8k': 'test'}  # sst2's test labels are hidden
 LABEL_WORDS = (' negative', ' positive')
 
 
@@ -399,12 +399,18 @@ def sst2_report(rows, p_positive):
             by_tag[c] = (n + 1, right + (h == y))
     metrics['errors_by_category'] = {c: n - right for c, (n, right) in by_tag.items() if n > right}
     metrics['accuracy_by_category'] = {c: dict(n=n, accuracy=right / n) for c, (n, right) in by_tag.items()}
+    metrics['item_scores'] = dict(accuracy=[int(h == y) for h, y in zip(predicted, labels)])  # for paired tests
     return metrics, wrong
 
 
 def samsum_report(rows, outputs):
-    """ROUGE of the summaries, and every (dialogue, output, reference) for reading."""
-    metrics = rouge(outputs, [r['summary'] for r in rows])
+    """ROUGE of the summaries with 95% bootstrap CIs, each item's ROUGE-1/2/L (item_scores: what a paired test
+    against another system on the same dialogues needs), and every (dialogue, output, reference) for reading."""
+    means, items = rouge(outputs, [r['summary'] for r in rows], per_item=True)
+    metrics = dict(means)
+    for k, v in items.items():
+        metrics[f'{k}_ci95'] = bootstrap_ci(v) if v else None
+    metrics['item_scores'] = {k: [round(x, 2) for x in items[k]] for k in ('rouge1', 'rouge2', 'rougeL')}
     return metrics, [dict(input=r['dialogue'], output=o, reference=r['summary']) for r, o in zip(rows, outputs)]
 
 

@@ -74,6 +74,32 @@ def test_samsum_encoder_decoder_and_decoder(folders, tmp_path):
     assert len(samples) == 3 and all({'input', 'output', 'reference'} <= set(s) for s in samples)  # write_examples: the first 3
 
 
+def test_chat_lora_paired_with_its_chat_baseline(folders, tmp_path):
+    """chat=True trains and scores in the tokenizer's chat template, and paired_with lines this run's items up
+    with a baseline's: a paired bootstrap per ROUGE metric (exact McNemar for gsm8k's right/wrong), over the
+    same dialogues. A baseline scored on other items is refused."""
+    from transformers import AutoTokenizer
+    chat = tmp_path / 'chat'
+    tok = AutoTokenizer.from_pretrained(folders / 'llama')
+    tok.chat_template = ("{% for m in messages %}<|endoftext|>{{ m['role'] }}\n{{ m['content'] }}<|endoftext|>\n"
+                         "{% endfor %}{% if add_generation_prompt %}<|endoftext|>assistant\n{% endif %}")
+    tok.save_pretrained(chat)
+    for f in os.listdir(folders / 'llama'):
+        if not (chat / f).exists():
+            os.symlink(folders / 'llama' / f, chat / f)
+    base = ft(chat, tmp_path, '--task=samsum', '--mode=zero_shot', '--chat=True', '--name=zs')
+    assert len(base['item_scores']['rougeL']) == 6 and base['rougeL_ci95'][0] <= base['rougeL'] <= base['rougeL_ci95'][1]
+    row = ft(chat, tmp_path, '--task=samsum', '--mode=lora', '--chat=True', '--paired_with=zs', '--name=lc')
+    t = row['paired']['rougeL']
+    assert t['test'] == 'paired_bootstrap' and t['n'] == 6 and t['baseline'] == 'zs'
+    assert t['a_mean'] == pytest.approx(base['rougeL'], abs=0.01) and t['b_mean'] == pytest.approx(row['rougeL'], abs=0.01)
+    p = run('finetune.py', f'--model={chat}', '--task=samsum', '--mode=zero_shot', '--chat=True', '--n_eval=5',
+            '--max_new_tokens=2', '--paired_with=zs', f'--results_dir={tmp_path}', '--name=other', check=False)
+    assert p.returncode == 1 and 'scores other items' in p.stderr
+    p = run('finetune.py', f'--model={chat}', '--task=samsum', '--paired_with=nothing', f'--results_dir={tmp_path}', check=False)
+    assert p.returncode == 1 and 'run that baseline first' in p.stderr
+
+
 def test_gsm8k_few_shot_and_full(folders, tmp_path):
     row = ft(folders / 'gpt2', tmp_path, '--task=gsm8k', '--mode=few_shot', '--k_shot=2', '--name=fs')
     assert row['k_shot'] == 2 and len(row['em_ci95']) == 2
@@ -85,7 +111,7 @@ def test_finetune_bad_input(folders, tmp_path):
     p = run('finetune.py', '--task=poetry', check=False)
     assert p.returncode == 1 and "unknown task 'poetry'" in p.stderr
     p = run('finetune.py', '--task=sst2', '--chat=True', '--mode=zero_shot', check=False)
-    assert p.returncode == 1 and 'chat=True is for samsum/gsm8k zero_shot' in p.stderr
+    assert p.returncode == 1 and 'chat=True is for samsum/gsm8k' in p.stderr
     p = run('finetune.py', f'--model={tmp_path}/no_such_model', '--task=sst2', '--mode=zero_shot', check=False)
     assert p.returncode == 1 and 'cannot load model' in p.stderr and 'data/models/prepare.py' in p.stderr
     data = tmp_path / 'data' / 'sst2'

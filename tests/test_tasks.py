@@ -139,6 +139,15 @@ def test_rouge_by_hand_with_stemming():
     want = rouge_scorer.RougeScorer(['rouge1', 'rouge2'], use_stemmer=True).score(ref, pred)
     got = rouge([pred], [ref])
     assert got['rouge1'] == pytest.approx(100 * want['rouge1'].fmeasure) and got['rouge2'] == pytest.approx(100 * want['rouge2'].fmeasure)
+    # per item: the means are the items' average, and samsum_report's bootstrap CI brackets the mean
+    means, items = rouge(['the cat sat on the mat', pred], ['the cat is on the mat', ref], per_item=True)
+    assert items['rouge1'] == pytest.approx([500 / 6, 100 * want['rouge1'].fmeasure]) and means['rouge1'] == pytest.approx(sum(items['rouge1']) / 2)
+    from tasks import samsum_report
+    rows = [dict(dialogue='d', summary=r) for r in ['the cat is on the mat', ref]]
+    metrics, _ = samsum_report(rows, ['the cat sat on the mat', pred])
+    lo, hi = metrics['rouge1_ci95']
+    assert lo == pytest.approx(min(items['rouge1'])) and hi == pytest.approx(max(items['rouge1']))  # 2 items: the extremes
+    assert metrics['item_scores']['rouge1'] == [round(x, 2) for x in items['rouge1']]
 
 
 def test_sst2_tags_and_report():
