@@ -8,6 +8,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import time
 
@@ -16,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, ckpt_name, load_for_inference, load_model, nats_to_bpb, provenance,
-                    time_train_steps)
+                    time_train_steps, write_json)
 
 # -----------------------------------------------------------------------------
 # Metrics of the language-model suites (the task metrics are in metrics.py, shared with the training stages)
@@ -150,9 +151,11 @@ def decode_speed(model, device, new_tokens=100, batch=1, repeats=3, **kw):
 
 
 def suite_ablations(rt, cfg):
+    """One row per run (val perplexity, speed re-measured here, memory, spikes, expert balance) and, when a variant
+    has several seeds (run folders named <variant>_s<seed>), ablations/variants.json over the seeds."""
     if not cfg.runs:
         raise UserError("ablations needs --runs=DIR1,DIR2,... (train.py run folders)")
-    rows = []
+    rows, t_suite = [], time.time()
     for run_dir in cfg.runs.split(','):
         t0 = time.time()
         model, meta_ckpt = load_model(os.path.join(run_dir, 'best.pt'), rt['device'])
@@ -194,10 +197,48 @@ def suite_ablations(rt, cfg):
         print(f"{row['name']}: val ppl {row['val_ppl']:.2f}, train {row['train_tok_s']:,.0f} tok/s, "
               f"decode {row['decode_tok_s']:,.0f} tok/s, KV {row['kv_bytes_per_token']} B/token")
         append_result(row, 'ablations', row['name'], cfg.results_dir)
-        shutil.copy(os.path.join(run_dir, 'log.jsonl'),
-                    os.path.join(cfg.results_dir, 'ablations', f"{row['name']}_log.jsonl"))
+        if not any(variant_of(r['name']) == variant_of(row['name']) for r in rows):  # one curve per variant
+            shutil.copy(os.path.join(run_dir, 'log.jsonl'),
+                        os.path.join(cfg.results_dir, 'ablations', f"{row['name']}_log.jsonl"))
         rows.append(row)
+    if len(rows) > len({variant_of(r['name']) for r in rows}):  # some variant has several seeds
+        write_json(ablation_variants(rows, t_suite), os.path.join(cfg.results_dir, 'ablations', 'variants.json'))
     return rows
+
+
+def variant_of(name):
+    """'abl_gqa_s2' -> 'abl_gqa': the runs of one variant differ only in their seed suffix."""
+    return re.sub(r'_s\d+$', '', name)
+
+
+def ablation_variants(rows, t0):
+    """Each variant over its seeds: val perplexity mean, sd and every run's, median speeds, and the variant
+    against the first one (the baseline, MHA) paired by seed with metrics.paired_t: a seed fixes the init and the
+    batch order, so a paired difference removes what the seed alone moves."""
+    from metrics import paired_t
+    groups = {}
+    for r in rows:
+        groups.setdefault(variant_of(r['name']), {})[r['name'][len(variant_of(r['name'])):]] = r
+    base_name, base = next(iter(groups.items()))
+    out = []
+    for name, runs in groups.items():
+        first, ppl = next(iter(runs.values())), [r['val_ppl'] for r in runs.values()]
+        v = dict(variant=name, runs=list(runs), n_seeds=len(runs), **{k: first[k] for k in (
+                     'n_head', 'n_kv_head', 'n_experts', 'moe_top_k', 'params', 'active_params', 'train_tokens',
+                     'kv_bytes_per_token')},
+                 val_ppl=float(np.mean(ppl)), val_ppl_sd=float(np.std(ppl, ddof=1)) if len(ppl) > 1 else None,
+                 val_ppl_runs=ppl, train_tok_s=float(np.median([r['train_tok_s'] for r in runs.values()])),
+                 decode_tok_s=float(np.median([r['decode_tok_s'] for r in runs.values()])),
+                 peak_rss_mb=float(np.median([r['peak_rss_mb'] or 0 for r in runs.values()])),
+                 loss_spikes=sum(r['loss_spikes'] for r in runs.values()))
+        if any('expert_load_cv_last' in r for r in runs.values()):
+            v.update({k: float(np.mean([r[k] for r in runs.values()])) for k in ('expert_load_cv_first', 'expert_load_cv_last')})
+        seeds = [k for k in runs if k in base]
+        if name != base_name and len(seeds) > 1:
+            v['vs_baseline'] = dict(paired_t([base[k]['val_ppl'] for k in seeds], [runs[k]['val_ppl'] for k in seeds]),
+                                    baseline=base_name, metric='val_ppl')
+        out.append(v)
+    return dict(variants=out, **provenance(t0))
 
 
 # -----------------------------------------------------------------------------

@@ -67,18 +67,26 @@ def fig_curves():
 
 
 def fig_ablations():
-    rows = read_csv('ablations')
+    """One bar per variant: the mean over its seeds with the seeds' sd as the error bar (ablations/variants.json),
+    or one bar per run when there is a single seed (results.csv)."""
+    path = os.path.join(results_dir, 'ablations', 'variants.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = json.load(f)['variants']
+        names, sd = [r['variant'] for r in rows], {'val_ppl': [r['val_ppl_sd'] or 0 for r in rows]}
+    else:
+        rows = read_csv('ablations')
+        names, sd = [r['name'] for r in rows], {}
     if not rows:
         return None
-    names = [r['name'] for r in rows]
     panels = [('val_ppl', 'validation perplexity'), ('train_tok_s', 'training tokens/s'),
               ('decode_tok_s', 'decoding tokens/s (batch 1)'), ('kv_bytes_per_token', 'KV cache bytes per token')]
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for ax, (key, title) in zip(axes, panels):
         vals = [float(r[key]) for r in rows]
-        bars = ax.bar(names, vals, color=['C0', 'C1', 'C2', 'C3', 'C4', 'C5'][:len(vals)])
+        bars = ax.bar(names, vals, yerr=sd.get(key), capsize=4, color=['C0', 'C1', 'C2', 'C3', 'C4', 'C5'][:len(vals)])
         ax.bar_label(bars, fmt='%.0f' if max(vals) > 100 else '%.1f', fontsize=8)
-        ax.set_title(title)
+        ax.set_title(title + (' (mean ± sd over seeds)' if key in sd else ''), fontsize=9)
         ax.tick_params(axis='x', rotation=30)
     fig.suptitle('Architecture ablations (same data, steps and budget)')
     return save(fig, 'ablations.png')

@@ -95,7 +95,25 @@ def lm_section(pattern='lm/*.json'):
 
 
 def ablation_section(pattern='ablations/*.json'):
-    rows = load(pattern)
+    agg = load('ablations/variants.json')
+    if agg:  # several seeds per variant: the seed means, and each variant against the first paired by seed
+        (src, a), = agg.items()
+        def vs(v):
+            t = v.get('vs_baseline')
+            return f"{t['delta']:+.1f} ({t['delta_ci95'][0]:+.1f} to {t['delta_ci95'][1]:+.1f}), p = {t['p']:.2g}" if t else '–'
+        body = table(['variant', 'heads q/kv', 'experts', 'params (active)', 'train tokens', 'seeds',
+                      'val ppl, mean ± sd', 'Δ ppl vs ' + a['variants'][0]['variant'] + ' (95% CI), paired t',
+                      'train tok/s', 'decode tok/s', 'KV B/token', 'peak RSS MB', 'loss spikes', 'expert load CV first → last'],
+                     [[v['variant'], f"{v['n_head']}/{v['n_kv_head']}", f"{v['n_experts']}×top{v['moe_top_k']}" if v['n_experts'] else '–',
+                       f"{v['params'] / 1e6:.2f}M ({v['active_params'] / 1e6:.2f}M)", f"{v['train_tokens'] / 1e6:.2f}M",
+                       v['n_seeds'], f"{v['val_ppl']:.1f} ± {v['val_ppl_sd']:.1f}", vs(v), f"{v['train_tok_s']:,.0f}",
+                       f"{v['decode_tok_s']:,.0f}", v['kv_bytes_per_token'], f"{v['peak_rss_mb']:,.0f}", v['loss_spikes'],
+                       f"{v['expert_load_cv_first']:.2f} → {v['expert_load_cv_last']:.2f}" if v.get('expert_load_cv_first') is not None else '–']
+                      for v in a['variants']])
+        body += (f"\n\nSource: `{src}` (commit {commit(a)}, {hw(a)}, {a['wall_time_s'] / 60:.0f} min), from the per-run "
+                 f"files beside it; speeds are medians over the seeds, measured in that one process.")
+        return body + "\n\nFigures: `report/figures/ablations.png`, `report/figures/training_curves.png`."
+    rows = {p: r for p, r in load(pattern).items() if 'val_ppl' in r}
     if not rows:
         return None
     body = table(['variant', 'heads q/kv', 'experts', 'params (active)', 'train tokens', 'val ppl', 'train tok/s',

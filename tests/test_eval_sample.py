@@ -83,6 +83,18 @@ def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
         '--max_tokens=1000')
     row = json.load(open(res / 'ablations' / f'{os.path.basename(tiny_ckpt)}.json'))
     assert row['kv_bytes_per_token'] == 2 * 2 * 2 * 8 * 4 and row['decode_tok_s'] > 0 and row['val_ppl'] > 1
+    # seeds: <variant>_s<k> folders are aggregated per variant, and each variant is paired by seed with the first
+    seeds = [f'{tmp_path}/{v}_s{k}' for v in ('a', 'b') for k in (1, 2)]
+    for d in seeds:
+        os.symlink(tiny_ckpt, d)
+    run('eval.py', 'ablations', f'--runs={",".join(seeds)}', f'--dataset={tmp_path}/wt', f'--results_dir={tmp_path}/seeds',
+        '--max_tokens=1000')
+    agg = json.load(open(tmp_path / 'seeds' / 'ablations' / 'variants.json'))
+    a, b = agg['variants']
+    assert (a['variant'], a['n_seeds'], b['runs']) == ('a', 2, ['_s1', '_s2']) and 'vs_baseline' not in a
+    assert a['val_ppl'] == pytest.approx(row['val_ppl']) and a['val_ppl_sd'] == pytest.approx(0, abs=1e-9)
+    assert b['vs_baseline']['test'] == 'paired_t' and b['vs_baseline']['delta'] == pytest.approx(0, abs=1e-9)
+    assert sorted(f for f in os.listdir(tmp_path / 'seeds' / 'ablations') if f.endswith('_log.jsonl')) == ['a_s1_log.jsonl', 'b_s1_log.jsonl']
     run('eval.py', 'sinks', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
         '--lengths=1,2,4', '--n_seqs=2', '--name=t')
     rows = {m: json.load(open(res / 'sinks' / f't_{m}.json')) for m in ('dense', 'window', 'sinks', 'recompute')}
