@@ -30,6 +30,11 @@ LITERATURE = {
 }
 
 
+def pval(p):
+    """'= 0.031', or '< 1e-4' where no one of the 10,000 bootstrap resamples crossed zero (p = 0 is not a p-value)."""
+    return f"= {p:.2g}" if p > 0 else "< 1e-4"
+
+
 def load(pattern):
     """{relative path: parsed JSON} for experiments/<pattern>, sorted by path."""
     return {os.path.relpath(p, REPO): json.load(open(p)) for p in sorted(glob.glob(os.path.join(EXP, pattern)))}
@@ -379,18 +384,29 @@ def finetune_section(pattern='finetune/*.json'):
     if not rows:
         return None
     out = []
+
+    def paired(r, c):  # this run against its paired_with baseline on the same items
+        t = (r.get('paired') or {}).get({'rouge1': 'rouge1', 'accuracy': 'accuracy', 'em': 'em'}[c])
+        if not t:
+            return '–'
+        f = '.1f' if c.startswith('rouge') else '.3f'
+        return (f"{t['delta']:+{f}} ({t['delta_ci95'][0]:+{f}} to {t['delta_ci95'][1]:+{f}}) vs {t['baseline']}, "
+                f"{'McNemar' if t['test'] == 'mcnemar_exact' else 'paired bootstrap'} p {pval(t['p'])}")
     for task, cols in (('sst2', ['accuracy', 'macro_f1']), ('samsum', ['rouge1', 'rouge2', 'rougeL', 'rougeLsum']),
                        ('gsm8k', ['em'])):
         rs = {p: r for p, r in rows.items() if r['task'] == task}
         if not rs:
             continue
-        out.append(f"**{task}** ({next(iter(rs.values()))['eval_split']}):\n")
-        out.append(table(['run', 'model', 'mode', 'trainable params', 'steps', 'n'] + cols + ['95% CI', 'wall', 'source'],
+        out.append(f"**{task}**:\n")
+        out.append(table(['run', 'model', 'mode', 'trainable params', 'steps', 'split', 'n'] + cols
+                         + [f'{cols[0]} 95% CI', f'{cols[0]} paired difference', 'wall', 'source'],
                          [[r['name'], f"`{r['model']}`", r['mode'] + (f" (k={r['k_shot']})" if r['k_shot'] else '')
                            + (' (chat template)' if r['config'].get('chat') else ''),
-                           f"{r['trainable_params']:,}", r['iters'], r['n_eval']]
+                           f"{r['trainable_params']:,}", r['iters'], r['eval_split'], r['n_eval']]
                           + [f"{r[c]:.3f}" if c in ('accuracy', 'macro_f1', 'em') else f"{r[c]:.1f}" for c in cols]
-                          + [ci(r.get('accuracy_ci95') or r.get('em_ci95')), f"{r['wall_time_s'] / 60:.0f} min", f"`{p}`"]
+                          + [(ci(r[cols[0] + '_ci95']) if task != 'samsum' else f"{r['rouge1_ci95'][0]:.1f}–{r['rouge1_ci95'][1]:.1f}")
+                             if r.get(cols[0] + '_ci95') else '–', paired(r, cols[0]),
+                             f"{r['wall_time_s'] / 60:.0f} min", f"`{p}`"]
                           for p, r in rs.items()]))
         out.append('')
     return '\n'.join(out) + "Examples: `experiments/finetune/*_examples.jsonl`."
@@ -406,7 +422,7 @@ def finetune_source(row, task, finetuned):
             continue
         same = (r['mode'] == 'zero_shot' and os.path.normpath(r['model']) in (ckpt, os.path.join(os.path.dirname(ckpt), 'hf'))) \
             or (r.get('saved_to') and (os.path.normpath(r['saved_to']) + os.sep).endswith(os.sep + ckpt + os.sep))
-        if same and (r['n_eval'] == row['n_eval']):
+        if same and (r['n_eval'], r['eval_split']) == (row['n_eval'], row.get('split')):
             return p, r
     return None, None
 
@@ -422,12 +438,12 @@ def benchmark_section():
         for p, r in rows.items():
             fp, fr = finetune_source(r, task, finetuned)
             key = cols[0]
-            body.append([f"`{r['checkpoint']}`", r['n_eval']] + [f"{r[c]:.3f}" if task == 'sst2' else f"{r[c]:.1f}" for c in cols]
+            body.append([f"`{r['checkpoint']}`", r.get('split', '?'), r['n_eval']] + [f"{r[c]:.3f}" if task == 'sst2' else f"{r[c]:.1f}" for c in cols]
                         + ([ci(r['accuracy_ci95'])] if task == 'sst2' else [])
                         + [(f"{fr[key]:.3f}" if task == 'sst2' else f"{fr[key]:.1f}") + f" (`{fp}`)" if fr else '—',
                            f"{r['wall_time_s'] / 60:.1f} min", f"`{p}`"])
-        out.append(f"**{task}** (validation, `python eval.py {task} --ckpt=...`):\n")
-        out.append(table(['checkpoint', 'n'] + cols + ['95% CI'] * (task == 'sst2')
+        out.append(f"**{task}** (`python eval.py {task} --ckpt=...`):\n")
+        out.append(table(['checkpoint', 'split', 'n'] + cols + ['95% CI'] * (task == 'sst2')
                          + [f'finetune.py, same model ({cols[0]})', 'wall', 'source'], body))
         out.append('')
     return '\n'.join(out) or None
@@ -505,6 +521,10 @@ def headline():
 
     def ci(lo_hi):
         return f"{lo_hi[0]:.3f}–{lo_hi[1]:.3f}"
+
+    def chain(stages):  # each stage's EM with its paired p against the stage before
+        return ' → '.join(f"{s['arith_em']:.3f}" + (f" (p = {s['vs_previous']['p']:.2g})" if 'vs_previous' in s else '')
+                          for s in stages)
     rows = []
     for name, label in (('speedrun_cpu', 'tiny (4 layers, 192 wide, 5 min on CPU)'), ('small', 'small (6 layers, 384 wide, 1 h on CPU)'),
                         ('SmolLM2-135M-Instruct', 'SmolLM2-135M-Instruct, pretrained (reference)')):
@@ -515,9 +535,7 @@ def headline():
     if al:
         stages = al['stages']
         rows.append((f"Arithmetic word problems, greedy EM: {' → '.join(s['stage'] for s in stages)} "
-                     f"(n = {stages[0]['arith_n_em']})", ' → '.join(f"{s['arith_em']:.3f}" for s in stages)
-                     + (f" (last step p = {stages[-1]['vs_previous']['p']:.2g})" if 'vs_previous' in stages[-1] else ''),
-                     'alignment/arith_cpu.json'))
+                     f"(n = {stages[0]['arith_n_em']}; each step's paired p)", chain(stages), 'alignment/arith_cpu.json'))
         last = stages[-1]
         if last.get('verifier_strategy') is not None:
             n = [k for k in last if k.startswith('verifier@')][-1][9:]
@@ -529,8 +547,7 @@ def headline():
         stages = hard['stages']
         rows.append((f"Longer problems (3–5 steps), greedy EM: {' → '.join(s['stage'] for s in stages)} "
                      f"(two rounds of iterative RPO, n = {stages[0]['arith_n_em']}; each step's paired p)",
-                     ' → '.join(f"{s['arith_em']:.3f}" + (f" (p = {s['vs_previous']['p']:.2g})" if 'vs_previous' in s else '')
-                                for s in stages), 'alignment/arith_cpu_hard_dpo2_hard.json'))
+                     chain(stages), 'alignment/arith_cpu_hard_dpo2_hard.json'))
     tts = one('tts/tts_arith.json')
     if tts:
         top = max((r for r in tts['rows'] if r['n'] == tts['n_max'] and r['strategy'] != 'pass@N'), key=lambda r: r['accuracy'])
@@ -540,15 +557,15 @@ def headline():
                      f"{top['strategy']} {top['accuracy']:.3f} vs {greedy['accuracy']:.3f} (p = {top['vs_greedy']['p']:.2g}); "
                      f"pass@N {pas['accuracy']:.3f}",
                      'tts/tts_arith.json'))
-    zs, lo = one('finetune/SmolLM2-135M-Instruct_sst2_zero_shot.json'), one('finetune/SmolLM2-135M-Instruct_sst2_lora.json')
-    if zs and lo:
-        rows.append((f"SST-2 validation accuracy, SmolLM2 zero-shot → LoRA r=8 (n = {lo['n_eval']})",
-                     f"{zs['accuracy']:.3f} → {lo['accuracy']:.3f} (CI {ci(lo['accuracy_ci95'])})",
-                     'finetune/SmolLM2-135M-Instruct_sst2_lora.json'))
-    zs, lo = one('finetune/SmolLM2-135M-Instruct_samsum_zero_shot_chat.json'), one('finetune/SmolLM2-135M-Instruct_samsum_lora.json')
-    if zs and lo:
-        rows.append((f"SAMSum ROUGE-1, SmolLM2 zero-shot (chat) → LoRA (n = {lo['n_eval']})",
-                     f"{zs['rouge1']:.1f} → {lo['rouge1']:.1f}", 'finetune/SmolLM2-135M-Instruct_samsum_lora.json'))
+    for task, run, metric, f in (('SST-2 accuracy', 'sst2_lora', 'accuracy', '.3f'),  # GSM8K's null is in the paper, §7.1
+                                 ('SAMSum ROUGE-1', 'samsum_lora_chat', 'rouge1', '.1f')):
+        lo = one(f'finetune/SmolLM2-135M-Instruct_{run}.json')
+        t = lo and (lo.get('paired') or {}).get(metric)
+        if t:
+            rows.append((f"{task}, SmolLM2 zero-shot → LoRA r=8, same prompt format"
+                         f"{' (chat template)' if lo['config'].get('chat') else ''} ({lo['eval_split']}, n = {t['n']}, paired)",
+                         f"{t['a_mean']:{f}} → {t['b_mean']:{f}} ({t['delta']:+{f}}, p {pval(t['p'])})",
+                         f'finetune/SmolLM2-135M-Instruct_{run}.json'))
     g = one('gpu/max_ckpt_12gb.json')
     if g:
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
