@@ -76,8 +76,9 @@ if chat and (task == 'sst2' or mode == 'few_shot'):
     raise UserError("chat=True is for samsum/gsm8k with zero_shot, lora or full (sst2 scores label words after a plain "
                     "prompt; few-shot exemplars are plain text)")
 root = results_dir or os.path.join(REPO, 'experiments')
-if paired_with and not os.path.exists(os.path.join(root, 'finetune', f'{paired_with}.json')):  # fail now, not after training
-    raise UserError(f"paired_with={paired_with}: no {os.path.join(root, 'finetune', paired_with + '.json')}; run that baseline first")
+paired_path = os.path.join(root, 'finetune', f'{paired_with}.json') if paired_with else ''
+if paired_path and not os.path.exists(paired_path):  # fail now, not after training
+    raise UserError(f"paired_with={paired_with}: no {paired_path}; run that baseline first")
 rt = setup_runtime(device, dtype, seed)
 t_start = time.time()
 random.seed(seed)
@@ -212,10 +213,9 @@ def evaluate():
                      for p, c in zip(preds, correct)]
 
 
-def paired_against(baseline, scores, root):
-    """metrics.paired_test of this run (b) against an earlier run (a) on the same items, one per scored metric:
-    the baseline's JSON must be the same task, split and examples."""
-    path = os.path.join(root, 'finetune', f'{baseline}.json')
+def paired_against(baseline, scores, path):
+    """metrics.paired_test of this run (b) against an earlier run (a, its JSON at path) on the same items, one per
+    scored metric: the baseline must be the same task, split and examples."""
     try:
         with open(path) as f:
             base = json.load(f)
@@ -314,7 +314,7 @@ if save_dir:
 t_eval = time.time()
 metrics, examples = evaluate()
 if paired_with:
-    metrics['paired'] = paired_against(paired_with, metrics['item_scores'], root)
+    metrics['paired'] = paired_against(paired_with, metrics['item_scores'], paired_path)
 row = dict(name=run_name, model=model, arch=arch, task=task, mode=mode, k_shot=k_shot if mode == 'few_shot' else 0,
            eval_split=EVAL_SPLIT[task], n_eval=len(eval_rows), eval_skipped=eval_skipped, n_train=len(train_rows),
            train_skipped=train_skipped, iters=iters_done, skipped_steps=bad['total'], params=total, trainable_params=trainable,

@@ -386,7 +386,7 @@ def finetune_section(pattern='finetune/*.json'):
     out = []
 
     def paired(r, c):  # this run against its paired_with baseline on the same items
-        t = (r.get('paired') or {}).get({'rouge1': 'rouge1', 'accuracy': 'accuracy', 'em': 'em'}[c])
+        t = (r.get('paired') or {}).get(c)
         if not t:
             return '–'
         f = '.1f' if c.startswith('rouge') else '.3f'
