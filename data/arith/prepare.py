@@ -5,6 +5,7 @@ Difficulty knobs: steps per problem, number range, operations, distractor senten
 several templates per operation so a model cannot solve it by matching one sentence shape.
     python data/arith/prepare.py                          # -> data/arith/{train,val,test}.jsonl
     python data/arith/prepare.py --min_steps=3 --max_steps=4 --distractors=2 --out_dir=data/arith_hard
+    python data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --out_dir=data/arith_rich
 """
 import json
 import os
@@ -25,6 +26,8 @@ max_steps = 4
 max_number = 50               # operands are drawn from [2, max_number]
 ops = '+-*/'
 distractors = 2               # at most this many irrelevant sentences per problem
+wordings = 'base'             # 'rich': ~3x the training wordings, openers, same-object distractors (held-out ones stay out)
+avoid = ''                    # a data folder whose questions this draw must not repeat (train here, test there)
 configure(globals())
 
 NAMES = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jack', 'Kira', 'Liam', 'Maya',
@@ -59,6 +62,43 @@ QUESTIONS = ['How many {t} does {n} have now?', 'How many {t} does {n} end up wi
 DISTRACTORS = ['{m} has {c} {u}.', 'It rained for {c} minutes that afternoon.', '{m} is {c} years old.',
                'The shop is {c} blocks away.', '{m} buys {c} {u}.', '{n} also has {c} {u}, but they do not count.',
                'The bus ride takes {c} minutes.', '{m} gives {n} {c} {u}.']
+# wordings='rich' adds these before each list's held-out last entry. None reuses a held-out sentence's shape or its
+# key words ('handed', 'donates', 'collection', 'cut down', 'hold'), so test_heldout stays unseen.
+RICH = {
+    'start': ['{n} owns {a} {t}.', '{n} began with {a} {t}.', '{n} has a jar of {a} {t}.', 'On Monday, {n} has {a} {t}.',
+              '{n} brings {a} {t} to school.', '{n} was given {a} {t} for a birthday.', 'To begin with, {n} has {a} {t}.',
+              'Yesterday {n} had {a} {t}.', '{a} {t} belong to {n}.', '{n} puts {a} {t} on the table.',
+              '{n}\'s shelf has {a} {t} on it.', 'First, {n} gets {a} {t}.'],
+    '+': ['{n} receives {b} {t}.', '{n} picks up {b} more {t}.', '{n} earns {b} {t}.', '{n} adds {b} {t} to the pile.',
+          '{n} gets another {b} {t}.', '{b} more {t} are given to {n}.', '{n} brings home {b} {t}.',
+          '{n} is given {b} {t} by a teacher.', '{n} makes {b} new {t}.', 'Someone gives {n} {b} extra {t}.',
+          '{n} gathers {b} more {t}.', '{n}\'s aunt sends {b} {t}.'],
+    '-': ['{n} eats {b} of the {t}.', '{n} drops {b} {t}.', '{n} throws away {b} {t}.', '{n} gives {b} {t} to a friend.',
+          '{n} hands out {b} {t}.', '{n} spends {b} of the {t}.', '{b} {t} are taken from {n}.',
+          '{n} leaves {b} {t} at the park.', '{n} trades away {b} {t}.', 'A friend takes {b} of {n}\'s {t}.',
+          '{n} misplaces {b} {t}.', '{n} lends {b} {t} to a cousin, who keeps them.'],
+    '*': ['{n} multiplies the {t} by {b}.', '{n} now has {b} times as many {t} as before.',
+          'The pile of {t} becomes {b} times as large.', 'Each one of the {t} is replaced by {b} {t}.',
+          'The number of {t} gets {b} times bigger.', 'Now {n}\'s pile of {t} is {b} times the size.',
+          '{n} has {b} times the {t} after a good week.', 'Each one of the {t} {n} owns becomes {b} of them.'],
+    '/': ['{n} divides the {t} by {b}.', '{n} puts the {t} into {b} equal groups and keeps one group.',
+          'The {t} are split equally among {b} boxes and {n} keeps one box.', 'Of every {b} {t}, {n} keeps one.',
+          '{n} cuts the pile of {t} into {b} equal parts and keeps one part.',
+          'The {t} are shared fairly by {b} people, and {n} keeps one share.',
+          '{n} hands the {t} out equally to {b} teams and keeps one team\'s share.'],
+    'question': ['How many {t} does {n} have at the end?', 'How many {t} remain with {n}?',
+                 'What is the number of {t} {n} has now?', 'Find how many {t} {n} has.',
+                 'After all that, how many {t} does {n} have?', 'How many {t} does {n} own now?',
+                 'Tell how many {t} {n} ends with.', 'At the end, what number of {t} does {n} have?'],
+    'distractor': ['{m} has {c} {t} too, but they are not {n}\'s.', '{m} buys {c} {t} for a friend.',
+                   '{n}\'s school has {c} classrooms.', 'The game lasts {c} minutes.', '{m} finds {c} {t} and keeps them.',
+                   '{n} walks {c} steps to the door.', '{m} once had {c} {t}.'],
+    'opener': ['Then ', 'Later, ', 'Next, ', 'After lunch, ', 'On the way home, ', 'That evening, ', 'After a while, '],
+}
+if wordings == 'rich':  # the held-out wording stays each list's last entry
+    for options, extra in ((STARTS, RICH['start']), (QUESTIONS, RICH['question']), *((STEPS[o], RICH[o]) for o in ops)):
+        options[-1:-1] = extra
+    DISTRACTORS += RICH['distractor']
 
 
 def make_problem(rng, heldout=False):
@@ -85,12 +125,15 @@ def make_problem(rng, heldout=False):
         else:
             b = rng.randint(2, max_number)
             y = x + b
-        question.append(pick(STEPS[op]).format(n=n, b=b, t=t))
+        sentence = pick(STEPS[op]).format(n=n, b=b, t=t)
+        if wordings == 'rich' and not heldout and sentence.startswith(n) and rng.random() < 0.3:
+            sentence = rng.choice(RICH['opener']) + sentence
+        question.append(sentence)
         work.append(WORK[op].format(n=n, x=x, b=b, y=y, t=t))
         x = y
-    for _ in range(rng.randint(0, distractors)):  # irrelevant numbers anywhere after the start
-        question.insert(rng.randint(1, len(question)),
-                        rng.choice(DISTRACTORS).format(m=m, n=n, c=rng.randint(2, 60), u=u))
+    for _ in range(rng.randint(0, distractors)):  # irrelevant numbers anywhere after the start (rich: or before it)
+        question.insert(rng.randint(int(wordings != 'rich'), len(question)),
+                        rng.choice(DISTRACTORS).format(m=m, n=n, c=rng.randint(2, 60), u=u, t=t))
     q = pick(QUESTIONS).format(n=n, t=t)
     question = [q] + question if rng.random() < 0.2 else question + [q]  # the question first, sometimes
     return {'question': ' '.join(question), 'answer': '\n'.join(work) + f'\n#### {x}'}
@@ -99,6 +142,9 @@ def make_problem(rng, heldout=False):
 if __name__ == '__main__':
     rng = random.Random(seed)
     seen, splits = set(), {}
+    for split in ('train', 'val', 'test', 'test_heldout') if avoid else ():
+        path = os.path.join(avoid, f'{split}.jsonl')
+        seen |= {json.loads(line)['question'] for line in open(path)} if os.path.exists(path) else set()
     for split, count in (('test', n_test), ('test_heldout', n_heldout), ('val', n_val), ('train', n_train)):  # tests first
         rows = []
         while len(rows) < count:
