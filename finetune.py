@@ -58,6 +58,8 @@ n_train = 0                    # training examples used (0 = all)
 n_eval = 0                     # validation/test examples scored (0 = all); a fixed prefix, so runs compare
 eval_batch_size = 16
 max_new_tokens = 64            # samsum/gsm8k generation
+engine = True                  # samsum/gsm8k with a Llama decoder: greedy decoding through model.py (GPT.from_hf)
+                               # and engine.generate_batch, the same tokens as HF generate but faster; False = HF
 log_interval = 10
 name = ''                      # result name; '' = <model>_<task>_<mode>
 out_dir = ''                   # lora/full: the trained model as an HF folder; '' = out/finetune/<name>
@@ -180,11 +182,53 @@ def label_logits(batch):
     return logits[:, label_ids].float()
 
 
+class EngineTokens:
+    """The HF tokenizer behind the encode/decode/eot_token of engine.generate_batch, stopping where HF generate
+    does (the model's end-of-sequence id) and decoding as tok.batch_decode(skip_special_tokens=True) does."""
+
+    def __init__(self, tok, eos_token_id):
+        self.tok, self.eot_token = tok, eos_token_id
+
+    def encode(self, text):
+        return self.tok(text, add_special_tokens=True)['input_ids']
+
+    def decode(self, ids):
+        return self.tok.decode(ids, skip_special_tokens=True)
+
+
+def engine_outputs(rows):
+    """Greedy continuations of rows' prompts (as encode_prompts cuts them) through our forward and generation
+    engine: net's weights imported by GPT.from_hf, ragged batches, a KV cache. tests/test_finetune.py checks the
+    texts against HF generate's."""
+    from engine import generate_batch
+    from model import GPT
+    eos = net.generation_config.eos_token_id
+    if isinstance(eos, (list, tuple)):  # generate_batch stops at one id; HF models here have one
+        if len(eos) != 1:
+            raise UserError(f"engine=True needs one end-of-sequence id (this model has {eos}); use --engine=False")
+        eos = eos[0]
+    gpt = GPT.from_hf(net).to(rt['device']).eval()
+    enc = EngineTokens(tok, eos)
+    ids = [tok(shots + prompt_of(r, seq2seq), truncation=True, max_length=max_len + shots_len)['input_ids'] for r in rows]
+    with torch.no_grad():
+        done = generate_batch(gpt, enc, ids, max_new_tokens=max_new_tokens, autocast=rt['autocast'],
+                              max_rows=eval_batch_size, desc='eval (engine)')
+    too_long = [i for i, d in enumerate(done) if d is None]
+    if too_long:
+        raise UserError(f"{len(too_long)} prompts leave no room in the model's {gpt.config.block_size}-token context "
+                        f"(e.g. eval row {too_long[0]}); lower k_shot or max_len, or use --engine=False")
+    return [d[0][0] for d in done]
+
+
 @torch.no_grad()
 def evaluate():
     """(metrics, examples) on eval_rows. Rows go through in order of prompt length, so a batch pads little;
     results come back in eval_rows' order (paired tests line items up by position)."""
     net.eval()
+    if task != 'sst2' and engine and arch == 'llama' and not quantize:
+        outputs = engine_outputs(eval_rows)
+        net.train()
+        return score([dict(row=r, output=t.strip() if chat else first_paragraph(t)) for r, t in zip(eval_rows, outputs)])
     order = sorted(range(len(eval_rows)), key=lambda i: len(prompt_of(eval_rows[i], seq2seq)))
     preds = [None] * len(eval_rows)
     for k in tqdm(range(0, len(order), eval_batch_size), desc='eval', mininterval=5):
@@ -202,6 +246,11 @@ def evaluate():
         for i, t in zip(idx, tok.batch_decode(new, skip_special_tokens=True)):
             preds[i] = dict(row=eval_rows[i], output=t.strip() if chat else first_paragraph(t))
     net.train()
+    return score(preds)
+
+
+def score(preds):
+    """The task's metrics and examples from [dict(row, output | p_positive)] in eval_rows' order."""
     if task == 'sst2':
         return sst2_report([p['row'] for p in preds], [p['p_positive'] for p in preds])
     if task == 'samsum':

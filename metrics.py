@@ -151,12 +151,13 @@ def bootstrap_ci(x, n_boot=10_000, seed=0):
 def paired_bootstrap(a, b, n_boot=10_000, seed=0):
     """Paired bootstrap (Efron & Tibshirani 1993; Koehn 2004 for NLP) of mean(b) - mean(a) over the same items:
     resample items with replacement, keeping each item's pair together. Returns the 95% percentile CI of the
-    difference and a two-sided p = min(1, 2 min(P(d* <= 0), P(d* >= 0))) over the resamples."""
+    difference and a two-sided p = min(1, 2 (k + 1) / (n_boot + 1)), k = min(#{d* <= 0}, #{d* >= 0}): the add-one
+    form (Davison & Hinkley 1997, eq. 4.11), so that no finite number of resamples reports p = 0."""
     import numpy as np
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
     d = b[idx].mean(axis=1) - a[idx].mean(axis=1)
-    p = min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))
+    p = min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (n_boot + 1))
     return dict(delta_ci95=(float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))), p=float(p))
 
 

@@ -50,6 +50,14 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
     phrases = ('In the morning', 'is handed', 'donates', 'grows to', 'th of what', 'hold?')  # held-out wordings
     assert all(q.count('In the morning') == 1 and 'hold?' in q for q in held)
     assert not any(p in q for p in phrases for q in trained)
+    # --wordings=rich: more training wordings, still none of the held-out ones, and (--avoid) no question repeated
+    run('data/arith/prepare.py', f'--out_dir={d}/rich', '--n_train=300', '--n_val=5', '--n_test=5', '--n_heldout=0',
+        '--wordings=rich', f'--avoid={d}/arith,{d}/nothing', '--seed=7')
+    rich = [json.loads(x)['question'] for x in open(f'{d}/rich/train.jsonl')]
+    assert not any(p in q for p in phrases for q in rich)
+    assert any(p in q for p in ('receives', 'multiplies', 'Later, ', 'After all that') for q in rich)
+    assert not any(p in q for p in ('receives', 'multiplies', 'Later, ') for q in trained)
+    assert not set(rich) & set(held + trained + [json.loads(x)['question'] for x in open(f'{d}/arith/test.jsonl')])
 
 
 def test_eval_alignment_stage_table(chain, tmp_path):

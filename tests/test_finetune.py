@@ -100,6 +100,19 @@ def test_chat_lora_paired_with_its_chat_baseline(folders, tmp_path):
     assert p.returncode == 1 and 'run that baseline first' in p.stderr
 
 
+def test_engine_decodes_what_hf_generate_does(folders, tmp_path):
+    """engine=True (GPT.from_hf + engine.generate_batch, ragged batches) gives the texts that HF generate gives,
+    item by item: plain SAMSum, few-shot GSM8K (long shared exemplars), and a LoRA model after its merge."""
+    for task, mode in (('samsum', 'zero_shot'), ('gsm8k', 'few_shot'), ('samsum', 'lora')):
+        rows = [ft(folders / 'llama', tmp_path, f'--task={task}', f'--mode={mode}', '--k_shot=1', '--n_eval=7',
+                   f'--engine={e}', f'--name={task}_{mode}_{e}', '--max_new_tokens=12', '--learning_rate=0.05')
+                for e in (True, False)]
+        assert rows[0]['item_scores'] == rows[1]['item_scores'] and rows[0]['config']['engine'] is True
+        ours, hf = ([json.loads(x)['output'] for x in open(tmp_path / 'finetune' / f'{task}_{mode}_{e}_examples.jsonl')]
+                    for e in (True, False))
+        assert ours == hf and any(o.strip() for o in ours)
+
+
 def test_gsm8k_few_shot_and_full(folders, tmp_path):
     row = ft(folders / 'gpt2', tmp_path, '--task=gsm8k', '--mode=few_shot', '--k_shot=2', '--name=fs')
     assert row['k_shot'] == 2 and len(row['em_ci95']) == 2

@@ -27,7 +27,7 @@ max_number = 50               # operands are drawn from [2, max_number]
 ops = '+-*/'
 distractors = 2               # at most this many irrelevant sentences per problem
 wordings = 'base'             # 'rich': ~3x the training wordings, openers, same-object distractors (held-out ones stay out)
-avoid = ''                    # a data folder whose questions this draw must not repeat (train here, test there)
+avoid = ''                    # data folders (comma-separated) whose questions this draw must not repeat
 configure(globals())
 
 NAMES = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jack', 'Kira', 'Liam', 'Maya',
@@ -142,8 +142,7 @@ def make_problem(rng, heldout=False):
 if __name__ == '__main__':
     rng = random.Random(seed)
     seen, splits = set(), {}
-    for split in ('train', 'val', 'test', 'test_heldout') if avoid else ():
-        path = os.path.join(avoid, f'{split}.jsonl')
+    for path in [os.path.join(d, f'{s}.jsonl') for d in avoid.split(',') if d for s in ('train', 'val', 'test', 'test_heldout')]:
         seen |= {json.loads(line)['question'] for line in open(path)} if os.path.exists(path) else set()
     for split, count in (('test', n_test), ('test_heldout', n_heldout), ('val', n_val), ('train', n_train)):  # tests first
         rows = []

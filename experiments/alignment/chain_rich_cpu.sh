@@ -4,8 +4,9 @@
 # sentence kind) and data/arith_rich (a separate draw with ~3x the wordings, openers, same-object distractors and
 # distractors before the start: prepare.py --wordings=rich, no question shared with data/arith). Both are scored,
 # paired, on data/arith's test set, its held-out wordings (test_heldout: sentences neither run saw), the harder
-# split, and the rich draw's own test set. The two SFT runs train side by side, one thread each.
-# About 45 minutes on 2 CPUs; a finished stage (its summary.json) is skipped.
+# split, the rich draw's own test set and a separately written generator (data/arith_other). The two SFT runs
+# train side by side, one thread each.
+# DPO from the rich SFT model follows (below). About 90 minutes on 2 CPUs; a finished stage (its summary.json) is skipped.
 #   DATA_DIR=../shared/data bash experiments/alignment/chain_rich_cpu.sh
 source "$(dirname "$0")/common.sh"
 python3 data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --n_heldout=0 --out_dir=data/arith_rich
@@ -22,3 +23,18 @@ python3 eval.py alignment "${E[@]}" --name=arith_cpu_rich
 python3 eval.py alignment "${E[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_rich
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_hard --name=arith_cpu_hard_rich
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_rich --name=arith_cpu_richtest_rich
+python3 data/arith_other/prepare.py  # a separately written generator: other names, pronouns, sentence shapes
+python3 eval.py alignment "${E[@]}" --task_dir=data/arith_other --name=arith_cpu_other_rich
+# DPO from the rich SFT model (iterative RPO round 1): on-policy pairs from a rich draw of short and long problems
+# (1-5 steps, up to 3 distractors), so the pairs come from where the model errs without giving up the short ones
+python3 data/arith/prepare.py --wordings=rich --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 --n_val=300 \
+  --n_test=0 --n_heldout=0 --seed=555 --avoid=data/arith,data/arith_hard,data/arith_rich --out_dir=data/arith_rich_mix
+once out/dpo_arith_rich/summary.json python3 dpo.py config/dpo_arith.py --init_from=out/sft_arith_rich/best.pt \
+  --task_dir=data/arith_rich_mix --n_prompts=3000 --temperature=0.8 --learning_rate=2e-5 --min_lr=2e-6 \
+  --out_dir=out/dpo_arith_rich
+D=(--stages=sft_rich+tool=out/sft_arith_rich/best.pt,dpo_rich+tool=out/dpo_arith_rich/best.pt --n_sampled=0
+   --gsm8k_problems=0 --hh_pairs=0)
+python3 eval.py alignment "${D[@]}" --name=arith_cpu_dpo_rich
+python3 eval.py alignment "${D[@]}" --task_dir=data/arith_hard --name=arith_cpu_hard_dpo_rich
+python3 eval.py alignment "${D[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_dpo_rich
+python3 eval.py alignment "${D[@]}" --task_dir=data/arith_other --name=arith_cpu_other_dpo_rich
