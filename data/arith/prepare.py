@@ -157,4 +157,4 @@ if __name__ == '__main__':
         with open(os.path.join(out_dir, f'{split}.jsonl'), 'w') as f:
             f.writelines(json.dumps(r) + '\n' for r in rows)
         print(f"{split}: {len(rows)} problems -> {out_dir}/{split}.jsonl")
-    print("example:\n" + json.dumps(splits['test'][0], indent=1))
+    print("example:\n" + json.dumps(next(rows[0] for rows in splits.values() if rows), indent=1))
