@@ -6,6 +6,7 @@ several templates per operation so a model cannot solve it by matching one sente
     python data/arith/prepare.py                          # -> data/arith/{train,val,test}.jsonl
     python data/arith/prepare.py --min_steps=3 --max_steps=4 --distractors=2 --out_dir=data/arith_hard
     python data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --out_dir=data/arith_rich
+    python data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --out_dir=data/arith_open
 """
 import json
 import os
@@ -26,7 +27,8 @@ max_steps = 4
 max_number = 50               # operands are drawn from [2, max_number]
 ops = '+-*/'
 distractors = 2               # at most this many irrelevant sentences per problem
-wordings = 'base'             # 'rich': ~3x the training wordings, openers, same-object distractors (held-out ones stay out)
+wordings = 'base'             # 'rich': ~3x the training wordings, openers, same-object distractors (held-out ones stay out);
+                              # 'open': rich + open-class names and objects, pronouns after the first mention
 avoid = ''                    # data folders (comma-separated) whose questions this draw must not repeat
 configure(globals())
 
@@ -95,7 +97,31 @@ RICH = {
                    '{n} walks {c} steps to the door.', '{m} once had {c} {t}.'],
     'opener': ['Then ', 'Later, ', 'Next, ', 'After lunch, ', 'On the way home, ', 'That evening, ', 'After a while, '],
 }
-if wordings == 'rich':  # the held-out wording stays each list's last entry
+# wordings='open' adds what a closed list of 25 names and 15 objects cannot teach: to copy whatever name and object
+# the question uses (a model trained on the lists writes one of its own names for a new one), and pronouns.
+OPEN = {
+    'she': ['Amara', 'Beatriz', 'Camille', 'Daria', 'Esme', 'Fatima', 'Greta', 'Hana', 'Isla', 'Juno', 'Keiko', 'Lena',
+            'Mina', 'Nadia', 'Opal', 'Petra', 'Rania', 'Sofia', 'Talia', 'Vera', 'Willa', 'Ximena', 'Yara', 'Zainab'],
+    'he': ['Arjun', 'Bruno', 'Caleb', 'Diego', 'Emil', 'Felix', 'Gideon', 'Hamid', 'Ivan', 'Jonas', 'Kofi', 'Luca',
+           'Marco', 'Nils', 'Omar', 'Pedro', 'Rafael', 'Soren', 'Tomas', 'Umar', 'Viktor', 'Wyatt', 'Yosef', 'Zane'],
+    'title_she': ['Mrs.', 'Ms.', 'Miss', 'Aunt', 'Grandma'], 'title_he': ['Mr.', 'Uncle', 'Grandpa'],
+    'surname': ['Alvarez', 'Bianchi', 'Costa', 'Dubois', 'Eriksen', 'Fischer', 'Garcia', 'Horvat', 'Iyer', 'Jansen',
+                'Kowalski', 'Larsen', 'Moreau', 'Nakamura', 'Olsen', 'Petrov', 'Quinto', 'Rossi', 'Sato', 'Tanaka',
+                'Varga', 'Weber', 'Yilmaz', 'Zhou'],
+    'things': ['pebbles', 'ribbons', 'magnets', 'acorns', 'paper boats', 'bags of rice', 'boxes of tea', 'kites',
+               'lemons', 'batteries', 'spoons', 'puzzles', 'balloons', 'glass jars', 'seashells', 'notebooks', 'plums',
+               'trading cards', 'flower pots', 'tennis balls', 'hair clips', 'toy trains', 'cupcakes', 'keys'],
+}
+
+
+def open_person(rng):
+    """(name, pronoun, possessive) for wordings='open': a first name, or a title and a surname."""
+    p = rng.choice(('she', 'he'))
+    name = rng.choice(OPEN[p]) if rng.random() < 0.5 else f"{rng.choice(OPEN['title_' + p])} {rng.choice(OPEN['surname'])}"
+    return name, p, {'she': 'her', 'he': 'his'}[p]
+
+
+if wordings in ('rich', 'open'):  # the held-out wording stays each list's last entry
     for options, extra in ((STARTS, RICH['start']), (QUESTIONS, RICH['question']), *((STEPS[o], RICH[o]) for o in ops)):
         options[-1:-1] = extra
     DISTRACTORS += RICH['distractor']
@@ -105,8 +131,12 @@ def make_problem(rng, heldout=False):
     """One problem: a start, steps (op, operand), distractors shuffled in, the question. Wordings come from the
     training lists, or (heldout) only from each list's last, held-out entry."""
     pick = (lambda options: options[-1]) if heldout else (lambda options: rng.choice(options[:-1]))
-    n, t = rng.choice(NAMES), rng.choice(THINGS)
-    m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
+    if wordings == 'open':
+        (n, pron, poss), m = open_person(rng), open_person(rng)[0]
+        t, u = rng.sample(THINGS + OPEN['things'], 2)
+    else:
+        n, t = rng.choice(NAMES), rng.choice(THINGS)
+        m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
     x = rng.randint(2, max_number)
     question, work = [pick(STARTS).format(n=n, a=x, t=t)], [f'{n} starts with {x} {t}.']
     for _ in range(rng.randint(min_steps, max_steps)):
@@ -126,13 +156,16 @@ def make_problem(rng, heldout=False):
             b = rng.randint(2, max_number)
             y = x + b
         sentence = pick(STEPS[op]).format(n=n, b=b, t=t)
-        if wordings == 'rich' and not heldout and sentence.startswith(n) and rng.random() < 0.3:
+        if wordings == 'open' and rng.random() < 0.4:  # 'She sells 3 kites.', 'Her pile of kites ...'
+            sentence = (pron.capitalize() + sentence[len(n):] if sentence.startswith(n + ' ') else
+                        poss.capitalize() + sentence[len(n) + 2:] if sentence.startswith(n + "'s ") else sentence)
+        if wordings in ('rich', 'open') and not heldout and sentence.startswith(n) and rng.random() < 0.3:
             sentence = rng.choice(RICH['opener']) + sentence
         question.append(sentence)
         work.append(WORK[op].format(n=n, x=x, b=b, y=y, t=t))
         x = y
     for _ in range(rng.randint(0, distractors)):  # irrelevant numbers anywhere after the start (rich: or before it)
-        question.insert(rng.randint(int(wordings != 'rich'), len(question)),
+        question.insert(rng.randint(int(wordings == 'base'), len(question)),
                         rng.choice(DISTRACTORS).format(m=m, n=n, c=rng.randint(2, 60), u=u, t=t))
     q = pick(QUESTIONS).format(n=n, t=t)
     question = [q] + question if rng.random() < 0.2 else question + [q]  # the question first, sometimes
