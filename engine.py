@@ -46,17 +46,24 @@ def left_pad(rows, device):
 
 
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-                   generator=None, autocast=None, max_rows=64, desc=None):
+                   generator=None, autocast=None, max_rows=64, desc=None, prefix=()):
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
     by token length and decoded max_rows // n at a time, left-padded to the longest of their batch (GPT.stream
     pad: each row keeps its own positions and never attends to padding, so it decodes what it would alone);
     each prompt is prefilled once for its n samples (GPT.stream num_samples). A batch decodes at most
     min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its token ids. Returns,
     in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no room in the
-    context. desc: show a progress bar with this label."""
-    T, device = model.config.block_size, next(model.parameters()).device
+    context. desc: show a progress bar with this label. prefix: token ids that come before every prompt (few-shot
+    exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix)."""
+    from model import KVCache
+    T, device = model.config.block_size - len(prefix), next(model.parameters()).device
     ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
     order = sorted((i for i, x in enumerate(ids) if len(x) < T), key=lambda i: len(ids[i]))
+    shared = None
+    if len(prefix):
+        shared = KVCache(model.config.n_layer, len(prefix) + model.config.sink_token)
+        with torch.no_grad(), autocast or contextlib.nullcontext():
+            model(torch.tensor([list(prefix)], device=device), cache=shared, last_only=True)
     out = [None] * len(prompts)
     per_batch = max(1, max_rows // n)
     batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
@@ -67,7 +74,7 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
         with autocast or contextlib.nullcontext():
             y = model.generate(x, min(max_new_tokens, T - width), temperature=temperature, top_k=top_k,
                                stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force,
-                               pad=pad if pad.any() else None)
+                               pad=pad if pad.any() else None, prefix=shared)
         new = y[:, width:].tolist()  # (len(rows) * n) rows; prompt b owns rows b*n ... b*n + n - 1
         for b, i in enumerate(rows):
             out[i] = []

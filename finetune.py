@@ -198,8 +198,8 @@ class EngineTokens:
 
 def engine_outputs(rows):
     """Greedy continuations of rows' prompts (as encode_prompts cuts them) through our forward and generation
-    engine: net's weights imported by GPT.from_hf, ragged batches, a KV cache. tests/test_finetune.py checks the
-    texts against HF generate's."""
+    engine: net's weights imported by GPT.from_hf, ragged batches, a KV cache, the few-shot exemplars prefilled
+    once for all prompts. tests/test_finetune.py checks the texts against HF generate's."""
     from engine import generate_batch
     from model import GPT
     eos = net.generation_config.eos_token_id
@@ -210,9 +210,12 @@ def engine_outputs(rows):
     gpt = GPT.from_hf(net).to(rt['device']).eval()
     enc = EngineTokens(tok, eos)
     ids = [tok(shots + prompt_of(r, seq2seq), truncation=True, max_length=max_len + shots_len)['input_ids'] for r in rows]
+    head = tok(shots)['input_ids'] if shots else []  # the exemplars' tokens that every prompt starts with
+    for x in ids:  # (the last may merge with what follows: keep the common part)
+        head = head[:next((i for i, (a, b) in enumerate(zip(head, x)) if a != b), min(len(head), len(x)))]
     with torch.no_grad():
-        done = generate_batch(gpt, enc, ids, max_new_tokens=max_new_tokens, autocast=rt['autocast'],
-                              max_rows=eval_batch_size, desc='eval (engine)')
+        done = generate_batch(gpt, enc, [x[len(head):] for x in ids], max_new_tokens=max_new_tokens,
+                              autocast=rt['autocast'], max_rows=eval_batch_size, desc='eval (engine)', prefix=head)
     too_long = [i for i, d in enumerate(done) if d is None]
     if too_long:
         raise UserError(f"{len(too_long)} prompts leave no room in the model's {gpt.config.block_size}-token context "

@@ -89,6 +89,7 @@ class KVCache:
         self.k = self.v = None  # (n_layer, B, n_kv_head, max_len, hd), allocated at the first write
         self.pos = 0            # number of positions filled
         self.seen = 0           # tokens consumed so far (differs from pos once a streaming cache evicts)
+        self.shared = 0         # leading slots every row shares (expand): a ragged batch's padding comes after them
 
     def update(self, layer, k, v):
         """Write k, v (B, n_kv_head, T, hd) at [pos, pos+T); return the filled prefix of this layer's cache."""
@@ -112,6 +113,16 @@ class KVCache:
     def advance(self, T):
         self.pos += T
         self.seen += T
+
+    def expand(self, B, max_len):
+        """A cache of max_len slots for B rows that all start with this one-row cache's filled slots: a prefix
+        every prompt of a batch shares (few-shot exemplars) is prefilled once, not once per row."""
+        new = KVCache(self.n_layer, max_len)
+        L, _, H, _, D = self.k.shape
+        new.k, new.v = self.k.new_empty(L, B, H, max_len, D), self.v.new_empty(L, B, H, max_len, D)
+        new.k[:, :, :, :self.pos], new.v[:, :, :, :self.pos] = self.k[:, :, :, :self.pos], self.v[:, :, :, :self.pos]
+        new.pos, new.seen, new.shared = self.pos, self.seen, self.pos
+        return new
 
     def repeat(self, n):
         """Each row becomes n rows that share its prefix: N samples of one prompt pay for one prefill."""
@@ -359,8 +370,8 @@ class GPT(nn.Module):
     def trunk(self, idx, cache=None, extrapolate=False, pad=None):
         """idx (B, T) -> the final normed hidden states (B, T, n_embd): everything but the LM head (a verifier
         puts its own head here). pad (B,) left-pads a ragged batch: row b's first pad[b] tokens (after the sink
-        slot) are padding that no real token attends to, and its tokens take positions counted from its own
-        start, so each row computes what it would alone."""
+        slot, or after the prefix a KVCache.expand cache shares) are padding that no real token attends to, and
+        its tokens take positions counted from its own start, so each row computes what it would alone."""
         B, T = idx.shape
         x = self.wte(idx)
         sink = self.config.sink_token and (cache is None or cache.seen == 0)
@@ -381,7 +392,7 @@ class GPT(nn.Module):
         else:
             if cache is not None and cache.streaming:
                 raise ConfigError("a ragged (left-padded) batch needs the plain KV cache, not a streaming one")
-            s = self.config.sink_token
+            s = cache.shared if cache is not None and cache.shared else self.config.sink_token  # slots before the padding
             t = torch.arange(lo, hi, device=idx.device)                         # this call's slots
             pos = torch.where(t < s, t, t - pad[:, None]).clamp(min=0)          # (B, T) each row's own positions
             cos, sin = cos[pos][:, None], sin[pos][:, None]                     # (B, 1, T, hd)
@@ -474,7 +485,7 @@ class GPT(nn.Module):
     @torch.no_grad()
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_tokens=(),
                generator=None, use_cache=True, window=0, n_sink=4, num_samples=1, force=None, pad=None,
-               decode_threads=None):
+               prefix=None, decode_threads=None):
         """Yield the next token column (B * num_samples,) for each step. With use_cache the prompt is prefilled
         once and each step feeds one token; without it (nanoGPT's way) the whole window is recomputed every step.
         window > 0 streams with a StreamingKVCache (n_sink + window slots): no length limit at all.
@@ -483,6 +494,8 @@ class GPT(nn.Module):
         force(next_tokens) -> next_tokens may overwrite what was sampled (tool use writes a result in).
         pad (B,): prompts of different lengths, left-padded to one width (engine.generate_batch); each row then
         decodes what it would alone.
+        prefix: a one-row KVCache of tokens that come before every prompt (few-shot exemplars), prefilled once;
+        each row then decodes what prefix + its prompt would alone.
         Rows that have produced a stop token keep emitting it; the stream ends when every row has. With the KV
         cache, finished rows also stop costing work: once a quarter of the rows still decoding have finished, they
         are dropped from the batch and its cache (each row's computation is its own, so this changes no row).
@@ -490,8 +503,10 @@ class GPT(nn.Module):
         thread where at most 4 rows decode from the KV cache: their ops take a few microseconds, less than waking
         a sleeping OpenMP thread costs under OMP_WAIT_POLICY=PASSIVE (bench.py: batch-1 int8 decoding ~1.7x)."""
         B, T0 = idx.shape
-        if (num_samples > 1 or pad is not None) and (window or not use_cache):
-            raise ConfigError("num_samples > 1 and ragged batches share a KV cache: they need use_cache=True and window=0")
+        if (num_samples > 1 or pad is not None or prefix is not None) and (window or not use_cache):
+            raise ConfigError("num_samples > 1, ragged batches and a shared prefix use a KV cache: they need "
+                              "use_cache=True and window=0")
+        P = prefix.pos if prefix is not None else 0  # cache slots the prefix fills (its sink token included)
         if window:
             cache = StreamingKVCache(self.config.n_layer, n_sink, window)
             if cache.max_len > self.config.block_size:
@@ -504,12 +519,15 @@ class GPT(nn.Module):
                 self(prefix[:, t:t + 1], cache=cache, last_only=True)
             x = idx[:, -1:]
         else:
+            T0 += P - (self.config.sink_token if P else 0)  # the prompt's tokens, the shared prefix included
             if T0 > self.config.block_size:
                 raise ConfigError(f"prompt of {T0} tokens exceeds block_size={self.config.block_size}")
             if use_cache and T0 + max_new_tokens > self.config.block_size:
                 raise ConfigError(f"prompt ({T0}) + max_new_tokens ({max_new_tokens}) exceeds block_size="
                                   f"{self.config.block_size}; lower max_new_tokens or stream with window > 0")
-            cache = KVCache(self.config.n_layer, T0 + max_new_tokens + self.config.sink_token) if use_cache else None
+            slots = T0 + max_new_tokens + self.config.sink_token
+            cache = (prefix.expand(B, slots) if prefix is not None else
+                     KVCache(self.config.n_layer, slots) if use_cache else None)
             x = idx
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)

@@ -216,6 +216,34 @@ def test_finished_rows_leave_the_batch_and_change_nothing(num_samples):
 
 
 @pytest.mark.parametrize('kw', [dict(n_kv_head=2), dict(n_kv_head=4, sink_token=True)])
+def test_shared_prefix_decodes_what_prefix_plus_prompt_decodes(kw):
+    """GPT.stream prefix (KVCache.expand): a prefix prefilled once, then a ragged batch of prompts after it, gives
+    each row the logits and greedy tokens of that row's prefix + prompt decoded alone (fp32, atol 1e-5)."""
+    model = randomize_norms(tiny(**kw))
+    torch.manual_seed(2)
+    head = torch.randint(1, 97, (7,))
+    prompts = [torch.randint(1, 97, (n,)) for n in (2, 6, 11)]
+    width = max(len(p) for p in prompts)
+    x = torch.stack([torch.cat([torch.zeros(width - len(p), dtype=torch.long), p]) for p in prompts])
+    pad = torch.tensor([width - len(p) for p in prompts])
+    shared = KVCache(model.config.n_layer, len(head) + model.config.sink_token)
+    model(head[None], cache=shared)
+    cache = shared.expand(3, shared.pos + width + 2)
+    logits, _ = model(x, cache=cache, pad=pad)
+    nxt = torch.randint(1, 97, (3, 1))
+    step, _ = model(nxt, cache=cache, pad=pad)
+    for b, p in enumerate(prompts):
+        alone, _ = model(torch.cat([head, p, nxt[b]])[None])
+        torch.testing.assert_close(logits[b, pad[b]:], alone[0, len(head):-1], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(step[b, 0], alone[0, -1], atol=1e-5, rtol=1e-5)
+    got = model.generate(x, 10, temperature=0, pad=pad, prefix=shared)[:, width:]
+    for b, p in enumerate(prompts):
+        full = torch.cat([head, p])
+        assert torch.equal(got[b], model.generate(full[None], 10, temperature=0)[0, len(full):])
+    assert torch.equal(model.generate(x[2:], 10, temperature=0, prefix=shared)[0, width:], got[2])  # unpadded too
+
+
+@pytest.mark.parametrize('kw', [dict(n_kv_head=2), dict(n_kv_head=4, sink_token=True)])
 def test_ragged_batch_computes_what_each_row_computes_alone(kw):
     """Left padding with per-row positions and a padding mask (GPT.trunk pad): the logits of every real
     position, in the prefill and in every cached decode step, equal that prompt's own unpadded forward

@@ -228,6 +228,9 @@ def test_ragged_batches_decode_what_each_prompt_decodes_alone():
                'Question: 12 coins, 5 spent\nAnswer:']
     batched = generate_batch(model, enc, prompts, max_new_tokens=12)
     assert batched == [generate_batch(model, enc, [p], max_new_tokens=12)[0] for p in prompts]
+    shots = enc.encode('Question: 1+1\nAnswer: 2\n\n')  # a shared prefix, prefilled once: the same completions
+    assert generate_batch(model, enc, prompts, max_new_tokens=12, prefix=shots) == \
+        generate_batch(model, enc, [shots + enc.encode(p) for p in prompts], max_new_tokens=12)
     draw = lambda: generate_batch(model, enc, prompts, n=3, temperature=1.0, max_new_tokens=12,
                                   generator=torch.Generator().manual_seed(5))
     assert draw() == draw()
