@@ -36,6 +36,24 @@ def calculator_tool(enc, n_rows):
     return force, calls
 
 
+def stop_at_text(enc, text, n_rows, then=None):
+    """A force() hook that ends a row (writes the stop token) once its output contains `text`, after `then` (the
+    calculator) has had its say: what a row writes after the end of its answer cannot change it, so it need not
+    be decoded (a few-shot prompt's answer ends at the first blank line)."""
+    tails, ended = [''] * n_rows, [False] * n_rows
+
+    def force(nxt):
+        out = then(nxt) if then is not None else nxt.clone()
+        for b in range(n_rows):
+            if ended[b]:
+                out[b] = enc.eot_token
+                continue
+            tails[b] = (tails[b] + enc.decode([int(out[b])]))[-2 * len(text) - 16:]
+            ended[b] = text in tails[b]
+        return torch.as_tensor(out)
+    return force
+
+
 def left_pad(rows, device):
     """Token lists of different lengths -> x (B, width) left-padded with id 0 and pad (B,) the padding of each
     row: the ragged batch GPT.stream(pad=...) decodes row by row as if each were alone."""
@@ -46,7 +64,7 @@ def left_pad(rows, device):
 
 
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-                   generator=None, autocast=None, max_rows=64, desc=None, prefix=()):
+                   generator=None, autocast=None, max_rows=64, desc=None, prefix=(), stop_text=''):
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
     by token length and decoded max_rows // n at a time, left-padded to the longest of their batch (GPT.stream
     pad: each row keeps its own positions and never attends to padding, so it decodes what it would alone);
@@ -54,7 +72,8 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
     min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its token ids. Returns,
     in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no room in the
     context. desc: show a progress bar with this label. prefix: token ids that come before every prompt (few-shot
-    exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix)."""
+    exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix). stop_text: a row ends once
+    its text contains this (stop_at_text)."""
     from model import KVCache
     T, device = model.config.block_size - len(prefix), next(model.parameters()).device
     ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
@@ -71,6 +90,7 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
         x, pad = left_pad([ids[i] for i in rows], device)  # (B, width), (B,)
         width = x.size(1)
         force = calculator_tool(enc, len(rows) * n)[0] if tool else None
+        force = stop_at_text(enc, stop_text, len(rows) * n, force) if stop_text else force
         with autocast or contextlib.nullcontext():
             y = model.generate(x, min(max_new_tokens, T - width), temperature=temperature, top_k=top_k,
                                stop_tokens=(enc.eot_token,), generator=generator, num_samples=n, force=force,

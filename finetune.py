@@ -215,7 +215,8 @@ def engine_outputs(rows):
         head = head[:next((i for i, (a, b) in enumerate(zip(head, x)) if a != b), min(len(head), len(x)))]
     with torch.no_grad():
         done = generate_batch(gpt, enc, [x[len(head):] for x in ids], max_new_tokens=max_new_tokens,
-                              autocast=rt['autocast'], max_rows=eval_batch_size, desc='eval (engine)', prefix=head)
+                              autocast=rt['autocast'], max_rows=eval_batch_size, desc='eval (engine)', prefix=head,
+                              stop_text='' if chat else '\n\n')  # a plain answer ends at its first blank line
     too_long = [i for i, d in enumerate(done) if d is None]
     if too_long:
         raise UserError(f"{len(too_long)} prompts leave no room in the model's {gpt.config.block_size}-token context "

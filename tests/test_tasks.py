@@ -231,6 +231,10 @@ def test_ragged_batches_decode_what_each_prompt_decodes_alone():
     shots = enc.encode('Question: 1+1\nAnswer: 2\n\n')  # a shared prefix, prefilled once: the same completions
     assert generate_batch(model, enc, prompts, max_new_tokens=12, prefix=shots) == \
         generate_batch(model, enc, [shots + enc.encode(p) for p in prompts], max_new_tokens=12)
+    cuts = generate_batch(model, enc, prompts, max_new_tokens=12, stop_text='::')  # a row ends once it writes '::'
+    assert sum('::' in full for [(full, _)] in batched) == 3  # (this random model repeats a one-character token)
+    for [(full, _)], [(cut, _)] in zip(batched, cuts):
+        assert cut == (full[:full.index('::') + 2] if '::' in full else full)
     draw = lambda: generate_batch(model, enc, prompts, n=3, temperature=1.0, max_new_tokens=12,
                                   generator=torch.Generator().manual_seed(5))
     assert draw() == draw()
