@@ -42,7 +42,7 @@ python3 eval.py alignment "${E[@]}" --task_dir=data/arith_hard --name=arith_cpu_
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_rich --name=arith_cpu_richtest_rich
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_open --name=arith_cpu_opentest_rich
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_other --name=arith_cpu_other_rich
-# DPO's best.pt is its best val EM (step 0, the SFT model itself, if no later step beats it); ckpt.pt its last step
+# DPO's best.pt is its best val EM among the steps after 0 (here the last, so the two rows agree); ckpt.pt its last
 D=sft_rich+tool=out/sft_arith_rich/best.pt,dpo_rich+tool=out/dpo_arith_rich/best.pt,dpo_rich_last+tool=out/dpo_arith_rich/ckpt.pt
 D=(--stages=$D --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0)
 python3 eval.py alignment "${D[@]}" --name=arith_cpu_dpo_rich
