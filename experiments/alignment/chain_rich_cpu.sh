@@ -32,6 +32,8 @@ once out/dpo_arith_rich/summary.json python3 dpo.py config/dpo_arith.py --init_f
 once out/sft_arith_open/summary.json python3 sft.py config/sft_arith.py --task_dir=data/arith_open \
   --out_dir=out/sft_arith_open > out/sft_open.log 2>&1 &
 wait
+once out/sft_arith_long/summary.json python3 sft.py config/sft_arith.py --max_iters=2400 --eval_interval=800 \
+  --name=sft_arith_long_chain_rich --out_dir=out/sft_arith_long > out/sft_long.log 2>&1 &
 unset OMP_NUM_THREADS
 S=sft+tool=out/sft_arith/best.pt,sft_rich+tool=out/sft_arith_rich/best.pt,sft_rich_long+tool=out/sft_arith_rich_long/best.pt
 S=$S,sft_open+tool=out/sft_arith_open/best.pt
@@ -50,3 +52,10 @@ python3 eval.py alignment "${D[@]}" --task_dir=data/arith_hard --name=arith_cpu_
 python3 eval.py alignment "${D[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_dpo_rich
 python3 eval.py alignment "${D[@]}" --task_dir=data/arith_rich --name=arith_cpu_richtest_dpo_rich
 python3 eval.py alignment "${D[@]}" --task_dir=data/arith_other --name=arith_cpu_other_dpo_rich
+wait  # the 2,400-step SFT on data/arith: the rich wordings against ours at equal steps
+L=(--stages=sft_long+tool=out/sft_arith_long/best.pt,sft_rich_long+tool=out/sft_arith_rich_long/best.pt --n_sampled=0
+   --gsm8k_problems=0 --hh_pairs=0)
+python3 eval.py alignment "${L[@]}" --name=arith_cpu_long_rich
+python3 eval.py alignment "${L[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_long_rich
+python3 eval.py alignment "${L[@]}" --task_dir=data/arith_hard --name=arith_cpu_hard_long_rich
+python3 eval.py alignment "${L[@]}" --task_dir=data/arith_other --name=arith_cpu_other_long_rich
