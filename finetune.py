@@ -160,9 +160,12 @@ shots = ''.join(prompt_of(r, seq2seq) + target_of(r) + '\n\n' for r in exemplars
 shots_len = len(tok(shots)['input_ids'])
 
 
-def encode_prompts(rows):
-    """Left-padded prompts (few-shot exemplars first), cut from the left to max_len + the exemplars."""
+def encode_prompts(rows, tensors=True):
+    """Prompts (few-shot exemplars first), cut from the left to max_len + the exemplars: left-padded tensors, or
+    (tensors=False) each row's token ids."""
     texts = [shots + prompt_of(r, seq2seq) for r in rows]
+    if not tensors:
+        return tok(texts, truncation=True, max_length=max_len + shots_len)['input_ids']
     return tok(texts, return_tensors='pt', padding=True, truncation=True,
                max_length=max_len + shots_len).to(rt['device'])
 
@@ -183,14 +186,12 @@ def label_logits(batch):
 
 
 class EngineTokens:
-    """The HF tokenizer behind the encode/decode/eot_token of engine.generate_batch, stopping where HF generate
-    does (the model's end-of-sequence id) and decoding as tok.batch_decode(skip_special_tokens=True) does."""
+    """The HF tokenizer behind the decode/eot_token of engine.generate_batch (the prompts go in as token ids),
+    stopping where HF generate does (the model's end-of-sequence id) and decoding as
+    tok.batch_decode(skip_special_tokens=True) does."""
 
     def __init__(self, tok, eos_token_id):
         self.tok, self.eot_token = tok, eos_token_id
-
-    def encode(self, text):
-        return self.tok(text, add_special_tokens=True)['input_ids']
 
     def decode(self, ids):
         return self.tok.decode(ids, skip_special_tokens=True)
@@ -209,10 +210,9 @@ def engine_outputs(rows):
         eos = eos[0]
     gpt = GPT.from_hf(net).to(rt['device']).eval()
     enc = EngineTokens(tok, eos)
-    ids = [tok(shots + prompt_of(r, seq2seq), truncation=True, max_length=max_len + shots_len)['input_ids'] for r in rows]
-    head = tok(shots)['input_ids'] if shots else []  # the exemplars' tokens that every prompt starts with
-    for x in ids:  # (the last may merge with what follows: keep the common part)
-        head = head[:next((i for i, (a, b) in enumerate(zip(head, x)) if a != b), min(len(head), len(x)))]
+    ids = encode_prompts(rows, tensors=False)
+    # the exemplars' tokens that every prompt starts with (their last may merge with what follows)
+    head = os.path.commonprefix([tok(shots)['input_ids']] + ids) if shots else []
     with torch.no_grad():
         done = generate_batch(gpt, enc, [x[len(head):] for x in ids], max_new_tokens=max_new_tokens,
                               autocast=rt['autocast'], max_rows=eval_batch_size, desc='eval (engine)', prefix=head,

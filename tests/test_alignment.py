@@ -55,6 +55,9 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
         '--wordings=rich', f'--avoid={d}/arith,{d}/nothing', '--seed=7')
     rich = [json.loads(x)['question'] for x in open(f'{d}/rich/train.jsonl')]
     assert not any(p in q for p in phrases for q in rich)
+    assert any(p in q for p in ('receives', 'multiplies', 'Later, ', 'After all that') for q in rich)
+    assert not any(p in q for p in ('receives', 'multiplies', 'Later, ') for q in trained)
+    assert not set(rich) & set(held + trained + [json.loads(x)['question'] for x in open(f'{d}/arith/test.jsonl')])
     # --wordings=open: the rich wordings with open-class names and objects, and pronouns
     run('data/arith/prepare.py', f'--out_dir={d}/open', '--n_train=300', '--n_val=5', '--n_test=5', '--n_heldout=0',
         '--wordings=open', f'--avoid={d}/arith', '--seed=7')
@@ -62,9 +65,6 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
     assert not any(p in r['question'] for p in phrases for r in opened)
     assert any('. She ' in r['question'] or '. He ' in r['question'] for r in opened)
     assert any(r['answer'].startswith(('Mr. ', 'Mrs. ', 'Ms. ', 'Miss ', 'Aunt ', 'Uncle ', 'Grand')) for r in opened)
-    assert any(p in q for p in ('receives', 'multiplies', 'Later, ', 'After all that') for q in rich)
-    assert not any(p in q for p in ('receives', 'multiplies', 'Later, ') for q in trained)
-    assert not set(rich) & set(held + trained + [json.loads(x)['question'] for x in open(f'{d}/arith/test.jsonl')])
 
 
 def test_eval_alignment_stage_table(chain, tmp_path):
