@@ -4,7 +4,8 @@ a frozen copy of it is the reference, and the loss pushes up the policy's log-ra
 relative to the rejected one. No reward model, no sampling inside the loop.
 Pairs come from one of:
   on_policy  sample n_samples solutions per training problem from the SFT model; chosen = a correct one,
-             rejected = a wrong one (problems where all or none are correct give no pair)
+             rejected = a wrong one (problems where all or none are correct give no pair); greedy_pairs: the
+             greedy solution is one side of each pair
   hh         Anthropic HH-RLHF pairs ($DATA_DIR/preference/{train,test}.jsonl)
   <path>     a folder with train.jsonl / val.jsonl of {"prompt", "chosen", "rejected"}
     python dpo.py config/dpo_arith.py
@@ -25,8 +26,8 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
-from engine import greedy_em, sample_solutions
-from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows
+from engine import generate_batch, greedy_em, sample_solutions
+from tasks import encode_example, encode_pair, exact_match, load_jsonl, load_task, pad_batch, pair_rows
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -37,6 +38,7 @@ task_dir = ''
 n_prompts = 512                 # on_policy: training problems sampled
 n_samples = 8                   # on_policy: samples per problem
 pairs_per_prompt = 2            # on_policy: at most this many (correct, wrong) pairs per problem
+greedy_pairs = False            # on_policy: one side of every pair is the greedy solution (what EM scores)
 temperature = 1.0
 top_k = 0                       # 0 = no top-k filter
 val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
@@ -86,6 +88,22 @@ def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta, loss_type='
     return losses, beta * (pi_chosen - ref_chosen).detach(), beta * (pi_rejected - ref_rejected).detach()
 
 
+def pair_up(group, k, rng, greedy=None):
+    """At most k (chosen, rejected) texts from one problem's samples [dict(text, correct)], deduplicated.
+    greedy=(text, correct): every pair has the greedy solution on one side, against samples of the other
+    outcome: a wrong greedy answer is rejected against right samples, a right one is chosen against wrong
+    samples. Pairs of two sampled solutions move the sampling distribution, which greedy decoding may not see."""
+    good = list(dict.fromkeys(s['text'] for s in group if s['correct']))  # deduplicated, order kept
+    bad = list(dict.fromkeys(s['text'] for s in group if not s['correct']))
+    if greedy is None:
+        combos = [(g, b) for g in good for b in bad]
+    elif greedy[1]:
+        combos = [(greedy[0], b) for b in bad]
+    else:
+        combos = [(g, greedy[0]) for g in good]
+    return rng.sample(combos, min(k, len(combos)))
+
+
 # -----------------------------------------------------------------------------
 # the run: only when executed, so that tests and other code can import dpo_loss
 if __name__ == '__main__':
@@ -121,15 +139,18 @@ if __name__ == '__main__':
         problems = random.Random(seed).sample(problems, min(n_prompts, len(problems)))
         samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
                                    rt['autocast'], seed, desc='on-policy samples', tool=tool)
+        greedy = {}
+        if greedy_pairs:  # the reference's greedy solution of each problem, labelled like the samples
+            done = generate_batch(reference, enc, [p for p, _, _ in problems], max_new_tokens=max_new_tokens,
+                                  tool=tool, autocast=rt['autocast'], desc='greedy solutions')
+            greedy = {i: (got[0][0], exact_match(got[0][0], ref)) for i, ((_, ref, _), got)
+                      in enumerate(zip(problems, done)) if got}
         by_problem = {}
         for s in samples:
             by_problem.setdefault(s['problem'], []).append(s)
         rng, rows = random.Random(seed), []
         for i, group in sorted(by_problem.items()):
-            good = list(dict.fromkeys(s['text'] for s in group if s['correct']))  # deduplicated, order kept
-            bad = list(dict.fromkeys(s['text'] for s in group if not s['correct']))
-            combos = [(g, b) for g in good for b in bad]
-            for g, b in rng.sample(combos, min(pairs_per_prompt, len(combos))):
+            for g, b in pair_up(group, pairs_per_prompt, rng, greedy.get(i) if greedy_pairs else None):
                 rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(),
                                  rejected=' ' + b.strip()))
         accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
@@ -137,9 +158,11 @@ if __name__ == '__main__':
                f"{len(rows)} pairs")
         n_val = max(1, int(val_fraction * len(by_problem)))
         val_problems = set(sorted(by_problem)[-n_val:])  # held out by problem, not by pair
+        stats = dict(samples=len(samples), sample_accuracy=accuracy)
+        if greedy:
+            stats.update(greedy_problems=len(greedy), greedy_accuracy=sum(c for _, c in greedy.values()) / len(greedy))
         return ([r for r in rows if r['problem'] not in val_problems],
-                [r for r in rows if r['problem'] in val_problems],
-                dict(samples=len(samples), sample_accuracy=accuracy))
+                [r for r in rows if r['problem'] in val_problems], stats)
 
 
     def file_pairs(folder):

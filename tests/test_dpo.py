@@ -116,3 +116,15 @@ def test_dpo_step_guard(base_ckpt, pairs_dir, tmp_path):
     p = run('dpo.py', *dpo_args(base_ckpt, pairs_dir, str(tmp_path / 'nan'), iters=20), '--learning_rate=1e30',
             '--grad_clip=0', '--weight_decay=0', '--max_bad_steps=2', '--eval_interval=100', check=False)
     assert_stops_after_bad_steps(p)
+
+
+def test_pair_up_puts_the_greedy_solution_on_one_side():
+    import random
+    from dpo import pair_up
+    group = [dict(text=t, correct=c) for t, c in [('a', True), ('a', True), ('b', True), ('x', False), ('y', False)]]
+    every = pair_up(group, 10, random.Random(0))
+    assert sorted(every) == [('a', 'x'), ('a', 'y'), ('b', 'x'), ('b', 'y')]  # duplicates dropped
+    assert len(pair_up(group, 3, random.Random(0))) == 3
+    assert sorted(pair_up(group, 10, random.Random(0), greedy=('g', True))) == [('g', 'x'), ('g', 'y')]
+    assert sorted(pair_up(group, 10, random.Random(0), greedy=('g', False))) == [('a', 'g'), ('b', 'g')]
+    assert pair_up([dict(text='a', correct=True)], 4, random.Random(0), greedy=('g', True)) == []
