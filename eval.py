@@ -43,7 +43,8 @@ max_tokens = 0                 # lm: evaluate only the first N tokens of each sp
 runs = ''                      # ablations: comma-separated run folders (each with best.pt, summary.json, log.jsonl)
 n_sink = 4                     # sinks: attention-sink slots; the cache holds n_sink + window = block_size
 lengths = (1, 2, 4, 8)           # sinks: evaluate at these multiples of the training context
-n_seqs = 4                     # sinks: independent test sequences
+n_seqs = 4                     # sinks: test sequences of max(lengths) x block_size tokens (0 = the whole test split)
+recompute_seqs = 0             # sinks: the recompute bound (a forward per token) on only the first N of them (0 = all)
 stages = ''                    # alignment: name=checkpoint,... in pipeline order
 verifier = ''                  # alignment: verifier checkpoint for best-of-N on the last stage ('' = none)
 n_problems = 0                 # arith/gsm8k/alignment/sst2/samsum: the first N test examples (0 = all; tts: 200)

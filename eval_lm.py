@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from common import (REPO, UserError, append_result, ckpt_name, load_for_inference, load_model, nats_to_bpb, provenance,
                     time_train_steps, write_json)
+from metrics import bootstrap_ci, paired_t, paired_test
 
 # -----------------------------------------------------------------------------
 # Metrics of the language-model suites (the task metrics are in metrics.py, shared with the training stages)
@@ -215,7 +216,6 @@ def ablation_variants(rows, t0):
     """Each variant over its seeds: val perplexity mean, sd and every run's, median speeds, and the variant
     against the first one (the baseline, MHA) paired by seed with metrics.paired_t: a seed fixes the init and the
     batch order, so a paired difference removes what the seed alone moves."""
-    from metrics import paired_t
     groups = {}
     for r in rows:
         groups.setdefault(variant_of(r['name']), {})[r['name'][len(variant_of(r['name'])):]] = r
@@ -291,45 +291,58 @@ def suite_sinks(rt, cfg):
     mults = [int(m) for m in cfg.lengths]
     tokens, _ = token_split(tokenizer, 'test', dataset=cfg.dataset)
     N = max(mults) * L + 1
-    if cfg.n_seqs * N > len(tokens):
+    n_seqs = cfg.n_seqs or len(tokens) // N  # 0: the whole test split, cut into sequences of N tokens
+    if n_seqs < 1 or n_seqs * N > len(tokens):
         raise UserError(f"test split has {len(tokens)} tokens, fewer than n_seqs * {N}")
-    seqs = np.stack([tokens[i * N:(i + 1) * N] for i in range(cfg.n_seqs)]).astype(np.int64)
+    seqs = np.stack([tokens[i * N:(i + 1) * N] for i in range(n_seqs)]).astype(np.int64)
     seqs = torch.from_numpy(seqs).to(rt['device'])
     run_name = cfg.name or ckpt_name(ckpt=cfg.ckpt)
-    rows = []
+    rows, per_seq = [], {}  # per_seq[method][m]: each sequence's mean NLL over the segment before m*L
     for method in ('dense', 'window', 'sinks', 'recompute'):
-        t0 = time.perf_counter()
-        nll = token_nll(model, seqs, method, L, rt['device'], n_sink=cfg.n_sink)
-        secs = time.perf_counter() - t0
+        t0 = time.time()
+        k = min(n_seqs, cfg.recompute_seqs or n_seqs) if method == 'recompute' else n_seqs  # recompute: a forward a token
+        nll = torch.cat([token_nll(model, seqs[i:min(k, i + cfg.batch_size)], method, L, rt['device'], n_sink=cfg.n_sink)
+                         for i in tqdm(range(0, k, cfg.batch_size), desc=method, mininterval=10)])  # (k, N - 1)
+        secs = time.time() - t0
         cache_tokens = {'dense': N - 1, 'recompute': L}.get(method, L)
         row = dict(name=f'{run_name}_{method}', method=method, context=L, n_sink=cfg.n_sink if method == 'sinks' else 0,
-                   tokens_per_s=cfg.n_seqs * (N - 1) / secs,
+                   n_seqs=k, tokens_per_cell=k * (L - 1), tokens_per_s=k * (N - 1) / secs,
                    kv_cache_bytes=2 * model.config.n_layer * model.config.n_kv_head * model.config.head_dim * 4
-                   * cache_tokens * cfg.n_seqs, **provenance())
+                   * cache_tokens * min(k, cfg.batch_size), **provenance(t0))
+        per_seq[method] = {}
         for m in mults:  # ppl of the last L tokens before position m*L: the far-context segment alone
             seg = nll[:, (m - 1) * L:m * L - 1] if m > 1 else nll[:, :L - 1]
+            per_seq[method][m] = seg.mean(dim=1).tolist()
             row[f'ppl_{m}x'] = math.exp(seg.mean().item())
+            if k > 1:  # over sequences: a cell's tokens are not independent, its sequences nearly are
+                row[f'ppl_{m}x_ci95'] = [math.exp(v) for v in bootstrap_ci(per_seq[method][m])]
         print(f"{method}: " + ", ".join(f"{m}xL ppl {row[f'ppl_{m}x']:.1f}" for m in mults) +
-              f", {row['tokens_per_s']:,.0f} tok/s, KV {row['kv_cache_bytes'] / 2**20:.1f} MiB")
-        append_result(row, 'sinks', row['name'], cfg.results_dir)
+              f" ({k} sequences), {row['tokens_per_s']:,.0f} tok/s, KV {row['kv_cache_bytes'] / 2**20:.1f} MiB")
         rows.append(row)
+    for row in rows:  # each policy against sinks on the same sequences: mean NLL difference (policy - sinks)
+        for m in mults:
+            mine = per_seq[row['method']][m]
+            if row['method'] != 'sinks' and len(mine) > 1:
+                row[f'vs_sinks_{m}x'] = paired_test(per_seq['sinks'][m][:len(mine)], mine, binary=False)
+        append_result(row, 'sinks', row['name'], cfg.results_dir)
     # generation at 4x the context from the first 32 test tokens of each sequence, sinks on vs off
     g = torch.Generator(rt['device'])
     for method in ('window', 'sinks'):
         g.manual_seed(cfg.seed)
         sinks = cfg.n_sink if method == 'sinks' else 0
-        t0 = time.perf_counter()
-        out = model.generate(seqs[:, :32], 4 * L, temperature=0.8, top_k=50, generator=g, window=L - sinks, n_sink=sinks)
-        secs = time.perf_counter() - t0
+        t0 = time.time()
+        out = torch.cat([model.generate(seqs[i:i + cfg.batch_size, :32], 4 * L, temperature=0.8, top_k=50, generator=g,
+                                        window=L - sinks, n_sink=sinks) for i in range(0, n_seqs, cfg.batch_size)])
+        secs = time.time() - t0
         # topic: the prompt and its true continuation; chance: the same overlap for the next sequence's text
         stats = [repetition_stats(o[32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist()) for i, o in enumerate(out)]
-        chance = [repetition_stats(seqs[(i + 1) % cfg.n_seqs, 32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist())
-                  for i in range(cfg.n_seqs)]
-        row = dict(name=f'{run_name}_gen_{method}', method=method, new_tokens=4 * L, context=L,
-                   tokens_per_s=cfg.n_seqs * 4 * L / secs,
+        chance = [repetition_stats(seqs[(i + 1) % n_seqs, 32:].tolist(), seqs[i, :32].tolist(), seqs[i, 32:].tolist())
+                  for i in range(n_seqs)]
+        row = dict(name=f'{run_name}_gen_{method}', method=method, new_tokens=4 * L, context=L, n_seqs=n_seqs,
+                   tokens_per_s=n_seqs * 4 * L / secs,
                    **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]},
                    topic_retention=float(np.mean([s['topic_overlap'] for s in stats]) -
-                                         np.mean([c['topic_overlap'] for c in chance])), **provenance())
+                                         np.mean([c['topic_overlap'] for c in chance])), **provenance(t0))
         print(f"generate {method}: rep 4-gram {row['rep_ngram_rate']:.3f}, distinct-2 {row['distinct_2']:.3f}, "
               f"collapsed {row['collapsed']:.2f}, topic retention {row['topic_retention']:+.3f}")
         append_result(row, 'sinks', row['name'], cfg.results_dir)

@@ -9,6 +9,7 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch (imported by
 import csv
 import glob
 import json
+import re
 import sys
 
 import matplotlib
@@ -98,8 +99,11 @@ def fig_sinks():
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in rows:
-        mults = sorted(int(k[4:-1]) for k in r if k.startswith('ppl_') and r[k])
-        ax.plot(mults, [float(r[f'ppl_{m}x']) for m in mults], marker='o', label=r['method'])
+        mults = sorted(int(k[4:-1]) for k in r if re.fullmatch(r'ppl_\d+x', k) and r[k])
+        ppl = [float(r[f'ppl_{m}x']) for m in mults]
+        cis = [json.loads(r[f'ppl_{m}x_ci95']) if r.get(f'ppl_{m}x_ci95') else (p, p) for m, p in zip(mults, ppl)]
+        ax.errorbar(mults, ppl, yerr=[[p - lo for p, (lo, _) in zip(ppl, cis)], [hi - p for p, (_, hi) in zip(ppl, cis)]],
+                    marker='o', capsize=3, label=r['name'])
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())

@@ -137,9 +137,14 @@ def sinks_section(pattern='sinks/*.json'):
     gens = {p: r for p, r in load(pattern).items() if 'rep_ngram_rate' in r}
     if not rows:
         return None
-    mults = sorted(int(k[4:-1]) for k in next(iter(rows.values())) if k.startswith('ppl_'))
-    body = table(['policy'] + [f'ppl @ {m}×L' for m in mults] + ['tok/s', 'KV MiB', 'source'],
-                 [[r['method']] + [f"{r[f'ppl_{m}x']:.1f}" for m in mults] +
+    mults = sorted(int(k[4:-1]) for k in next(iter(rows.values())) if re.fullmatch(r'ppl_\d+x', k))
+
+    def cell(r, m):  # ppl (95% CI over sequences; paired p against sinks on the same sequences)
+        ci, vs = r.get(f'ppl_{m}x_ci95'), r.get(f'vs_sinks_{m}x')
+        return (f"{r[f'ppl_{m}x']:.1f}" + (f" ({ci[0]:.1f}–{ci[1]:.1f})" if ci else '')
+                + (f"; p = {vs['p']:.2g}" if vs and m > 1 else ''))
+    body = table(['policy', 'sequences'] + [f'ppl @ {m}×L' for m in mults] + ['tok/s', 'KV MiB', 'source'],
+                 [[r['method'], r.get('n_seqs', '–')] + [cell(r, m) for m in mults] +
                   [f"{r['tokens_per_s']:,.0f}", f"{r['kv_cache_bytes'] / 2**20:.2f}", f"`{p}`"] for p, r in rows.items()])
     if gens:
         body += '\n\n' + table(['generation at 4×L', 'repeated 4-gram rate', 'distinct-2', 'collapsed',

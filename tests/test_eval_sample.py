@@ -100,6 +100,16 @@ def test_ablation_and_sinks_suites_and_figures(tiny_ckpt, corpus, tmp_path):
     rows = {m: json.load(open(res / 'sinks' / f't_{m}.json')) for m in ('dense', 'window', 'sinks', 'recompute')}
     # within the training context every policy sees the same tokens at the same positions
     assert len({round(r['ppl_1x'], 3) for r in rows.values()}) == 1
+    assert rows['window']['vs_sinks_1x']['delta'] == pytest.approx(0, abs=1e-5) and 'vs_sinks_1x' not in rows['sinks']
+    lo, hi = rows['sinks']['ppl_4x_ci95']
+    assert lo <= rows['sinks']['ppl_4x'] <= hi and rows['sinks']['n_seqs'] == 2
+    # the whole split (n_seqs=0) in batches of 2, recompute on the first 2 sequences: the batched NLL is the same
+    run('eval.py', 'sinks', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
+        '--lengths=1,2,4', '--n_seqs=0', '--recompute_seqs=2', '--batch_size=2', '--name=all')
+    every = {m: json.load(open(res / 'sinks' / f'all_{m}.json')) for m in ('window', 'recompute')}
+    assert every['window']['n_seqs'] > 2 and every['recompute']['n_seqs'] == 2
+    assert every['recompute']['ppl_4x'] == pytest.approx(rows['recompute']['ppl_4x'], rel=1e-4)
+    assert every['recompute']['vs_sinks_4x']['n'] == 2
     assert rows['dense']['kv_cache_bytes'] > rows['sinks']['kv_cache_bytes']
     assert 0 <= json.load(open(res / 'sinks' / 't_gen_sinks.json'))['rep_ngram_rate'] <= 1
     run('eval.py', 'quant', f'--ckpt={tiny_ckpt}/best.pt', f'--dataset={tmp_path}/wt', f'--results_dir={res}',
