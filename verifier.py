@@ -106,6 +106,16 @@ def score(problem, answer, ckpt='out/verifier/best.pt', device='cpu'):
     return scores[0] if single else scores
 
 
+def mixed_problems(samples):
+    """The samples [dict(problem, correct, ...)] of problems that have both right and wrong ones: a problem whose
+    samples all agree teaches the verifier how hard the problem is, not which of its answers is right, and only
+    the second can rerank (Cobbe et al. 2021 rank the N samples of one problem)."""
+    kinds = {}
+    for s in samples:
+        kinds.setdefault(s['problem'], set()).add(bool(s['correct']))
+    return [s for s in samples if len(kinds[s['problem']]) == 2]
+
+
 # -----------------------------------------------------------------------------
 if __name__ == '__main__':
     out_dir = 'out/verifier'
@@ -121,6 +131,7 @@ if __name__ == '__main__':
     top_k = 0
     tool = False                    # sample with the calculator writing the results (as the generator is used)
     balance = True                  # subsample the larger class of the training set to the smaller one's size
+    mixed_only = False              # train only on problems with both right and wrong samples (what reranking needs)
     token_level = True              # value loss at every response token (Cobbe §4.2); False = final token only
     batch_size = 16
     max_iters = 300
@@ -173,6 +184,10 @@ if __name__ == '__main__':
                    f"{sum(s['correct'] for s in kept) / max(1, len(kept)):.1%} correct")
             samples[split] = kept
         del gen
+        if mixed_only:
+            samples['train'] = mixed_problems(samples['train'])
+            print0(f"mixed_only: {len(samples['train'])} train samples of "
+                   f"{len({s['problem'] for s in samples['train']})} problems with both kinds")
         if balance:
             pos = [s for s in samples['train'] if s['correct']]
             neg = [s for s in samples['train'] if not s['correct']]

@@ -71,3 +71,10 @@ def test_verifier_step_guard(base_ckpt, tmp_path):
             '--max_iters=20', '--eval_interval=100', '--grad_clip=0', '--weight_decay=0', '--learning_rate=1e30',
             '--max_bad_steps=2', check=False)
     assert_stops_after_bad_steps(p)
+
+
+def test_mixed_problems_keeps_problems_with_both_kinds():
+    from verifier import mixed_problems
+    samples = [dict(problem=p, correct=c, text=t) for p, c, t in
+               [(0, True, 'a'), (0, False, 'b'), (1, True, 'c'), (1, True, 'd'), (2, False, 'e'), (0, True, 'f')]]
+    assert [s['text'] for s in mixed_problems(samples)] == ['a', 'b', 'f']
