@@ -1,6 +1,7 @@
 """eval.py arith and alignment suites over a tiny Base -> DPO -> verifier chain: rows, CIs, errors files."""
 import json
 import os
+import re
 
 import pytest
 
@@ -65,6 +66,15 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
     assert not any(p in r['question'] for p in phrases for r in opened)
     assert any('. She ' in r['question'] or '. He ' in r['question'] for r in opened)
     assert any(r['answer'].startswith(('Mr. ', 'Mrs. ', 'Ms. ', 'Miss ', 'Aunt ', 'Uncle ', 'Grand')) for r in opened)
+    # --wordings=made_up: many names and objects appear once, so they can only be copied from the question
+    run('data/arith/prepare.py', f'--out_dir={d}/made_up', '--n_train=300', '--n_val=5', '--n_test=5', '--n_heldout=0',
+        '--wordings=made_up', f'--avoid={d}/arith', '--seed=7')
+    made = [json.loads(x) for x in open(f'{d}/made_up/train.jsonl')]
+    assert not any(p in r['question'] for p in phrases for r in made)
+    firsts = [r['answer'].split(' starts with ')[0] for r in made]  # 'Name starts with 9 things.'
+    things = [re.search(r'starts with \d+ (.+)\.$', r['answer'].split('\n')[0]).group(1) for r in made]
+    assert len(set(firsts)) > 200 and len(set(things)) > 100
+    assert all(r['answer'].split(' starts with ')[0] in r['question'] for r in made)
 
 
 def test_eval_alignment_stage_table(chain, tmp_path):

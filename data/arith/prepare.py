@@ -7,6 +7,7 @@ several templates per operation so a model cannot solve it by matching one sente
     python data/arith/prepare.py --min_steps=3 --max_steps=4 --distractors=2 --out_dir=data/arith_hard
     python data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --out_dir=data/arith_rich
     python data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --out_dir=data/arith_open
+    python data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --out_dir=data/arith_made_up
 """
 import json
 import os
@@ -28,7 +29,8 @@ max_number = 50               # operands are drawn from [2, max_number]
 ops = '+-*/'
 distractors = 2               # at most this many irrelevant sentences per problem
 wordings = 'base'             # 'rich': ~3x the training wordings, openers, same-object distractors (held-out ones stay out);
-                              # 'open': rich + open-class names and objects, pronouns after the first mention
+                              # 'open': rich + open-class names and objects, pronouns after the first mention;
+                              # 'made_up': open, with half the names invented and half the objects two-word compounds
 avoid = ''                    # data folders (comma-separated) whose questions this draw must not repeat
 configure(globals())
 
@@ -114,14 +116,44 @@ OPEN = {
 }
 
 
+# wordings='made_up': names and objects no list holds, so that the only way to write them is to copy them from the
+# question: invented names of 2-3 syllables (~40,000) and objects as an adjective and a noun (~1,000)
+SYLLABLES = [c + v for c in 'bdfgklmnprstvz' for v in 'aeiou'] + ['ra', 'lo', 'ni', 'ta', 'shi', 'chen', 'dor', 'wyn']
+ADJECTIVES = ['red', 'blue', 'green', 'tiny', 'striped', 'wooden', 'silver', 'paper', 'spotted', 'golden', 'plastic',
+              'woolly', 'shiny', 'round', 'old', 'purple', 'orange', 'glass', 'square', 'clay']
+NOUNS = ['bricks', 'feathers', 'buckets', 'candles', 'combs', 'cups', 'dice', 'forks', 'gloves', 'hats', 'jars', 'kites',
+         'ladders', 'mugs', 'nails', 'owls', 'pins', 'rings', 'socks', 'tiles', 'tokens', 'wheels', 'whistles', 'yo-yos',
+         'bells', 'bottles', 'bowls', 'brushes', 'crayons', 'drums', 'fans', 'flags', 'frogs', 'hooks', 'lamps', 'masks',
+         'nuts', 'pots', 'robots', 'stars', 'straws', 'tents', 'tubes', 'vases', 'boats', 'cubes', 'dolls', 'leaves',
+         'ropes', 'shoes']
+
+
+def made_up_name(rng):
+    return ''.join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
 def open_person(rng):
-    """(name, pronoun, possessive) for wordings='open': a first name, or a title and a surname."""
+    """(name, pronoun, possessive) for wordings='open': a first name, or a title and a surname (made_up: half of
+    them invented)."""
     p = rng.choice(('she', 'he'))
-    name = rng.choice(OPEN[p]) if rng.random() < 0.5 else f"{rng.choice(OPEN['title_' + p])} {rng.choice(OPEN['surname'])}"
+    first = lambda: made_up_name(rng) if wordings == 'made_up' and rng.random() < 0.5 else rng.choice(OPEN[p])
+    last = lambda: made_up_name(rng) if wordings == 'made_up' and rng.random() < 0.5 else rng.choice(OPEN['surname'])
+    name = first() if rng.random() < 0.5 else f"{rng.choice(OPEN['title_' + p])} {last()}"
     return name, p, {'she': 'her', 'he': 'his'}[p]
 
 
-if wordings in ('rich', 'open'):  # the held-out wording stays each list's last entry
+def open_things(rng):
+    """Two different objects for wordings='open' (made_up: each an adjective and a noun half the time)."""
+    pool = lambda: (f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}" if wordings == 'made_up' and rng.random() < 0.5
+                    else rng.choice(THINGS + OPEN['things']))
+    t = pool()
+    u = pool()
+    while u == t:
+        u = pool()
+    return t, u
+
+
+if wordings in ('rich', 'open', 'made_up'):  # the held-out wording stays each list's last entry
     for options, extra in ((STARTS, RICH['start']), (QUESTIONS, RICH['question']), *((STEPS[o], RICH[o]) for o in ops)):
         options[-1:-1] = extra
     DISTRACTORS += RICH['distractor']
@@ -131,9 +163,9 @@ def make_problem(rng, heldout=False):
     """One problem: a start, steps (op, operand), distractors shuffled in, the question. Wordings come from the
     training lists, or (heldout) only from each list's last, held-out entry."""
     pick = (lambda options: options[-1]) if heldout else (lambda options: rng.choice(options[:-1]))
-    if wordings == 'open':
+    if wordings in ('open', 'made_up'):
         (n, pron, poss), m = open_person(rng), open_person(rng)[0]
-        t, u = rng.sample(THINGS + OPEN['things'], 2)
+        t, u = rng.sample(THINGS + OPEN['things'], 2) if wordings == 'open' else open_things(rng)
     else:
         n, t = rng.choice(NAMES), rng.choice(THINGS)
         m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
@@ -156,10 +188,10 @@ def make_problem(rng, heldout=False):
             b = rng.randint(2, max_number)
             y = x + b
         sentence = pick(STEPS[op]).format(n=n, b=b, t=t)
-        if wordings == 'open' and rng.random() < 0.4:  # 'She sells 3 kites.', 'Her pile of kites ...'
+        if wordings in ('open', 'made_up') and rng.random() < 0.4:  # 'She sells 3 kites.', 'Her pile of kites ...'
             sentence = (pron.capitalize() + sentence[len(n):] if sentence.startswith(n + ' ') else
                         poss.capitalize() + sentence[len(n) + 2:] if sentence.startswith(n + "'s ") else sentence)
-        if wordings in ('rich', 'open') and not heldout and sentence.startswith(n) and rng.random() < 0.3:
+        if wordings != 'base' and not heldout and sentence.startswith(n) and rng.random() < 0.3:
             sentence = rng.choice(RICH['opener']) + sentence
         question.append(sentence)
         work.append(WORK[op].format(n=n, x=x, b=b, y=y, t=t))
