@@ -499,11 +499,32 @@ def errors_section():
     return '\n'.join(out) or None
 
 
+def provenance_section():
+    """Which commits the result files come from: the files, their suites and dates per commit, oldest first, and
+    how many of them ran from code that differed from the commit (the diff hash in each file says how)."""
+    by = {}
+    for p, r in load('**/*.json').items():
+        if not isinstance(r, dict):
+            continue
+        c = (r.get('git_commit') or 'none recorded')[:7]
+        e = by.setdefault(c, dict(files=0, dirty=0, suites=set(), dates=[]))
+        e['files'] += 1
+        e['dirty'] += bool(r.get('code_dirty'))
+        e['suites'].add(p.split(os.sep)[1])
+        if r.get('date'):
+            e['dates'].append(r['date'][:10])
+    rows = sorted(by.items(), key=lambda kv: (min(kv[1]['dates']) if kv[1]['dates'] else '', kv[0]))
+    return (f"{sum(e['files'] for e in by.values())} result files under `experiments/` from {len(by)} commits:\n\n"
+            + table(['commit', 'dates', 'files', 'from changed code', 'suites'],
+                    [[c, '–'.join(sorted({min(e['dates']), max(e['dates'])})) if e['dates'] else '–', e['files'],
+                      e['dirty'] or '', ', '.join(sorted(e['suites']))] for c, e in rows]))
+
+
 BLOCKS = {'lm': lm_section, 'ablations': ablation_section, 'sinks': sinks_section, 'quant': quant_section,
           'bench': bench_section, 'gpu': gpu_section, 'speedrun': speedrun_section, 'sft': sft_section,
           'dpo': dpo_section, 'verifier': verifier_section, 'alignment': alignment_section, 'tts': tts_section,
           'attention': attention_section, 'finetune': finetune_section, 'benchmarks': benchmark_section,
-          'all': all_section, 'errors': errors_section, 'literature': literature}
+          'all': all_section, 'errors': errors_section, 'literature': literature, 'provenance': provenance_section}
 MARKER = re.compile(r'(<!-- generated: ([\w-]+)\s*([^ >]*)\s*-->\n).*?(<!-- /generated -->)', re.S)
 
 
