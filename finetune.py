@@ -233,12 +233,12 @@ def evaluate():
         outputs = engine_outputs(eval_rows)
         net.train()
         return score([dict(row=r, output=t.strip() if chat else first_paragraph(t)) for r, t in zip(eval_rows, outputs)])
-    order = sorted(range(len(eval_rows)), key=lambda i: len(prompt_of(eval_rows[i], seq2seq)))
+    ids = encode_prompts(eval_rows, tensors=False)  # each prompt rendered and tokenized once
+    order = sorted(range(len(eval_rows)), key=lambda i: len(ids[i]))
     preds = [None] * len(eval_rows)
     for k in tqdm(range(0, len(order), eval_batch_size), desc='eval', mininterval=5):
         idx = order[k:k + eval_batch_size]
-        rows = [eval_rows[i] for i in idx]
-        batch = encode_prompts(rows)
+        batch = tok.pad({'input_ids': [ids[i] for i in idx]}, return_tensors='pt').to(rt['device'])  # tok's padding side
         with rt['autocast']:
             if task == 'sst2':
                 for i, p in zip(idx, label_logits(batch).softmax(-1)[:, 1].tolist()):
