@@ -328,12 +328,29 @@ if __name__ == '__main__':
             log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
         iter_num += 1
 
+    @torch.no_grad()
+    def heldout_reward_accuracy():
+        """Every held-out pair once (the evals above sample eval_iters batches): the share whose implicit reward
+        ranks chosen over rejected, beta * margin > 0 (DPO §5), by the last policy."""
+        policy.eval()
+        right = 0
+        for i in range(0, len(data['val']), batch_size):
+            x, y = pad_batch(pair_rows(data['val'][i:i + batch_size]))
+            x, y = x.to(rt['device']), y.to(rt['device'])
+            with rt['autocast']:
+                pi, ref = sequence_logps(policy, x, y), sequence_logps(reference, x, y)
+            B = x.size(0) // 2
+            right += ((pi[:B] - ref[:B]) - (pi[B:] - ref[B:]) > 0).sum().item()
+        return dict(heldout_reward_accuracy=right / len(data['val']), heldout_pairs=len(data['val']))
+
+
     name = name or os.path.basename(os.path.normpath(out_dir))
-    summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
+    summary = dict(name=name, out_dir=out_dir, pairs=pairs, **heldout_reward_accuracy(), task=task if pairs == 'on_policy' else None,
                    init_from=ref_from, iters=iter_num, skipped_steps=bad['total'], pair_stats=pair_stats,
                    **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config,
                    **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))
     append_result(summary, 'dpo', name, results_dir or os.path.join(REPO, 'experiments'))
-    print0(f"done: val loss {metrics['loss']:.4f}, reward accuracy {metrics['rewards/accuracies']:.3f}"
+    print0(f"done: val loss {metrics['loss']:.4f}, reward accuracy {summary['heldout_reward_accuracy']:.3f} on all "
+           f"{summary['heldout_pairs']} held-out pairs"
            + (f", greedy EM {metrics['em']:.3f}" if 'em' in metrics else ''))

@@ -84,6 +84,7 @@ def test_dpo_learns_the_preference_and_resumes_exactly(base_ckpt, pairs_dir, tmp
     row = json.load(open(f'{ref}_results/dpo/ref.json'))
     for key in ('val_rewards/chosen', 'val_rewards/rejected', 'val_logps/chosen', 'val_logps/rejected', 'git_commit'):
         assert key in row
+    assert row['heldout_pairs'] == 20 and row['heldout_reward_accuracy'] == 1.0  # every held-out pair, once
     # SIGKILL after the iteration-8 checkpoint, resume: same losses, same weights
     run_and_kill('dpo.py', dpo_args(base_ckpt, pairs_dir, cut), cut, past_iter=11)
     run('dpo.py', *dpo_args(base_ckpt, pairs_dir, cut), '--init_from=resume')

@@ -1,31 +1,51 @@
 #!/usr/bin/env bash
-# Which pairs move greedy EM? DPO + NLL from the 2,400-step SFT model on the rich wordings (chain_rich_cpu.sh),
-# twice with everything equal but the pairs: pairs of two sampled solutions (right vs wrong, as in every earlier
-# round), and pairs with the SFT model's greedy solution on one side (dpo.py --greedy_pairs=True: a wrong greedy
-# answer is rejected against right samples, a right one is chosen against wrong samples). Both scored, paired,
-# against their SFT start on data/arith's test set, the harder split, the held-out wordings, the rich draw's test
-# set and the separately written generator. The two DPO runs go side by side, one thread each (~25 min), then the
-# evals (~15 min on 2 CPUs).
+# DPO where its start model errs, with pairs that move greedy decoding. Everything starts from the 2,400-step SFT
+# model on the rich wordings (chain_rich_cpu.sh, out/sft_arith_rich_long).
+# - DPO + NLL with the SFT model's greedy solution on one side of every pair (dpo.py --greedy_pairs=True: a wrong
+#   greedy answer is rejected against right samples, a right one chosen against wrong samples), on two pools of
+#   training problems: the rich 1-5-step draw of chain_rich_cpu.sh (data/arith_rich_mix, where the SFT model is
+#   right 83% of the time) and the open draw (data/arith_open: names and objects the SFT model never saw, where it
+#   writes its own training names instead of copying; 48%). On the open pool, the same run with pairs of two
+#   samples (the earlier rounds' pairing) is the control.
+# - A verifier trained only on problems with both right and wrong samples (verifier.py --mixed_only=True), 16
+#   samples of each of 2,000 problems of the harder split's training draw.
+# - SFT on the made-up draw (prepare.py --wordings=made_up: invented names, compound objects), 2,400 steps.
+# Scored, paired, on data/arith's test set, the harder split, the held-out wordings, the rich, open and made-up
+# draws' test sets and the separately written generator (data/arith_other). Jobs run side by side on one thread
+# each; about 2 hours on 2 CPUs. A finished stage (its summary.json) is skipped.
 #   DATA_DIR=../shared/data bash experiments/alignment/chain_greedy_cpu.sh
 source "$(dirname "$0")/common.sh"
-[ -f out/sft_arith_rich_long/best.pt ] || { echo "needs out/sft_arith_rich_long/best.pt: run chain_rich_cpu.sh"; exit 1; }
-[ -f data/arith_rich_mix/train.jsonl ] || { echo "needs data/arith_rich_mix: run chain_rich_cpu.sh"; exit 1; }
+for f in out/sft_arith_rich_long/best.pt out/tiny/best.pt data/arith_rich_mix/train.jsonl data/arith_open/train.jsonl; do
+  [ -e $f ] || { echo "needs $f: run experiments/alignment/chain_rich_cpu.sh first"; exit 1; }
+done
 python3 data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --n_heldout=0 --out_dir=data/arith_rich
+python3 data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --n_heldout=0 --out_dir=data/arith_made_up
 python3 data/arith_other/prepare.py
-C=(config/dpo_arith.py --init_from=out/sft_arith_rich_long/best.pt --task_dir=data/arith_rich_mix --n_prompts=3000
-   --temperature=0.8 --learning_rate=2e-5 --min_lr=2e-6)
+python3 data/arith/prepare.py "${HARD[@]}" --n_train=4000 --n_val=300 --n_heldout=0 --seed=8765 --out_dir=data/arith_hard_train
+C=(config/dpo_arith.py --init_from=out/sft_arith_rich_long/best.pt --n_prompts=3000 --temperature=0.8
+   --learning_rate=2e-5 --min_lr=2e-6)
 export OMP_NUM_THREADS=1
-once out/dpo_rich_greedy/summary.json python3 dpo.py "${C[@]}" --greedy_pairs=True --out_dir=out/dpo_rich_greedy \
-  > out/dpo_rich_greedy.log 2>&1 &
-once out/dpo_rich_samples/summary.json python3 dpo.py "${C[@]}" --out_dir=out/dpo_rich_samples \
-  > out/dpo_rich_samples.log 2>&1 &
+once out/dpo_rich_greedy/summary.json python3 dpo.py "${C[@]}" --task_dir=data/arith_rich_mix --greedy_pairs=True \
+  --out_dir=out/dpo_rich_greedy > out/dpo_rich_greedy.log 2>&1 &
+once out/dpo_open_greedy/summary.json python3 dpo.py "${C[@]}" --task_dir=data/arith_open --greedy_pairs=True \
+  --out_dir=out/dpo_open_greedy > out/dpo_open_greedy.log 2>&1 &
+once out/verifier_rich_mixed/summary.json python3 verifier.py config/verifier_arith.py \
+  --generator=out/sft_arith_rich_long/best.pt --task_dir=data/arith_hard_train --n_prompts=2000 --n_samples=16 \
+  --temperature=0.8 --mixed_only=True --max_iters=600 --eval_interval=200 --out_dir=out/verifier_rich_mixed \
+  > out/verifier_rich_mixed.log 2>&1 &
+once out/sft_arith_made_up_long/summary.json python3 sft.py config/sft_arith.py --task_dir=data/arith_made_up \
+  --max_iters=2400 --eval_interval=800 --out_dir=out/sft_arith_made_up_long > out/sft_made_up_long.log 2>&1 &
 wait
+once out/dpo_open_samples/summary.json python3 dpo.py "${C[@]}" --task_dir=data/arith_open \
+  --out_dir=out/dpo_open_samples > out/dpo_open_samples.log 2>&1 &
 unset OMP_NUM_THREADS
-S=sft_rich_long+tool=out/sft_arith_rich_long/best.pt,dpo_samples+tool=out/dpo_rich_samples/best.pt
-S=$S,dpo_greedy+tool=out/dpo_rich_greedy/best.pt
+S=sft_rich_long+tool=out/sft_arith_rich_long/best.pt,dpo_mix_greedy+tool=out/dpo_rich_greedy/best.pt
+S=$S,dpo_open_greedy+tool=out/dpo_open_greedy/best.pt
 E=(--stages=$S --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0)
 python3 eval.py alignment "${E[@]}" --name=arith_cpu_dpo_greedy
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_hard --name=arith_cpu_hard_dpo_greedy
 python3 eval.py alignment "${E[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_dpo_greedy
-python3 eval.py alignment "${E[@]}" --task_dir=data/arith_rich --name=arith_cpu_richtest_dpo_greedy
+python3 eval.py alignment "${E[@]}" --task_dir=data/arith_open --name=arith_cpu_opentest_dpo_greedy
+python3 eval.py alignment "${E[@]}" --task_dir=data/arith_made_up --name=arith_cpu_madeup_dpo_greedy
 python3 eval.py alignment "${E[@]}" --task_dir=data/arith_other --name=arith_cpu_other_dpo_greedy
+wait
