@@ -499,6 +499,30 @@ def errors_section():
     return '\n'.join(out) or None
 
 
+def test_set(command):
+    """The test set an eval.py alignment command scored: its --task_dir's folder (default data/arith), and
+    'held-out wordings' for --arith_split=test_heldout."""
+    folder = re.search(r'--task_dir=(\S+)', command)
+    name = os.path.basename(os.path.normpath(folder.group(1))) if folder else 'arith'
+    return name + (' held-out wordings' if '--arith_split=test_heldout' in command else '')
+
+
+def splits_section(pattern):
+    """One row per test set (an alignment file each, the same stages in each): every stage's greedy EM, and each
+    later stage against the first, paired (exact McNemar)."""
+    runs = {p: r for p, r in load(pattern).items() if 'stages' in r}
+    if not runs:
+        return None
+    names = [s['stage'] for s in next(iter(runs.values()))['stages']]
+    rows = []
+    for p, run in runs.items():
+        st = run['stages']
+        versus = [s.get('vs_first') or (s['vs_previous'] if i == 1 else None) for i, s in enumerate(st)][1:]
+        rows.append([test_set(run['command']), st[0]['arith_n_em']] + [f"{s['arith_em']:.3f}" for s in st]
+                    + [paired(v) if v else '–' for v in versus] + [f"`{p}` ({commit(run)})"])
+    return table(['test set', 'n'] + names + [f"{n} − {names[0]}" for n in names[1:]] + ['source'], rows)
+
+
 def provenance_section():
     """Which commits the result files come from: the files, their suites and dates per commit, oldest first, and
     how many of them ran from code that differed from the commit (the diff hash in each file says how)."""
@@ -524,7 +548,8 @@ BLOCKS = {'lm': lm_section, 'ablations': ablation_section, 'sinks': sinks_sectio
           'bench': bench_section, 'gpu': gpu_section, 'speedrun': speedrun_section, 'sft': sft_section,
           'dpo': dpo_section, 'verifier': verifier_section, 'alignment': alignment_section, 'tts': tts_section,
           'attention': attention_section, 'finetune': finetune_section, 'benchmarks': benchmark_section,
-          'all': all_section, 'errors': errors_section, 'literature': literature, 'provenance': provenance_section}
+          'all': all_section, 'errors': errors_section, 'literature': literature, 'provenance': provenance_section,
+          'splits': splits_section}
 MARKER = re.compile(r'(<!-- generated: ([\w-]+)\s*([^ >]*)\s*-->\n).*?(<!-- /generated -->)', re.S)
 
 
