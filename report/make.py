@@ -593,12 +593,13 @@ def headline():
             rows.append((f"Verifier ({last['verifier_strategy']}) at N = {n} vs greedy, same problems (n = {last['verifier_n']})",
                          f"{last['verifier_em']:.3f} vs {last['greedy_em_same_problems']:.3f} "
                          f"(p = {last['verifier_vs_greedy']['p']:.2g})", 'alignment/arith_cpu.json'))
-    hard = one('alignment/arith_cpu_hard_dpo2_hard.json')  # DPO where SFT leaves room: the longer problems
-    if hard:
-        stages = hard['stages']
-        rows.append((f"Longer problems (3–5 steps), greedy EM: {' → '.join(s['stage'] for s in stages)} "
-                     f"(two rounds of iterative RPO, n = {stages[0]['arith_n_em']}; each step's paired p)",
-                     chain(stages), 'alignment/arith_cpu_hard_dpo2_hard.json'))
+    other, ours = one('alignment/arith_cpu_other_dpo_both.json'), one('alignment/arith_cpu_dpo_both.json')
+    if other and ours:  # DPO where the SFT model's errors are fixable: new names it must copy
+        ends = [(r['stages'][0], dict(r['stages'][-1], vs_previous=r['stages'][-1]['vs_first'])) for r in (other, ours)]
+        rows.append((f"DPO on problems with new names and ours, greedy EM: {ends[0][0]['stage']} → {ends[0][1]['stage']} "
+                     f"on a separately written generator (n = {ends[0][0]['arith_n_em']}); on our test set "
+                     f"(n = {ends[1][0]['arith_n_em']}); paired", '; '.join(chain(e) for e in ends),
+                     'alignment/arith_cpu_other_dpo_both.json'))
     tts = one('tts/tts_arith.json')
     if tts:
         top = max((r for r in tts['rows'] if r['n'] == tts['n_max'] and r['strategy'] != 'pass@N'), key=lambda r: r['accuracy'])
