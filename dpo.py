@@ -345,8 +345,9 @@ if __name__ == '__main__':
 
 
     name = name or os.path.basename(os.path.normpath(out_dir))
-    summary = dict(name=name, out_dir=out_dir, pairs=pairs, **heldout_reward_accuracy(), task=task if pairs == 'on_policy' else None,
-                   init_from=ref_from, iters=iter_num, skipped_steps=bad['total'], pair_stats=pair_stats,
+    summary = dict(name=name, out_dir=out_dir, pairs=pairs, task=task if pairs == 'on_policy' else None,
+                   **heldout_reward_accuracy(), init_from=ref_from, iters=iter_num, skipped_steps=bad['total'],
+                   pair_stats=pair_stats,
                    **{f'val_{k}': v for k, v in metrics.items()}, best_metric=best, config=config,
                    **provenance(t_start))
     write_json(summary, os.path.join(out_dir, 'summary.json'))

@@ -300,8 +300,8 @@ def suite_sinks(rt, cfg):
     rows, per_seq = [], {}  # per_seq[method][m]: each sequence's mean NLL over the segment before m*L
     for method in ('dense', 'window', 'sinks', 'recompute'):
         t0 = time.time()
-        k = min(n_seqs, cfg.recompute_seqs or n_seqs) if method == 'recompute' else n_seqs  # recompute: a forward a token
-        nll = torch.cat([token_nll(model, seqs[i:min(k, i + cfg.batch_size)], method, L, rt['device'], n_sink=cfg.n_sink)
+        k = min(n_seqs, cfg.recompute_seqs or n_seqs) if method == 'recompute' else n_seqs  # a forward per token
+        nll = torch.cat([token_nll(model, seqs[i:min(k, i + cfg.batch_size)], method, L, rt['device'], cfg.n_sink)
                          for i in tqdm(range(0, k, cfg.batch_size), desc=method, mininterval=10)])  # (k, N - 1)
         secs = time.time() - t0
         cache_tokens = {'dense': N - 1, 'recompute': L}.get(method, L)

@@ -102,8 +102,8 @@ def fig_sinks():
         mults = sorted(int(k[4:-1]) for k in r if re.fullmatch(r'ppl_\d+x', k) and r[k])
         ppl = [float(r[f'ppl_{m}x']) for m in mults]
         cis = [json.loads(r[f'ppl_{m}x_ci95']) if r.get(f'ppl_{m}x_ci95') else (p, p) for m, p in zip(mults, ppl)]
-        ax.errorbar(mults, ppl, yerr=[[p - lo for p, (lo, _) in zip(ppl, cis)], [hi - p for p, (_, hi) in zip(ppl, cis)]],
-                    marker='o', capsize=3, label=r['name'])
+        err = [[p - lo for p, (lo, _) in zip(ppl, cis)], [hi - p for p, (_, hi) in zip(ppl, cis)]]
+        ax.errorbar(mults, ppl, yerr=err, marker='o', capsize=3, label=r['name'])
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
