@@ -137,9 +137,11 @@ def sinks_section(pattern='sinks/*.json'):
     gens = {p: r for p, r in load(pattern).items() if 'rep_ngram_rate' in r}
     if not rows:
         return None
-    mults = sorted(int(k[4:-1]) for k in next(iter(rows.values())) if re.fullmatch(r'ppl_\d+x', k))
+    mults = sorted({int(k[4:-1]) for r in rows.values() for k in r if re.fullmatch(r'ppl_\d+x', k)})
 
     def cell(r, m):  # ppl (95% CI over sequences; paired p against sinks on the same sequences)
+        if f'ppl_{m}x' not in r:
+            return '–'
         ci, vs = r.get(f'ppl_{m}x_ci95'), r.get(f'vs_sinks_{m}x')
         return (f"{r[f'ppl_{m}x']:.1f}" + (f" ({ci[0]:.1f}–{ci[1]:.1f})" if ci else '')
                 + (f"; p = {vs['p']:.2g}" if vs and m > 1 else ''))
