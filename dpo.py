@@ -26,8 +26,8 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
-from engine import generate_batch, greedy_em, sample_solutions
-from tasks import encode_example, encode_pair, exact_match, load_jsonl, load_task, pad_batch, pair_rows
+from engine import greedy_em, sample_solutions
+from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -140,17 +140,17 @@ if __name__ == '__main__':
         samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
                                    rt['autocast'], seed, desc='on-policy samples', tool=tool)
         greedy = {}
-        if greedy_pairs:  # the reference's greedy solution of each problem, labelled like the samples
-            done = generate_batch(reference, enc, [p for p, _, _ in problems], max_new_tokens=max_new_tokens,
-                                  tool=tool, autocast=rt['autocast'], desc='greedy solutions')
-            greedy = {i: (got[0][0], exact_match(got[0][0], ref)) for i, ((_, ref, _), got)
-                      in enumerate(zip(problems, done)) if got}
+        if greedy_pairs:  # the reference's greedy solution of each problem, scored as greedy EM scores it
+            by_prompt = {s['prompt']: s for s in greedy_em(reference, enc, problems, task, max_new_tokens,
+                                                            rt['autocast'], tool)[1]}
+            greedy = {i: (by_prompt[p]['output'], by_prompt[p]['correct']) for i, (p, _, _) in enumerate(problems)
+                      if p in by_prompt}
         by_problem = {}
         for s in samples:
             by_problem.setdefault(s['problem'], []).append(s)
         rng, rows = random.Random(seed), []
         for i, group in sorted(by_problem.items()):
-            for g, b in pair_up(group, pairs_per_prompt, rng, greedy.get(i) if greedy_pairs else None):
+            for g, b in pair_up(group, pairs_per_prompt, rng, greedy.get(i)):
                 rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(),
                                  rejected=' ' + b.strip()))
         accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
@@ -335,12 +335,9 @@ if __name__ == '__main__':
         policy.eval()
         right = 0
         for i in range(0, len(data['val']), batch_size):
-            x, y = pad_batch(pair_rows(data['val'][i:i + batch_size]))
-            x, y = x.to(rt['device']), y.to(rt['device'])
-            with rt['autocast']:
-                pi, ref = sequence_logps(policy, x, y), sequence_logps(reference, x, y)
-            B = x.size(0) // 2
-            right += ((pi[:B] - ref[:B]) - (pi[B:] - ref[B:]) > 0).sum().item()
+            batch = data['val'][i:i + batch_size]
+            x, y = pad_batch(pair_rows(batch))
+            right += round(step_stats(x.to(rt['device']), y.to(rt['device']))[1]['rewards/accuracies'] * len(batch))
         return dict(heldout_reward_accuracy=right / len(data['val']), heldout_pairs=len(data['val']))
 
 

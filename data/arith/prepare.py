@@ -142,18 +142,17 @@ def open_person(rng):
     return name, p, {'she': 'her', 'he': 'his'}[p]
 
 
-def open_things(rng):
-    """Two different objects for wordings='open' (made_up: each an adjective and a noun half the time)."""
-    pool = lambda: (f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}" if wordings == 'made_up' and rng.random() < 0.5
+def made_up_things(rng):
+    """Two different objects for wordings='made_up': each an adjective and a noun half the time, else an open one."""
+    pool = lambda: (f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}" if rng.random() < 0.5
                     else rng.choice(THINGS + OPEN['things']))
-    t = pool()
-    u = pool()
+    t, u = pool(), pool()
     while u == t:
         u = pool()
     return t, u
 
 
-if wordings in ('rich', 'open', 'made_up'):  # the held-out wording stays each list's last entry
+if wordings != 'base':  # the held-out wording stays each list's last entry
     for options, extra in ((STARTS, RICH['start']), (QUESTIONS, RICH['question']), *((STEPS[o], RICH[o]) for o in ops)):
         options[-1:-1] = extra
     DISTRACTORS += RICH['distractor']
@@ -165,7 +164,7 @@ def make_problem(rng, heldout=False):
     pick = (lambda options: options[-1]) if heldout else (lambda options: rng.choice(options[:-1]))
     if wordings in ('open', 'made_up'):
         (n, pron, poss), m = open_person(rng), open_person(rng)[0]
-        t, u = rng.sample(THINGS + OPEN['things'], 2) if wordings == 'open' else open_things(rng)
+        t, u = rng.sample(THINGS + OPEN['things'], 2) if wordings == 'open' else made_up_things(rng)
     else:
         n, t = rng.choice(NAMES), rng.choice(THINGS)
         m, u = rng.choice([x for x in NAMES if x != n]), rng.choice([x for x in THINGS if x != t])
