@@ -25,6 +25,8 @@ from model import GPT, GPTConfig, Int8Linear, apply_lora, int8_supported, quanti
 name = 'cpu'                  # result file experiments/bench/<name>.json
 device = 'cpu'
 steps = 8                     # timed training steps per configuration (after 2 warmup steps)
+rounds = 0                    # rounds of the interleaved training comparison (one step of each model); 0 = 2 * steps
+only = ''                     # 'interleaved': the ceilings and the interleaved training comparison alone ('' = all)
 new_tokens = 256              # generation length
 quick = False                 # tiny shapes and few steps: checks the script, measures nothing useful
 profile = False               # instead: torch.profiler over 3 training steps of the small shape, top ops by time
@@ -100,24 +102,39 @@ class ClassicGPT(nn.Module):
 
 
 def interleaved_train(cfg_kw, batch, n_steps, dev):
-    """Median step time of ours, the classic GPT-2 and HF Llama trained in one process, one step of each in turn,
-    so that a change in the machine's speed hits all three alike: the ratios are the comparison."""
+    """Median step time of ours, the classic GPT-2 and HF Llama trained in one process, one step of each in turn
+    (in a new random order each round), so that a change in the machine's speed hits all three alike: the ratios
+    are the comparison. Each round's step times are kept ('rounds_s') for the paired ratio test in main()."""
+    import random
     import statistics
     torch.manual_seed(0)
     ours = GPT(GPTConfig(**cfg_kw))
     nets = {'ours': ours, 'classic_gpt2': ClassicGPT(ours.config), 'hf_llama': hf_llama(ours)}
     x = torch.randint(0, cfg_kw['vocab_size'], (batch, cfg_kw['block_size']), device=dev)
     opts = {k: torch.optim.AdamW(n.to(dev).train().parameters(), lr=1e-5) for k, n in nets.items()}
-    times = {k: [] for k in nets}
+    times, order = {k: [] for k in nets}, list(nets)
     for i in range(n_steps + 2):
-        for k, net in nets.items():
-            dt = timed_train_step(net, opts[k], x, hf=k == 'hf_llama')
+        random.Random(i).shuffle(order)  # no model always runs right after another (cache, thread wake-up)
+        for k in order:
+            dt = timed_train_step(nets[k], opts[k], x, hf=k == 'hf_llama')
             if i >= 2:  # 2 warmup steps each
                 times[k].append(dt)
     out = {k: dict(tok_s=batch * cfg_kw['block_size'] / statistics.median(v), ms_per_step=1000 * statistics.median(v),
-                   params=sum(p.numel() for p in nets[k].parameters())) for k, v in times.items()}
+                   params=sum(p.numel() for p in nets[k].parameters()), rounds_s=v) for k, v in times.items()}
     out['flops_per_token'] = ours.flops_per_token()
     return out
+
+
+def paired_speed_ratio(times_a, times_b):
+    """tok/s of a over b from step times taken in the same rounds: the geometric mean of the per-round ratios
+    t_b / t_a, with the paired bootstrap's 95% CI and p-value (metrics.paired_bootstrap on log step times; p tests
+    ratio = 1). Pairing by round cancels the machine's drift, which moves both steps of a round alike."""
+    import math
+    from metrics import paired_bootstrap
+    log_a, log_b = [math.log(t) for t in times_a], [math.log(t) for t in times_b]
+    boot = paired_bootstrap(log_a, log_b)
+    return dict(ratio=math.exp((sum(log_b) - sum(log_a)) / len(log_a)), rounds=len(log_a),
+                ci95=tuple(math.exp(d) for d in boot['delta_ci95']), p=boot['p'])
 
 
 def train_speed(kind, cfg_kw, batch, n_steps, dev):
@@ -265,7 +282,9 @@ def main():
     # 2. training: ours vs HF Llama of the same shape, then the variants of the small shape
     train = {}
     jobs = [(s, kind, dict(cfg), b) for s, (cfg, b) in SHAPES.items() for kind in ('ours', 'hf_llama')]
-    if not quick:
+    if only == 'interleaved':
+        jobs = []
+    elif not quick:
         jobs += [(f'small_{v}', 'ours', dict(SHAPES['small'][0], **kw, _variant=v), SHAPES['small'][1])
                  for v, kw in VARIANTS.items()]
     for shape, kind, cfg_kw, batch in jobs:
@@ -274,24 +293,43 @@ def main():
         train[f'{shape}/{kind}'] = r
         print(f"train {shape:>18} {kind:>8}: {r['tok_s']:8,.0f} tok/s, {r['ms_per_step']:7.1f} ms/step, "
               f"mfu {r['mfu'] * 100:5.1f}%, peak {r['peak_memory_mb']:,.0f} MB", flush=True)
-    for s in SHAPES:
+    for s in (SHAPES if jobs else ()):
         train[f'{s}/ratio_ours_over_hf'] = train[f'{s}/ours']['tok_s'] / train[f'{s}/hf_llama']['tok_s']
         print(f"train {s}: ours / HF Llama = {train[f'{s}/ratio_ours_over_hf']:.2f}x (separate processes)")
     # the same comparisons with steps interleaved in one process, and the classic GPT-2 block beside them
     shape = 'small' if 'small' in SHAPES else 'tiny'
-    inter = in_child(interleaved_train, dict(SHAPES[shape][0]), SHAPES[shape][1], 2 * steps, device)
+    inter = in_child(interleaved_train, dict(SHAPES[shape][0]), SHAPES[shape][1], rounds or 2 * steps, device)
     for k in ('ours', 'classic_gpt2', 'hf_llama'):
         inter[k]['mfu'] = inter['flops_per_token'] * inter[k]['tok_s'] / peak
-    inter['ratio_ours_over_classic_gpt2'] = inter['ours']['tok_s'] / inter['classic_gpt2']['tok_s']
-    inter['ratio_ours_over_hf_llama'] = inter['ours']['tok_s'] / inter['hf_llama']['tok_s']
+    for b in ('classic_gpt2', 'hf_llama'):
+        inter[f'ratio_ours_over_{b}'] = inter['ours']['tok_s'] / inter[b]['tok_s']  # of the medians
+        inter[f'paired_ours_over_{b}'] = paired_speed_ratio(inter['ours']['rounds_s'], inter[b]['rounds_s'])
     train[f'{shape}/interleaved'] = inter
+    pc, ph = inter['paired_ours_over_classic_gpt2'], inter['paired_ours_over_hf_llama']
     print(f"train {shape}, interleaved in one process: " + ', '.join(
         f"{k} {inter[k]['tok_s']:,.0f} tok/s (mfu {100 * inter[k]['mfu']:.1f}%)" for k in ('ours', 'classic_gpt2', 'hf_llama'))
-        + f"; ours / classic GPT-2 = {inter['ratio_ours_over_classic_gpt2']:.2f}x, "
-        f"ours / HF Llama = {inter['ratio_ours_over_hf_llama']:.2f}x", flush=True)
+        + f"; ours / classic GPT-2 = {pc['ratio']:.3f}x (95% CI {pc['ci95'][0]:.3f}-{pc['ci95'][1]:.3f}, p = "
+        f"{pc['p']:.2g}, {pc['rounds']} paired rounds), ours / HF Llama = {ph['ratio']:.3f}x "
+        f"({ph['ci95'][0]:.3f}-{ph['ci95'][1]:.3f})", flush=True)
 
-    # 3. generation at the small shape (context long enough for the prompt + new tokens)
+    gen = generation(ceil) if only != 'interleaved' else {}
+
+    load_after = os.getloadavg()[0]
+    rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,
+                train=train, generate=gen, shapes={k: dict(v[0], batch_size=v[1]) for k, v in SHAPES.items()},
+                loadavg_before=load_before, loadavg_after=load_after, **provenance(t_start))
+    if load_before > 0.5 or load_after > 2.5:
+        print(f"WARNING: load average {load_before:.2f} -> {load_after:.2f}: other work shared the cores; "
+              f"repeat on an idle machine before reporting these numbers")
+    append_result(rows, 'bench', name, *([results_dir] if results_dir else []))
+    print(f"wrote {results_dir or 'experiments'}/bench/{name}.json in {time.time() - t_start:.0f}s")
+
+
+def generation(ceil):
+    """Sections 3-5 of main(): decoding tok/s against HF generate and the fp32 bandwidth floor, ragged sampling,
+    and (with ckpt) sample_solutions on the arith test problems. Returns the 'generate' block of the result."""
     gen = {}
+    # 3. generation at the small shape (context long enough for the prompt + new tokens)
     shape = 'small' if 'small' in SHAPES else 'tiny'
     cfg = dict(SHAPES[shape][0], block_size=max(512, 8 + new_tokens))
     for variant, kw in [('dense', {}), ('gqa_6_2', dict(n_kv_head=2))] + \
@@ -365,16 +403,7 @@ def main():
               f"{r['ours_tool_sample_accuracy']:.3f} right" + (f"; ours int8 {r['ours_int8_problems_s']:.2f} problems/s "
               f"({r['ratio_ours_int8_over_hf']:.2f}x HF), {r['ours_int8_sample_accuracy']:.3f} right"
               if 'ours_int8_problems_s' in r else ''), flush=True)
-
-    load_after = os.getloadavg()[0]
-    rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,
-                train=train, generate=gen, shapes={k: dict(v[0], batch_size=v[1]) for k, v in SHAPES.items()},
-                loadavg_before=load_before, loadavg_after=load_after, **provenance(t_start))
-    if load_before > 0.5 or load_after > 2.5:
-        print(f"WARNING: load average {load_before:.2f} -> {load_after:.2f}: other work shared the cores; "
-              f"repeat on an idle machine before reporting these numbers")
-    append_result(rows, 'bench', name, *([results_dir] if results_dir else []))
-    print(f"wrote {results_dir or 'experiments'}/bench/{name}.json in {time.time() - t_start:.0f}s")
+    return gen
 
 
 def run_profile():

@@ -16,6 +16,9 @@ def test_bench_quick(tmp_path):
     assert 0 < r['train']['tiny/ours']['mfu'] < 1.5
     inter = r['train']['tiny/interleaved']  # ours, the classic GPT-2 block and HF Llama, steps taken in turn
     assert inter['ratio_ours_over_classic_gpt2'] > 0 and inter['classic_gpt2']['tok_s'] > 0
+    paired = inter['paired_ours_over_classic_gpt2']  # per-round ratios: as many rounds as each model's step times
+    assert paired['rounds'] == len(inter['ours']['rounds_s']) == len(inter['classic_gpt2']['rounds_s']) > 0
+    assert paired['ci95'][0] <= paired['ratio'] <= paired['ci95'][1]
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
     assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
     from model import int8_supported
@@ -41,3 +44,16 @@ def test_classic_baseline_has_our_flops_per_token():
     assert matrices(ours) == matrices(classic) == cfg.n_layer * 12 * cfg.n_embd ** 2
     x, y = torch.randint(0, cfg.vocab_size, (2, 2, 16))
     assert classic(x, y)[1].item() == pytest.approx(math.log(cfg.vocab_size), rel=0.1)  # near-uniform at init
+
+
+def test_paired_speed_ratio_by_hand(monkeypatch):
+    """Step times of a that are half of b's in every round, while the machine drifts 4x: a is 2x as fast, exactly,
+    with no spread; with one noisy round the geometric mean is worked out by hand."""
+    import sys
+    monkeypatch.setattr(sys, 'argv', ['bench.py'])  # bench.py reads its config from the command line at import
+    from bench import paired_speed_ratio
+    r = paired_speed_ratio([1.0, 2.0, 4.0], [2.0, 4.0, 8.0])
+    assert r['ratio'] == pytest.approx(2.0) and r['ci95'] == pytest.approx((2.0, 2.0)) and r['rounds'] == 3
+    r = paired_speed_ratio([1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 0.5])
+    assert r['ratio'] == pytest.approx((2.0 * 2.0 * 2.0 * 0.5) ** 0.25)  # = 1.414...
+    assert r['ci95'][0] < r['ratio'] < r['ci95'][1] and 0 < r['p'] <= 1
