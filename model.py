@@ -72,10 +72,35 @@ def rope_tables(head_dim, length, theta, device=None):
     return emb.cos(), emb.sin()
 
 
+def rotate(x, cos, sin):
+    """x: (B, n_heads, T, hd); cos/sin: (T, hd) or (B, 1, T, hd). RoFormer eq. 34 in the rotate-half layout:
+    x * cos + cat(-x2, x1) * sin, written as one product and two in-place updates of its halves (3 passes over
+    memory instead of the 5 of neg, cat, mul, mul, add)."""
+    h = x.size(-1) // 2
+    out = x * cos
+    out[..., :h].addcmul_(x[..., h:], sin[..., :h], value=-1)   # x1 cos - x2 sin
+    out[..., h:].addcmul_(x[..., :h], sin[..., h:])             # x2 cos + x1 sin
+    return out
+
+
+class RoPE(torch.autograd.Function):
+    """Autograd for `rotate`: a rotation's gradient is the inverse rotation (R(theta)^T = R(-theta)), so the
+    backward pass is the forward with sin negated, rather than autograd's walk back through every op."""
+
+    @staticmethod
+    def forward(ctx, x, cos, sin):
+        ctx.save_for_backward(cos, sin)
+        return rotate(x, cos, sin)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cos, sin = ctx.saved_tensors
+        return rotate(grad, cos, -sin), None, None
+
+
 def apply_rope(x, cos, sin):
-    """x: (B, n_heads, T, hd); cos/sin: (T, hd). RoFormer eq. 34, written as rotate-half."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+    """x: (B, n_heads, T, hd) -> x rotated by position (cos/sin from rope_tables, already sliced to x's positions)."""
+    return RoPE.apply(x, cos, sin)
 
 
 # -----------------------------------------------------------------------------

@@ -39,6 +39,47 @@ def test_matches_hf_llama(n_kv_head):
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
 
+def test_rope_backward_is_the_inverse_rotation():
+    """model.RoPE's hand-written backward (the inverse rotation) against autograd through the plain rotate-half
+    formula, for a batch's (T, hd) tables and a ragged batch's (B, 1, T, hd) ones; float64 gradcheck too."""
+    from model import apply_rope, rope_tables
+
+    def reference(x, cos, sin):  # RoFormer eq. 34 as HF Llama writes it
+        x1, x2 = x.chunk(2, dim=-1)
+        return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+    torch.manual_seed(0)
+    cos, sin = rope_tables(8, 12, 500.0)
+    pos = torch.tensor([[0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5]])           # a left-padded row and a full one
+    for c, s in [(cos[:6], sin[:6]), (cos[pos][:, None], sin[pos][:, None])]:
+        x = torch.randn(2, 3, 6, 8, requires_grad=True)
+        g = torch.randn(2, 3, 6, 8)
+        ours, = torch.autograd.grad(apply_rope(x, c, s), x, g)
+        theirs, = torch.autograd.grad(reference(x, c, s), x, g)
+        torch.testing.assert_close(apply_rope(x, c, s), reference(x, c, s), atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-6)
+        x64 = x.detach().double().requires_grad_()
+        assert torch.autograd.gradcheck(lambda t: apply_rope(t, c.double(), s.double()), (x64,))
+
+
+def test_gradients_match_hf_llama():
+    """Training, not just inference, agrees with HF Llama: the weight gradients of one backward pass, GQA."""
+    model = randomize_norms(tiny(2)).train()
+    hf = to_hf(model).train()
+    x = torch.randint(0, 97, (2, 24))
+    r = torch.randn(2, 24, 97)                                             # any scalar function of the logits
+    (model(x)[0] * r).sum().backward()
+    (hf(x).logits * r).sum().backward()
+    a, b = model.blocks[1], hf.model.layers[1]
+    wq, wk, wv = a.attn.c_attn.weight.grad.split([32, 16, 16])
+    h = a.mlp.c_proj.in_features
+    for ours, theirs in [(wq, b.self_attn.q_proj.weight.grad), (wk, b.self_attn.k_proj.weight.grad),
+                         (wv, b.self_attn.v_proj.weight.grad), (a.norm1.weight.grad, b.input_layernorm.weight.grad),
+                         (a.mlp.c_fc.weight.grad[:h], b.mlp.gate_proj.weight.grad),
+                         (model.wte.weight.grad, hf.model.embed_tokens.weight.grad)]:
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize('n_kv_head', [4, 2, 1])
 def test_kv_cache_matches_hf_cache_and_full_forward(n_kv_head):
     """Prefill 20 tokens, a 5-token chunk, then 10 single tokens: each step's logits equal our full forward
