@@ -184,23 +184,25 @@ def bench_section(pattern='bench/*.json'):
                           ['bf16 matmul, n = 512', f"{c['matmul_bf16_512_gflops']:.0f} GFLOP/s"],
                           ['copy bandwidth', f"{c['copy_gb_s']:.1f} GB/s"]]))
         out.append('')
-        out.append(table(['shape', 'model', 'tok/s', 'ms/step', 'MFU', 'peak MB'],
-                         [[k.split('/')[0], k.split('/')[1], f"{v['tok_s']:,.0f}", f"{v['ms_per_step']:.0f}",
-                           f"{100 * v['mfu']:.1f}%", f"{v['peak_memory_mb']:,.0f}"]
-                          for k, v in t.items() if isinstance(v, dict) and 'tok_s' in v]))
+        separate = [[k.split('/')[0], k.split('/')[1], f"{v['tok_s']:,.0f}", f"{v['ms_per_step']:.0f}",
+                     f"{100 * v['mfu']:.1f}%", f"{v['peak_memory_mb']:,.0f}"]
+                    for k, v in t.items() if isinstance(v, dict) and 'tok_s' in v]
+        if separate:  # absent from a bench.py --only=interleaved run
+            out.append(table(['shape', 'model', 'tok/s', 'ms/step', 'MFU', 'peak MB'], separate))
         ratios = [[f"training, {k.split('/')[0]}: ours / {k.split('_over_')[1]}", f"{v:.2f}×"]
                   for k, v in t.items() if '/ratio_ours_over_' in k]
         for k, v in t.items():
             if k.endswith('/interleaved'):  # steps taken in turn in one process: the fair comparison
                 ratios += [[f"training, {k.split('/')[0]}, interleaved in one process: ours / {b}",
                             f"{v['ours']['tok_s']:,.0f} / {v[b]['tok_s']:,.0f} tok/s = {v['ratio_ours_over_' + b]:.2f}× "
-                            f"(MFU {100 * v['ours']['mfu']:.1f}% / {100 * v[b]['mfu']:.1f}%)"]
+                            f"(MFU {100 * v['ours']['mfu']:.1f}% / {100 * v[b]['mfu']:.1f}%)" + paired_ratio(v, b)]
                            for b in ('classic_gpt2', 'hf_llama')]
         if 'small_vocab_50k/ours' in t:
             ratios.append(["training, small: 8k vocabulary / 50,257 (tok/s)",
                            f"{t['small/ours']['tok_s'] / t['small_vocab_50k/ours']['tok_s']:.2f}×"])
-        ratios += [['decode, batch 1: KV cache / recompute', f"{g['ratio_cache_over_recompute_b1']:.1f}×"],
-                   ['decode, batch 1: ours / HF `generate`', f"{g['ratio_cache_over_hf_b1']:.2f}×"]]
+        if g:
+            ratios += [['decode, batch 1: KV cache / recompute', f"{g['ratio_cache_over_recompute_b1']:.1f}×"],
+                       ['decode, batch 1: ours / HF `generate`', f"{g['ratio_cache_over_hf_b1']:.2f}×"]]
         if 'decode_floor_tok_s_fp32' in g:  # batch 1 against copy bandwidth / fp32 weight bytes
             ratios += [[f"decode, batch 1: fp32 / the bandwidth floor ({g['decode_weight_mb_fp32']:.0f} MB a token at "
                         f"{c['copy_gb_s']:.1f} GB/s = {g['decode_floor_tok_s_fp32']:,.0f} tok/s)",
@@ -229,9 +231,17 @@ def bench_section(pattern='bench/*.json'):
         out.append('')
         out.append(table(['ratio, measured in the same run', 'value'], ratios))
         out.append('')
-        out.append(table(['generation (256 new tokens)', 'tok/s'],
-                         [[k, f"{v:,.0f}"] for k, v in g.items() if '/' in k and not k.startswith('ragged')]))
+        if g:
+            out.append(table(['generation (256 new tokens)', 'tok/s'],
+                             [[k, f"{v:,.0f}"] for k, v in g.items() if '/' in k and not k.startswith('ragged')]))
     return '\n'.join(out)
+
+
+def paired_ratio(inter, baseline):
+    """', paired over N rounds: geometric mean ratio (95% CI)' where bench.py kept each round's step times."""
+    p = inter.get(f'paired_ours_over_{baseline}')
+    return (f"; paired over {p['rounds']} rounds: {p['ratio']:.3f}× (95% CI {p['ci95'][0]:.3f}–{p['ci95'][1]:.3f}, "
+            f"p {pval(p['p'])})" if p else '')
 
 
 def gpu_section(pattern='gpu/*.json'):
@@ -625,10 +635,15 @@ def headline():
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
                      f"{g['peak_memory_mb'] / 1024:.1f} GiB", 'gpu/max_ckpt_12gb.json'))
     b = one('bench/cpu.json')
-    if b and 'small/interleaved' in b['train']:
-        t = b['train']['small/interleaved']
+    runs = {p: r for p, r in load('bench/*.json').items() if 'small/interleaved' in r['train'] and not r.get('quick')}
+    if runs:  # the newest run of the comparison: ratios hold across hosts, absolute tok/s do not
+        p, r = max(runs.items(), key=lambda kv: kv[1]['date'])
+        t = r['train']['small/interleaved']
+        pc = t.get('paired_ours_over_classic_gpt2')
+        value = (f"{pc['ratio']:.2f}× (95% CI {pc['ci95'][0]:.2f}–{pc['ci95'][1]:.2f}, {pc['rounds']} paired rounds)"
+                 if pc else f"{t['ratio_ours_over_classic_gpt2']:.2f}×")
         rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
-                     "steps interleaved in one process)", f"{t['ratio_ours_over_classic_gpt2']:.2f}×", 'bench/cpu.json'))
+                     "steps interleaved in one process)", value, os.path.relpath(p, 'experiments')))
     if b and b['generate'].get('task_sampling'):
         s = b['generate']['task_sampling']
         rows.append((f"Sampling {s['n_samples']} solutions per arith problem, our engine / HF `generate` "
