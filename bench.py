@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance, synchronize,
-                    time_train_steps, timed_train_step)
+from common import (UserError, append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance,
+                    synchronize, time_train_steps, timed_train_step)
 from engine import left_pad
 from model import GPT, GPTConfig, Int8Linear, apply_lora, int8_supported, quantize_int8
 
@@ -35,6 +35,8 @@ ckpt = ''                     # also: sample_solutions(n=8) on the arith test pr
 n_problems = 128              #   ours against HF generate of the exported model (both stop at <|endoftext|>)
 # -----------------------------------------------------------------------------
 configure(globals())
+if only not in ('', 'interleaved'):
+    raise UserError(f"only={only!r}: use '' (everything) or 'interleaved'")
 
 SHAPES = {  # name: (GPTConfig kwargs, batch size)
     'tiny': (dict(n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=8192), 16),

@@ -19,6 +19,8 @@ def test_bench_quick(tmp_path):
     paired = inter['paired_ours_over_classic_gpt2']  # per-round ratios: as many rounds as each model's step times
     assert paired['rounds'] == len(inter['ours']['rounds_s']) == len(inter['classic_gpt2']['rounds_s']) > 0
     assert paired['ci95'][0] <= paired['ratio'] <= paired['ci95'][1]
+    bad = run('bench.py', '--only=train', check=False)  # an unknown part: a one-line error, nothing run
+    assert bad.returncode == 1 and "only='train'" in bad.stderr and 'Traceback' not in bad.stderr
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
     assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
     from model import int8_supported
