@@ -20,11 +20,11 @@ def calculator_tool(enc, n_rows):
     texts, queue, calls = [''] * n_rows, [[] for _ in range(n_rows)], [0]
 
     def force(nxt):
-        out = nxt.clone()
+        out = nxt.tolist()  # one device-to-host copy a step, not one per row (on a GPU each int() is a sync)
         for b in range(n_rows):
             if queue[b]:
                 out[b] = queue[b].pop(0)
-            texts[b] = (texts[b] + enc.decode([int(out[b])]))[-256:]  # the tail is all a match needs
+            texts[b] = (texts[b] + enc.decode([out[b]]))[-256:]  # the tail is all a match needs
             m = None if queue[b] else re.search(r'<<([^<>=]{1,200})=$', texts[b])
             if m:
                 try:
@@ -32,7 +32,7 @@ def calculator_tool(enc, n_rows):
                     calls[0] += 1
                 except CalcError:
                     pass  # not arithmetic: the model writes the result itself
-        return torch.as_tensor(out)
+        return torch.tensor(out, device=nxt.device)
     return force, calls
 
 
@@ -43,14 +43,14 @@ def stop_at_text(enc, text, n_rows, then=None):
     tails, ended = [''] * n_rows, [False] * n_rows
 
     def force(nxt):
-        out = then(nxt) if then is not None else nxt.clone()
+        out = (then(nxt) if then is not None else nxt).tolist()
         for b in range(n_rows):
             if ended[b]:
                 out[b] = enc.eot_token
                 continue
-            tails[b] = (tails[b] + enc.decode([int(out[b])]))[-2 * len(text) - 16:]
+            tails[b] = (tails[b] + enc.decode([out[b]]))[-2 * len(text) - 16:]
             ended[b] = text in tails[b]
-        return torch.as_tensor(out)
+        return torch.tensor(out, device=nxt.device)
     return force
 
 
@@ -64,16 +64,16 @@ def left_pad(rows, device):
 
 
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
-                   generator=None, autocast=None, max_rows=64, desc=None, prefix=(), stop_text=''):
+                   generator=None, autocast=None, max_rows=None, desc=None, prefix=(), stop_text=''):
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
-    by token length and decoded max_rows // n at a time, left-padded to the longest of their batch (GPT.stream
-    pad: each row keeps its own positions and never attends to padding, so it decodes what it would alone);
-    each prompt is prefilled once for its n samples (GPT.stream num_samples). A batch decodes at most
-    min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its token ids. Returns,
-    in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no room in the
-    context. desc: show a progress bar with this label. prefix: token ids that come before every prompt (few-shot
-    exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix). stop_text: a row ends once
-    its text contains this (stop_at_text)."""
+    by token length and decoded max_rows // n at a time (default 64 rows on a CPU, 512 on a GPU), left-padded to
+    the longest of their batch (GPT.stream pad: each row keeps its own positions and never attends to padding, so
+    it decodes what it would alone); each prompt is prefilled once for its n samples (GPT.stream num_samples).
+    A batch decodes at most min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its
+    token ids. Returns, in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no
+    room in the context. desc: show a progress bar with this label. prefix: token ids that come before every
+    prompt (few-shot exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix).
+    stop_text: a row ends once its text contains this (stop_at_text)."""
     from model import KVCache
     T, device = model.config.block_size - len(prefix), next(model.parameters()).device
     ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
@@ -84,6 +84,9 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
         with torch.no_grad(), autocast or contextlib.nullcontext():
             model(torch.tensor([list(prefix)], device=device), cache=shared, last_only=True)
     out = [None] * len(prompts)
+    # rows decoded at once: on a CPU a step's matmuls grow with the rows, so 64 keeps the cache in cache; on a GPU a
+    # small model's step costs about the same for 64 or 512 rows (kernel launches, not arithmetic, set its time)
+    max_rows = max_rows or (512 if device.type == 'cuda' else 64)
     per_batch = max(1, max_rows // n)
     batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
     for rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):

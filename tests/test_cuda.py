@@ -61,3 +61,39 @@ def test_kv_cache_generation_matches_recompute_on_gpu():
     a = model.generate(x, 40, temperature=0.0, use_cache=True)
     b = model.generate(x, 40, temperature=0.0, use_cache=False)
     assert torch.equal(a, b)
+
+
+def test_training_gradients_on_gpu_match_the_cpu():
+    """RoPE's hand-written backward (model.RoPE) and the rest of the block give the CPU's gradients on the GPU
+    (fp32, TF32 off: only the reduction order differs)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    model = small_model()
+    x = torch.randint(0, 512, (2, 64), device='cuda')
+    model(x, x)[1].backward()
+    cpu = small_model().cpu()
+    cpu(x.cpu(), x.cpu())[1].backward()
+    for (name, p), q in zip(model.named_parameters(), cpu.parameters()):
+        torch.testing.assert_close(p.grad.cpu(), q.grad, atol=1e-4, rtol=1e-3, msg=name)
+
+
+def test_ragged_batch_and_calculator_on_gpu():
+    """The generation engine on the GPU: a ragged batch decodes what each prompt decodes alone, and the
+    calculator hook (which moves a step's tokens to the host once) writes the same results as on the CPU."""
+    import os
+    from common import get_tokenizer
+    from engine import calculator_tool, generate_batch
+    if not os.environ.get('DATA_DIR'):
+        pytest.skip('needs DATA_DIR for the GPT-2 BPE files')
+    torch.backends.cuda.matmul.allow_tf32 = False
+    enc = get_tokenizer('gpt2_8k')
+    model = small_model(vocab_size=8192).eval()
+    prompts = ['Question: 2+2\nAnswer:', 'Question: Ava has 3 apples and buys 4 more. How many?\nAnswer:', 'Hi']
+    batched = generate_batch(model, enc, prompts, max_new_tokens=16, tool=True)
+    assert batched == [generate_batch(model, enc, [p], max_new_tokens=16, tool=True)[0] for p in prompts]
+    ids = enc.encode(' 12*3 = <<12*3=99>> left')
+    outs = []
+    for device in ('cuda', 'cpu'):
+        force, calls = calculator_tool(enc, 2)
+        outs.append([force(torch.tensor([t, t], device=device)).tolist() for t in ids])
+        assert calls[0] == 2
+    assert outs[0] == outs[1] and enc.decode([r[0] for r in outs[0]]).startswith(' 12*3 = <<12*3=36>>')

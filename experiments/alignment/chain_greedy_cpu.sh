@@ -22,15 +22,7 @@ python3 data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --
 python3 data/arith_other/prepare.py
 python3 data/arith/prepare.py "${HARD[@]}" --n_train=4000 --n_val=300 --n_heldout=0 --seed=8765 --out_dir=data/arith_hard_train
 # the "both" pool: the first 2,000 training (150 val) problems of the open and the rich 1-5-step draws, shuffled
-mkdir -p data/arith_dpo_mix && python3 - <<'PY'
-import json, random
-rng = random.Random(0)
-for split, n in (('train', 2000), ('val', 150)):
-    rows = [l for d in ('data/arith_open', 'data/arith_rich_mix') for l in open(f'{d}/{split}.jsonl').readlines()[:n]]
-    rng.shuffle(rows)
-    open(f'data/arith_dpo_mix/{split}.jsonl', 'w').writelines(rows)
-open('data/arith_dpo_mix/test.jsonl', 'w').close()
-PY
+mix_pool data/arith_dpo_mix 2000 150
 C=(config/dpo_arith.py --init_from=out/sft_arith_rich_long/best.pt --n_prompts=3000 --temperature=0.8
    --learning_rate=2e-5 --min_lr=2e-6)
 export OMP_NUM_THREADS=1

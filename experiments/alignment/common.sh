@@ -9,3 +9,17 @@ once data/wikitext2_8k/meta.json python3 data/wikitext2/prepare.py --tokenizer=g
 python3 data/arith/prepare.py
 # its val problems choose the verifier's strategy, its 1,000 test problems score the stage tables
 python3 data/arith/prepare.py "${HARD[@]}" --n_train=0 --n_val=200 --n_heldout=0 --seed=4321 --out_dir=data/arith_hard
+# mix_pool OUT N_TRAIN N_VAL: DPO's "both" pool, the first N_TRAIN training (N_VAL val) problems of the open and the
+# rich 1-5-step draws (data/arith_open, data/arith_rich_mix), shuffled together
+mix_pool() {
+  mkdir -p "$1" && python3 - "$@" <<'PY'
+import random, sys
+out, n_train, n_val = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(0)
+for split, n in (('train', n_train), ('val', n_val)):
+    rows = [l for d in ('data/arith_open', 'data/arith_rich_mix') for l in open(f'{d}/{split}.jsonl').readlines()[:n]]
+    rng.shuffle(rows)
+    open(f'{out}/{split}.jsonl', 'w').writelines(rows)
+open(f'{out}/test.jsonl', 'w').close()
+PY
+}
