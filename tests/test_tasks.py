@@ -4,7 +4,7 @@ import time
 import pytest
 
 from conftest import needs_data_dir
-from engine import calculator_tool, generate_batch
+from engine import calculator_tool, generate_batch, stop_at_text
 from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
 from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
                    sst2_categories, sst2_report)
@@ -193,6 +193,52 @@ def test_calculator_tool_writes_results_into_the_stream():
     assert ''.join(out[0]).startswith('<<12*3=36>>') and calls[0] == 1
     assert ''.join(out[1]).startswith('<<ab=cd>>')
 
+
+
+@needs_data_dir()  # the GPT-2 BPE files
+def test_tool_and_stop_hooks_equal_decoding_every_row_every_step():
+    """calculator_tool and stop_at_text decode a row's tail only at a token that can complete a match; on random
+    streams of arithmetic pieces they write exactly what decoding every row at every step (the plain way) writes."""
+    import random
+    import re
+    import torch
+    from common import get_tokenizer
+    from tasks import CalcError, calculate
+    enc = get_tokenizer('gpt2_8k')
+
+    def plain(streams):  # the reference: the calculator, then the stop at a blank line, decoding every row every step
+        texts, tails, queue, ended, out = [''] * len(streams), [''] * len(streams), [[] for _ in streams], \
+            [False] * len(streams), [[] for _ in streams]
+        for t in range(len(streams[0])):
+            for b, s in enumerate(streams):
+                tok = queue[b].pop(0) if queue[b] else s[t]
+                texts[b] = (texts[b] + enc.decode([tok]))[-256:]
+                m = None if queue[b] else re.search(r'<<([^<>=]{1,200})=$', texts[b])
+                if m:
+                    try:
+                        queue[b] = enc.encode(f"{calculate(m.group(1))}>>")
+                    except CalcError:
+                        pass
+                if ended[b]:
+                    tok = enc.eot_token
+                else:
+                    tails[b] = (tails[b] + enc.decode([tok]))[-2 * 2 - 16:]
+                    ended[b] = '\n\n' in tails[b]
+                out[b].append(tok)
+        return out
+
+    pieces = [enc.encode(p) for p in ['<<', '12', '*', '3', '=', '>>', ' 7', '-', '+', 'x', ' =', '\n', '\n\n', ' coins',
+                                      '<<4/0=', '<<12*3=', '(2+', '5)=']]
+    rng = random.Random(0)
+    streams = []
+    for _ in range(16):
+        s = []
+        while len(s) < 120:
+            s += rng.choice(pieces)
+        streams.append(s[:120])
+    force = stop_at_text(enc, '\n\n', len(streams), calculator_tool(enc, len(streams))[0])
+    cols = [force(torch.tensor([s[t] for s in streams])).tolist() for t in range(120)]
+    assert [list(r) for r in zip(*cols)] == plain(streams)
 
 
 @needs_data_dir()  # the GPT-2 BPE files
