@@ -97,3 +97,15 @@ def test_ragged_batch_and_calculator_on_gpu():
         outs.append([force(torch.tensor([t, t], device=device)).tolist() for t in ids])
         assert calls[0] == 2
     assert outs[0] == outs[1] and enc.decode([r[0] for r in outs[0]]).startswith(' 12*3 = <<12*3=36>>')
+
+
+def test_decoding_avoids_cudnn_attention():
+    """bf16 decode steps run without cuDNN's attention (a plan for every new shape; GPT.stream), and the
+    switch is restored afterwards, so training keeps it."""
+    model = small_model().eval()
+    x = torch.randint(0, 512, (4, 8), device='cuda')
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with torch.autocast('cuda', dtype=torch.bfloat16), torch.profiler.profile() as prof:
+        model.generate(x, 12, temperature=0.0, pad=torch.tensor([0, 2, 3, 0], device='cuda'))
+    assert not [e.key for e in prof.key_averages() if 'cudnn_attention' in e.key]
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before

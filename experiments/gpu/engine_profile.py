@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '.gpucarry'))
 import engine  # noqa: E402
-from common import get_tokenizer, load_for_inference  # noqa: E402
+from common import get_tokenizer, load_for_inference, provenance  # noqa: E402
 from model import GPT, GPTConfig  # noqa: E402
 
 rows, new = (int(a) for a in (sys.argv[1:] + ['512', '64'][len(sys.argv) - 1:])[:2])
@@ -52,7 +52,7 @@ def timed(mod, tool, temperature=1.0):
 
 own = engine.calculator_tool
 out = dict(device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu', rows=rows, new_tokens=new,
-           ckpt=os.environ.get('CKPT', ''), autocast=bool(os.environ.get('AUTOCAST')))
+           ckpt=os.environ.get('CKPT', ''), autocast=bool(os.environ.get('AUTOCAST')), provenance=provenance())
 with torch.no_grad():
     timed(engine, True)  # warm-up
     for r in range(int(os.environ.get('ROUNDS', 3))):
@@ -72,6 +72,7 @@ with torch.no_grad():
                            sorted(ev, key=lambda e: -e.self_device_time_total)[:12]]
         out['cuda_total_ms'] = round(sum(e.self_device_time_total for e in ev) / 1e3, 1)
     out['cpu_total_ms'] = round(sum(e.self_cpu_time_total for e in ev) / 1e3, 1)
+out['provenance']['wall_time_s'] = provenance()['wall_time_s']
 print(json.dumps(out, indent=1))
 if os.environ.get('OUT'):
     with open(os.path.join(os.environ['OUT'], 'engine_profile.json'), 'w') as f:
