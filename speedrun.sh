@@ -78,7 +78,8 @@ if [ "${1:-all}" = all ]; then
   # 3. SFT on the arithmetic problems with the calculator in the loop (loss on the tokens the model writes)
   stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N "${SFT[@]}" \
     $(resume_flag $A/sft)
-  # 4. DPO + NLL (one round of iterative RPO) on on-policy pairs: the SFT model's own right and wrong answers
+  # 4. DPO + NLL (one round of iterative RPO) on on-policy pairs: the SFT model's own right and wrong answers,
+  #    its greedy answer on one side of every pair
   stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${DPO[@]}" \
     $(resume_flag $A/dpo)
   # 5. a verifier of the DPO model's answers (P(correct) from a value head on our trunk)

@@ -7,7 +7,9 @@
 source "$(dirname "$0")/common.sh"
 once out/tiny/summary.json python3 train.py config/train_tiny.py
 once out/sft_arith/summary.json python3 sft.py config/sft_arith.py
-once out/dpo_arith/summary.json python3 dpo.py config/dpo_arith.py
+# the DPO recipe of 2026-12-02 (config/dpo_arith.py's defaults then): two-sample pairs at T = 1.0, lr 5e-5
+once out/dpo_arith/summary.json python3 dpo.py config/dpo_arith.py --greedy_pairs=False --temperature=1.0 \
+  --learning_rate=5e-5 --min_lr=5e-6
 # a second round of iterative RPO (new problems, the round-1 policy as the reference) is one more line; it is not
 # part of this chain yet (CPU time): once out/dpo_arith2/summary.json python3 dpo.py config/dpo_arith.py \
 #   --init_from=out/dpo_arith/best.pt --out_dir=out/dpo_arith2 --seed=2 --name=dpo_arith2

@@ -38,7 +38,7 @@ once out/sft_arith_made_up_long/summary.json python3 sft.py config/sft_arith.py 
   --max_iters=2400 --eval_interval=800 --out_dir=out/sft_arith_made_up_long > out/sft_made_up_long.log 2>&1 &
 wait
 once out/dpo_open_samples/summary.json python3 dpo.py "${C[@]}" --task_dir=data/arith_open \
-  --out_dir=out/dpo_open_samples > out/dpo_open_samples.log 2>&1 &
+  --greedy_pairs=False --out_dir=out/dpo_open_samples > out/dpo_open_samples.log 2>&1 &
 once out/dpo_both_greedy/summary.json python3 dpo.py "${C[@]}" --n_prompts=4000 --task_dir=data/arith_dpo_mix \
   --greedy_pairs=True --out_dir=out/dpo_both_greedy > out/dpo_both_greedy.log 2>&1 &
 wait

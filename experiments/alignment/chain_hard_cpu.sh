@@ -13,7 +13,7 @@ python3 data/arith/prepare.py "${HARD[@]}" --n_train=4000 --n_val=300 --n_heldou
 once out/tiny/summary.json python3 train.py config/train_tiny.py
 once out/sft_arith/summary.json python3 sft.py config/sft_arith.py
 DPO=(config/dpo_arith.py --task_dir=data/arith_hard_train --n_prompts=1500 --temperature=0.8 --learning_rate=2e-5
-     --min_lr=2e-6)
+     --min_lr=2e-6 --greedy_pairs=False)  # two-sample pairs, as when these files were made
 once out/dpo_arith_hard/summary.json python3 dpo.py "${DPO[@]}" --out_dir=out/dpo_arith_hard
 once out/dpo_arith_hard2/summary.json python3 dpo.py "${DPO[@]}" --init_from=out/dpo_arith_hard/best.pt --seed=2 \
   --out_dir=out/dpo_arith_hard2

@@ -28,6 +28,7 @@ once out/sft_arith_rich_long/summary.json python3 sft.py config/sft_arith.py --t
   --max_iters=2400 --eval_interval=800 --out_dir=out/sft_arith_rich_long > out/sft_rich_long.log 2>&1 &
 once out/dpo_arith_rich/summary.json python3 dpo.py config/dpo_arith.py --init_from=out/sft_arith_rich/best.pt \
   --task_dir=data/arith_rich_mix --n_prompts=3000 --temperature=0.8 --learning_rate=2e-5 --min_lr=2e-6 \
+  --greedy_pairs=False \
   --out_dir=out/dpo_arith_rich > out/dpo_rich.log 2>&1 &
 once out/sft_arith_open/summary.json python3 sft.py config/sft_arith.py --task_dir=data/arith_open \
   --out_dir=out/sft_arith_open > out/sft_open.log 2>&1 &
