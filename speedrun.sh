@@ -108,10 +108,6 @@ stage eval_sst2 python3 eval.py sst2 --ckpt=$RUN/best.pt $N
 stage eval_samsum python3 eval.py samsum --ckpt=$RUN/best.pt $N "${SAMSUM[@]}"
 # 13. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
-# 14. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/
-python3 viz.py
-python3 report/make.py
-
 { echo "speedrun ($SCALE) finished $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null). Stage times:"
   for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"
 # the stage times as a result file: experiments/speedrun/<scale>.json (with commit and hardware)
@@ -126,3 +122,7 @@ os.makedirs(os.path.join(REPO, 'experiments', 'speedrun'), exist_ok=True)
 write_json(dict(scale=scale, stage_seconds=stages, total_seconds=sum(stages.values()), **start),
            os.path.join(REPO, 'experiments', 'speedrun', f'{scale}.json'))
 PY
+# 14. figures (report/figures/) and the paper (report/paper.md) from everything under experiments/, the stage
+#     times just written included
+python3 viz.py
+python3 report/make.py
