@@ -18,8 +18,7 @@ source "$(dirname "$0")/common.sh"
 for f in out/sft_arith_rich_long/best.pt out/tiny/best.pt data/arith_rich_mix/train.jsonl data/arith_open/train.jsonl; do
   [ -e $f ] || { echo "needs $f: run experiments/alignment/chain_rich_cpu.sh first"; exit 1; }
 done
-python3 data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --n_heldout=0 --out_dir=data/arith_made_up
-python3 data/arith_other/prepare.py
+rich_draws  # the same draws as chain_rich_cpu.sh (the made-up one included)
 python3 data/arith/prepare.py "${HARD[@]}" --n_train=4000 --n_val=300 --n_heldout=0 --seed=8765 --out_dir=data/arith_hard_train
 # the "both" pool: the first 2,000 training (150 val) problems of the open and the rich 1-5-step draws, shuffled
 mix_pool data/arith_dpo_mix 2000 150

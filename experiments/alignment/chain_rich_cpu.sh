@@ -11,13 +11,7 @@
 # stage (its summary.json) is skipped.
 #   DATA_DIR=../shared/data bash experiments/alignment/chain_rich_cpu.sh
 source "$(dirname "$0")/common.sh"
-python3 data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --n_heldout=0 --out_dir=data/arith_rich
-# DPO's problems: 1-5 steps and up to 3 distractors, so the pairs come from where the model errs without giving up
-# the short problems
-python3 data/arith/prepare.py --wordings=rich --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 --n_val=300 \
-  --n_test=0 --n_heldout=0 --seed=555 --avoid=data/arith,data/arith_hard,data/arith_rich --out_dir=data/arith_rich_mix
-python3 data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --n_heldout=0 --out_dir=data/arith_open
-python3 data/arith_other/prepare.py  # a separately written generator: other names, pronouns, sentence shapes
+rich_draws  # the rich, rich 1-5-step (DPO's problems), open and made-up draws and the other generator
 once out/tiny/summary.json python3 train.py config/train_tiny.py
 export OMP_NUM_THREADS=1
 once out/sft_arith/summary.json python3 sft.py config/sft_arith.py --name=sft_arith_chain_rich > out/sft_base.log 2>&1 &

@@ -9,6 +9,20 @@ once data/wikitext2_8k/meta.json python3 data/wikitext2/prepare.py --tokenizer=g
 python3 data/arith/prepare.py
 # its val problems choose the verifier's strategy, its 1,000 test problems score the stage tables
 python3 data/arith/prepare.py "${HARD[@]}" --n_train=0 --n_val=200 --n_heldout=0 --seed=4321 --out_dir=data/arith_hard
+# rich_draws: the draws of the rich-wording chains (chain_rich_cpu.sh, chain_greedy_cpu.sh, gpu/chain.sh), the same
+# seeds everywhere: ~3x our wordings (data/arith_rich); a rich 1-5-step draw with up to 3 distractors, where the
+# model errs without giving up the short problems (DPO's pool, data/arith_rich_mix); open-class names and objects
+# (data/arith_open); invented names (data/arith_made_up); the separately written generator (data/arith_other)
+rich_draws() {
+  python3 data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --n_heldout=0 --out_dir=data/arith_rich
+  python3 data/arith/prepare.py --wordings=rich --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 \
+    --n_val=300 --n_test=0 --n_heldout=0 --seed=555 --avoid=data/arith,data/arith_hard,data/arith_rich \
+    --out_dir=data/arith_rich_mix
+  python3 data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --n_heldout=0 --out_dir=data/arith_open
+  python3 data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --n_heldout=0 \
+    --out_dir=data/arith_made_up
+  python3 data/arith_other/prepare.py
+}
 # mix_pool OUT N_TRAIN N_VAL: DPO's "both" pool, the first N_TRAIN training (N_VAL val) problems of the open and the
 # rich 1-5-step draws (data/arith_open, data/arith_rich_mix), shuffled together
 mix_pool() {

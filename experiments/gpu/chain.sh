@@ -31,12 +31,7 @@ else
   N_TEST=0; N_SAMPLED=1000; N_SEL=200; NS=16; BUDGETS='(1, 2, 4, 8, 16)'  # N_TEST=0: every test problem
 fi
 # the training and test draws of the CPU chain (same seeds), and the "both" pool at twice its size
-python3 data/arith/prepare.py --wordings=rich --avoid=data/arith --seed=99 --n_heldout=0 --out_dir=data/arith_rich
-python3 data/arith/prepare.py --wordings=rich --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 --n_val=300 \
-  --n_test=0 --n_heldout=0 --seed=555 --avoid=data/arith,data/arith_hard,data/arith_rich --out_dir=data/arith_rich_mix
-python3 data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --n_heldout=0 --out_dir=data/arith_open
-python3 data/arith/prepare.py --wordings=made_up --avoid=data/arith --seed=97 --n_heldout=0 --out_dir=data/arith_made_up
-python3 data/arith_other/prepare.py
+rich_draws
 python3 data/arith/prepare.py "${HARD[@]}" --n_train=4000 --n_val=1000 --n_heldout=0 --seed=8765 \
   --out_dir=data/arith_hard_train_gpu
 mix_pool data/arith_dpo_mix_gpu 4000 300
