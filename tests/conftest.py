@@ -19,13 +19,41 @@ TINY = ['--n_layer=2', '--n_head=4', '--n_kv_head=2', '--n_embd=32', '--block_si
 
 
 def run(script, *args, env=None, check=True, timeout=300):
-    """Run a repo script in a subprocess with 1 thread per process (deterministic, and fair to the 2 cores)."""
-    e = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', **(env or {}))
-    p = subprocess.run([sys.executable, os.path.join(REPO, script), *map(str, args)], cwd=REPO, env=e,
-                       capture_output=True, text=True, timeout=timeout)
+    """Run a repo script as `python script args` with 1 thread per process (deterministic, and fair to the 2
+    cores): in a child of the warm interpreter (tests/forkserver.py: the imports are paid once per worker), or in
+    a plain subprocess when the test sets more than DATA_DIR in the environment or TEST_FORK=0."""
+    base = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    argv, e = [os.path.join(REPO, script), *map(str, args)], dict(base, **(env or {}))
+    if os.environ.get('TEST_FORK', '1') == '0' or set(env or {}) - {'DATA_DIR'}:
+        p = subprocess.run([sys.executable, *argv], cwd=REPO, env=e, capture_output=True, text=True, timeout=timeout)
+    else:
+        p = forked_run(argv, e, base, timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"{script} {args} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
+
+
+_server = []  # this worker's forkserver process, started at its first run()
+
+
+def forked_run(argv, env, server_env, timeout):
+    """`python *argv` as a child of tests/forkserver.py: a subprocess.CompletedProcess, or TimeoutExpired
+    (the child killed) as subprocess.run gives."""
+    import tempfile
+    if not _server or _server[0].poll() is not None:
+        _server[:] = [subprocess.Popen([sys.executable, os.path.join(REPO, 'tests', 'forkserver.py')], cwd=REPO,
+                                       env=server_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)]
+    server = _server[0]
+    with tempfile.TemporaryDirectory() as d:
+        out, err = os.path.join(d, 'out'), os.path.join(d, 'err')
+        server.stdin.write(json.dumps(dict(argv=argv, env=env, cwd=REPO, out=out, err=err, timeout=timeout)) + '\n')
+        server.stdin.flush()
+        reply = json.loads(server.stdout.readline())
+        code, timed_out = reply['code'], reply['timed_out']
+        text = [open(f, encoding='utf-8', errors='replace').read() for f in (out, err)]
+    if timed_out:
+        raise subprocess.TimeoutExpired([sys.executable, *argv], timeout, *text)
+    return subprocess.CompletedProcess([sys.executable, *argv], code, *text)
 
 
 def make_corpus(path, vocab=8192, n_train=60_000, n_val=6_000, seed=0):

@@ -62,8 +62,8 @@ def test_second_run_into_a_live_out_dir_is_refused(corpus, tmp_path):
                               '--eval_interval=100000', *TINY], cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while not os.path.exists(os.path.join(out, 'log.jsonl')) and time.time() < deadline:
+        deadline = time.time() + 60  # a logged step: past the SIGINT handler's installation
+        while not (os.path.exists(os.path.join(out, 'log.jsonl')) and losses(out)) and time.time() < deadline:
             time.sleep(0.05)
         config = open(os.path.join(out, 'config.json')).read()
         p = run('train.py', f'--dataset={corpus}', f'--out_dir={out}', '--max_iters=2', *TINY, check=False)
