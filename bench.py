@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from common import (UserError, append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance,
                     synchronize, time_train_steps, timed_train_step)
 from engine import left_pad
+from metrics import paired_speed_ratio
 from model import GPT, GPTConfig, Int8Linear, apply_lora, int8_supported, quantize_int8
 
 # -----------------------------------------------------------------------------
@@ -125,18 +126,6 @@ def interleaved_train(cfg_kw, batch, n_steps, dev):
                    params=sum(p.numel() for p in nets[k].parameters()), rounds_s=v) for k, v in times.items()}
     out['flops_per_token'] = ours.flops_per_token()
     return out
-
-
-def paired_speed_ratio(times_a, times_b):
-    """tok/s of a over b from step times taken in the same rounds: the geometric mean of the per-round ratios
-    t_b / t_a, with the paired bootstrap's 95% CI and p-value (metrics.paired_bootstrap on log step times; p tests
-    ratio = 1). Pairing by round cancels the machine's drift, which moves both steps of a round alike."""
-    import math
-    from metrics import paired_bootstrap
-    log_a, log_b = [math.log(t) for t in times_a], [math.log(t) for t in times_b]
-    boot = paired_bootstrap(log_a, log_b)
-    return dict(ratio=math.exp((sum(log_b) - sum(log_a)) / len(log_a)), rounds=len(log_a),
-                ci95=tuple(math.exp(d) for d in boot['delta_ci95']), p=boot['p'])
 
 
 def train_speed(kind, cfg_kw, batch, n_steps, dev):

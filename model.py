@@ -373,14 +373,19 @@ class GPT(nn.Module):
                     n -= (b.mlp.w_fc.numel() + b.mlp.c_proj.numel()) * (1 - b.mlp.top_k / b.mlp.n_experts)
         return int(n)
 
-    def forward(self, idx, targets=None, cache=None, last_only=False, extrapolate=False, pad=None):
+    def forward(self, idx, targets=None, cache=None, last_only=False, extrapolate=False, pad=None, select=None):
         """idx (B, T) token ids. targets (B, T) with -1 = ignore. Returns (logits, loss); in training the loss
         includes the MoE auxiliary losses. last_only computes the head for the final position only
         (generation). extrapolate allows positions past block_size (the long-context experiments). pad (B,):
-        row b starts with pad[b] padding tokens (a left-padded ragged batch, see trunk)."""
+        row b starts with pad[b] padding tokens (a left-padded ragged batch, see trunk). select (N,): the flat
+        positions b * T + t that get the LM head, logits (N, V) and targets (N,): SFT and DPO score response
+        tokens only, and a prompt's positions need no logits (the head and its softmax are a third of the tiny
+        model's FLOPs)."""
         x = self.trunk(idx, cache, extrapolate, pad)
         if last_only:
             x = x[:, -1:, :]
+        if select is not None:
+            x = x.reshape(-1, x.size(-1))[select]  # (B, T, C) -> (N, C)
         logits, loss = None, None
         if targets is not None and self.loss_chunk:
             loss = chunked_cross_entropy(x.view(-1, x.size(-1)), self.lm_head.weight, targets.reshape(-1), self.loss_chunk)
@@ -696,9 +701,10 @@ def chunked_cross_entropy(x, weight, targets, chunk):
 def sequence_logps(model, x, y):
     """Sum of log p(y_t | x_<t) over the response tokens (y != -1) of each row: log pi(y|x), (B,). The
     quantity DPO compares between policy and reference, and preference accuracy ranks."""
-    logits, _ = model(x)
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, L)
-    return (logp * (y != -1)).sum(-1)
+    keep = (y.reshape(-1) != -1).nonzero()[:, 0]  # flat positions of the response tokens, (N,)
+    logits, _ = model(x, select=keep)             # (N, V): no head on the prompt and the padding
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.reshape(-1)[keep, None])[:, 0]  # (N,)
+    return torch.zeros(y.size(0), device=y.device).index_add_(0, keep // y.size(1), logp)
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):

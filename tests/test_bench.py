@@ -48,12 +48,10 @@ def test_classic_baseline_has_our_flops_per_token():
     assert classic(x, y)[1].item() == pytest.approx(math.log(cfg.vocab_size), rel=0.1)  # near-uniform at init
 
 
-def test_paired_speed_ratio_by_hand(monkeypatch):
+def test_paired_speed_ratio_by_hand():
     """Step times of a that are half of b's in every round, while the machine drifts 4x: a is 2x as fast, exactly,
     with no spread; with one noisy round the geometric mean is worked out by hand."""
-    import sys
-    monkeypatch.setattr(sys, 'argv', ['bench.py'])  # bench.py reads its config from the command line at import
-    from bench import paired_speed_ratio
+    from metrics import paired_speed_ratio
     r = paired_speed_ratio([1.0, 2.0, 4.0], [2.0, 4.0, 8.0])
     assert r['ratio'] == pytest.approx(2.0) and r['ci95'] == pytest.approx((2.0, 2.0)) and r['rounds'] == 3
     r = paired_speed_ratio([1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 0.5])

@@ -40,8 +40,10 @@ def test_sequence_logps_sum_response_tokens_and_grads_reach_only_the_policy():
     x = torch.randint(0, 50, (4, 10))
     y = torch.full((4, 10), -1)
     y[:, 5:8] = torch.randint(0, 50, (4, 3))
-    logits, _ = policy(x)
-    by_hand = torch.log_softmax(logits, -1)[torch.arange(4)[:, None], torch.arange(5, 8), y[:, 5:8]].sum(-1)
+    y[0, 1:3], y[3, 6:8] = torch.randint(0, 50, (2,)), -1  # ragged: responses of 5, 3, 3 and 1 tokens
+    logits, _ = policy(x)  # the head on every position, summed over the response tokens' log-probabilities
+    logp = torch.log_softmax(logits, -1).gather(-1, y.clamp(min=0)[..., None])[..., 0]
+    by_hand = (logp * (y != -1)).sum(-1)
     assert torch.allclose(sequence_logps(policy, x, y), by_hand, atol=1e-5)
     pi, ref = sequence_logps(policy, x, y), sequence_logps(reference, x, y)
     dpo_loss(pi[:2], pi[2:], ref[:2], ref[2:], 0.1)[0].mean().backward()

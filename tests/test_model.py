@@ -3,6 +3,7 @@ import os
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from model import GPT, GPTConfig, ConfigError, KVCache, estimate_memory, sample_next
 
@@ -218,6 +219,25 @@ def test_chunked_loss_equals_full_loss_and_grads():
     for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-6, rtol=1e-5, msg=n)
     assert estimate_memory(a.config, 3, loss_chunk=7)['logits'] < estimate_memory(a.config, 3)['logits']
+
+
+def test_head_on_selected_positions_gives_the_masked_loss_and_grads():
+    """select= runs the LM head on the response positions only (SFT): the same logits there, and the sum of
+    their cross-entropies has the same value and weight gradients as the full head with ignore_index."""
+    a, b = tiny(2), tiny(2)
+    a.train(), b.train()
+    x, y = torch.randint(0, 97, (3, 20)), torch.randint(0, 97, (3, 20))
+    y[0, :5], y[1, 12:], y[2, :17] = -1, -1, -1  # prompts and right padding
+    full = a(x)[0]
+    keep = (y.view(-1) != -1).nonzero()[:, 0]
+    sel = b(x, select=keep)[0]
+    torch.testing.assert_close(sel, full.view(-1, 97)[keep], atol=1e-6, rtol=1e-6)
+    la = F.cross_entropy(full.view(-1, 97), y.view(-1), ignore_index=-1, reduction='sum')
+    lb = F.cross_entropy(sel, y.view(-1)[keep], reduction='sum')
+    torch.testing.assert_close(la, lb, atol=1e-5, rtol=1e-6)
+    la.backward(), lb.backward()
+    for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, atol=1e-6, rtol=1e-5, msg=n)
 
 
 def test_num_samples_shares_the_prefill_exactly():
