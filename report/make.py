@@ -177,6 +177,18 @@ def bench_section(pattern='bench/*.json'):
         return None
     out = []
     for p, r in rows.items():
+        if r.get('experiment') == 'sft_head':  # experiments/bench/sft_head.py
+            ratio = r['speedup_head_on_responses']
+            out += [table([f"SFT step (`{p}`, commit {commit(r)}, {hw(r)}, {r['threads']} threads)", 'value'],
+                          [['shape, batch', f"{r['shape']['n_layer']} layers, {r['shape']['n_embd']} wide, vocab "
+                                            f"{r['shape']['vocab_size']:,}; {r['batch_size']} arith SFT examples"],
+                           ['positions with a target (the response)', f"{r['target_share_of_positions']:.0%}"],
+                           ['ms a step: LM head on every position / on the responses only',
+                            ' / '.join(f"{v:,.0f}" for v in r['ms_per_step'].values())],
+                           ['speed, head on the responses only / everywhere',
+                            f"{ratio['ratio']:.2f}× (95% CI {ratio['ci95'][0]:.2f}–{ratio['ci95'][1]:.2f}, "
+                            f"{ratio['rounds']} paired rounds)"]]), '']
+            continue
         c, t, g = r['ceilings'], r['train'], r['generate']
         out.append(table(['machine (`' + p + '`, commit ' + commit(r) + ')', 'value'],
                          [['hardware', hw(r)], ['load average before → after', f"{r['loadavg_before']:.2f} → {r['loadavg_after']:.2f}"],
@@ -635,13 +647,14 @@ def headline():
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
                      f"{g['peak_memory_mb'] / 1024:.1f} GiB", 'gpu/max_ckpt_12gb.json'))
     b = one('bench/cpu.json')
-    runs = {p: r for p, r in load('bench/*.json').items() if 'small/interleaved' in r['train'] and not r.get('quick')}
+    runs = {p: r for p, r in load('bench/*.json').items() if 'small/interleaved' in r.get('train', {}) and not r.get('quick')}
     if runs:  # the newest run of the comparison: ratios hold across hosts, absolute tok/s do not
         p, r = max(runs.items(), key=lambda kv: kv[1]['date'])
         t = r['train']['small/interleaved']
         pc = t.get('paired_ours_over_classic_gpt2')
         value = (f"{pc['ratio']:.2f}× (95% CI {pc['ci95'][0]:.2f}–{pc['ci95'][1]:.2f}, {pc['rounds']} paired rounds)"
                  if pc else f"{t['ratio_ours_over_classic_gpt2']:.2f}×")
+        value += f" on a {r['ceilings']['matmul_fp32_1024_gflops']:.0f} GFLOP/s host"  # the ratio moves with the host
         rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
                      "steps interleaved in one process)", value, os.path.relpath(p, 'experiments')))
     if b and b['generate'].get('task_sampling'):
