@@ -48,7 +48,10 @@ def forked_run(argv, env, server_env, timeout):
         out, err = os.path.join(d, 'out'), os.path.join(d, 'err')
         server.stdin.write(json.dumps(dict(argv=argv, env=env, cwd=REPO, out=out, err=err, timeout=timeout)) + '\n')
         server.stdin.flush()
-        reply = json.loads(server.stdout.readline())
+        line = server.stdout.readline()
+        if not line:  # the server died (an import failed?): its traceback is on this worker's stderr
+            raise RuntimeError(f"tests/forkserver.py exited ({server.wait()}); TEST_FORK=0 runs without it")
+        reply = json.loads(line)
         code, timed_out = reply['code'], reply['timed_out']
         text = [open(f, encoding='utf-8', errors='replace').read() for f in (out, err)]
     if timed_out:
