@@ -101,13 +101,13 @@ def get_batch(split, it, part=slice(None)):
     """Right-padded batch: padding sits after every real token, so causal attention needs no mask; its targets
     are -1. Rows of step `it` are a pure function of (seed, it): resume is exact, and under DDP rank r takes
     rows r, r + world, ... of the same global batch. Also returns the flat positions that have a target (the
-    only ones the LM head runs on), their targets, and the global batch's count of them."""
+    only ones the LM head runs on) and the global batch's count of them."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
     rows = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
     n_tokens = sum(len(ids) - n_prompt - len(skip) for ids, n_prompt, skip in rows)  # tokens with a loss
     x, y = pad_batch(rows[part])
     keep = (y.view(-1) != -1).nonzero()[:, 0]  # (N,), found on the CPU: no device sync
-    return x.to(rt['device']), y.to(rt['device']), keep.to(rt['device']), y.view(-1)[keep].to(rt['device']), n_tokens
+    return x.to(rt['device']), y.to(rt['device']), keep.to(rt['device']), n_tokens
 
 
 @torch.no_grad()
@@ -162,12 +162,12 @@ while True:
         last = (time.time(), iter_num)
     if iter_num >= max_iters:
         break
-    x, _, keep, targets, n_tokens = get_batch('train', iter_num, slice(rank, None, world))
+    x, y, keep, n_tokens = get_batch('train', iter_num, slice(rank, None, world))
     with rt['autocast']:
         logits, _ = model(x, select=keep)  # (N, V): logits at the response tokens only
     # the global batch's mean over response tokens: this rank's sum / all tokens, x world because DDP
     # averages the ranks' gradients; with one process it is the plain token mean
-    loss = F.cross_entropy(logits.float(), targets, reduction='sum') * world / n_tokens + raw_model.router_loss()
+    loss = F.cross_entropy(logits.float(), y.view(-1)[keep], reduction='sum') * world / n_tokens + raw_model.router_loss()
     loss.backward()
     optimizer_step(optimizer, model.parameters(), loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
                    f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate")

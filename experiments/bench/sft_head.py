@@ -25,7 +25,6 @@ from tasks import encode_example, load_task, pad_batch  # noqa: E402
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 batch_size = 16  # config/sft_arith.py
-start = provenance()
 enc = get_tokenizer('gpt2_8k')
 pairs, _ = load_task('arith', 'train')
 examples = [encode_example(enc, prompt, response, True) for prompt, response, _ in pairs[:4000]]
@@ -68,12 +67,11 @@ for i in range(rounds + 2):  # 2 warmup rounds
     print(f"round {i}: " + ', '.join(f"{k} {1000 * times[k][-1]:.0f} ms" for k in models if times[k]))
 
 ratio = paired_speed_ratio(times['head_on_responses'], times['head_everywhere'])
-out = dict(start, experiment='sft_head', shape=dict(cfg.__dict__), batch_size=batch_size, threads=torch.get_num_threads(),
+out = dict(experiment='sft_head', shape=dict(cfg.__dict__), batch_size=batch_size, threads=torch.get_num_threads(),
            matmul_peak_gflops=round(measure_matmul_peak() / 1e9, 1), load_before=load_before, load_after=os.getloadavg()[0],
            target_share_of_positions=sum(share) / len(share), first_loss=first_loss,
            ms_per_step={k: 1000 * sorted(v)[len(v) // 2] for k, v in times.items()},
-           speedup_head_on_responses=ratio, rounds_s=times, **provenance())
-out['command'] = start['command']
+           speedup_head_on_responses=ratio, rounds_s=times, **provenance())  # commit, command: taken at start
 write_json(out, os.path.join(REPO, 'experiments', 'bench', 'sft_head.json'))
 print(f"head on responses / head everywhere: {ratio['ratio']:.3f}x tok/s (95% CI {ratio['ci95'][0]:.3f}-"
       f"{ratio['ci95'][1]:.3f}, {rounds} paired rounds); {out['target_share_of_positions']:.0%} of positions have a target")
