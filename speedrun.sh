@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_WAIT_POLICY=PASSIVE
+# glibc malloc: keep tensors up to 1 GB on the heap and freed memory for the next step, instead of a fresh mmap
+# (and a page fault per zeroed 4 KB page) for every activation: CPU training steps ~7% faster, peak memory +4%
+# (experiments/bench/malloc.json). Other C libraries ignore these.
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-1000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 if [ -n "${DATA_DIR:-}" ]; then
   DATA_DIR="$(cd "$DATA_DIR" 2>/dev/null && pwd)" || { echo "error: DATA_DIR is not a directory (unset it to download)" >&2; exit 1; }
   export DATA_DIR
