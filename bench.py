@@ -168,6 +168,29 @@ def gen_speed(model, batch, n_new, hf=None, **kw):
     return best
 
 
+def matmuls_only_speed(model, threads=1):
+    """tok/s of a batch-1 decode step that did nothing but its weight matmuls: every linear layer once on a
+    (1, 1, in) input, on the one thread GPT.stream decodes a single row with; best of 3. What the matmul kernels
+    allow with this layout and dtype; the rest of a real step (norms, RoPE, attention, the cache, sampling, Python)
+    is per-token overhead."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, Int8Linear))]
+    xs = [torch.randn(1, 1, m.in_features, device=device) for m in layers]
+    n_threads, best = torch.get_num_threads(), 0.0
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for _ in range(50):
+                    for m, x in zip(layers, xs):
+                        m(x)
+                synchronize(device)
+                best = max(best, 50 / (time.perf_counter() - t0))
+    finally:
+        torch.set_num_threads(n_threads)
+    return best
+
+
 def hf_inputs(rows):
     """Token lists -> (x, attention_mask) for HF generate: the left-padded batch engine.left_pad makes, with the
     padding masked out."""
@@ -336,7 +359,9 @@ def generation(ceil):
             gen['dense/b1/kv_cache_all_threads'] = gen_speed(model, 1, new_tokens, decode_threads=torch.get_num_threads())
         if variant == 'dense' and int8_supported(device):  # the same model with weight-only int8 linears
             fp32_bytes = 4 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+            gen['dense/b1/matmuls_only'] = matmuls_only_speed(model)
             quantize_int8(model)
+            gen['dense/b1/matmuls_only_int8'] = matmuls_only_speed(model)
             int8_bytes = sum(m.codes.numel() + 2 * m.scale.numel() for m in model.modules() if isinstance(m, Int8Linear))
             for batch in (1, 8):
                 gen[f'dense/b{batch}/kv_cache_int8'] = gen_speed(model, batch, new_tokens)
@@ -350,12 +375,19 @@ def generation(ceil):
             gen['decode_b1_fraction_of_fp32_floor'] = gen['dense/b1/kv_cache'] / gen['decode_floor_tok_s_fp32']
             gen['decode_b1_int8_fraction_of_fp32_floor'] = gen['dense/b1/kv_cache_int8'] / gen['decode_floor_tok_s_fp32']
             gen['ratio_int8_over_fp32_b1'] = gen['dense/b1/kv_cache_int8'] / gen['dense/b1/kv_cache']
+            # the kernels' share of the gap: the matmuls alone against the floor, a whole step against the matmuls
+            for name, k in (('fp32', ''), ('int8', '_int8')):
+                gen[f'decode_b1_matmuls_only_{name}_fraction_of_fp32_floor'] = (gen[f'dense/b1/matmuls_only{k}'] /
+                                                                                gen['decode_floor_tok_s_fp32'])
+                gen[f'decode_b1_{name}_fraction_of_matmuls_only'] = (gen[f'dense/b1/kv_cache{k}'] /
+                                                                     gen[f'dense/b1/matmuls_only{k}'])
             print(f"decode batch 1: floor {gen['decode_floor_tok_s_fp32']:,.0f} tok/s ({fp32_bytes / 1e6:.0f} MB of fp32 "
                   f"weights at {ceil['copy_gb_s']:.1f} GB/s); fp32 {gen['dense/b1/kv_cache']:,.0f} tok/s "
                   f"({100 * gen['decode_b1_fraction_of_fp32_floor']:.0f}% of it), int8 {gen['dense/b1/kv_cache_int8']:,.0f} "
                   f"({100 * gen['decode_b1_int8_fraction_of_fp32_floor']:.0f}%, {int8_bytes / 1e6:.0f} MB); on all "
                   f"{torch.get_num_threads()} threads fp32 {gen['dense/b1/kv_cache_all_threads']:,.0f}, int8 "
-                  f"{gen['dense/b1/kv_cache_int8_all_threads']:,.0f}", flush=True)
+                  f"{gen['dense/b1/kv_cache_int8_all_threads']:,.0f}; the matmuls alone (one thread) fp32 "
+                  f"{gen['dense/b1/matmuls_only']:,.0f} tok/s, int8 {gen['dense/b1/matmuls_only_int8']:,.0f}", flush=True)
         if variant == 'dense':  # streaming far past the context: tok/s and memory must stay flat
             ctx = SHAPES[shape][0]['block_size']
             stream_model = GPT(GPTConfig(**SHAPES[shape][0])).to(device).eval()

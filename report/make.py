@@ -189,6 +189,15 @@ def bench_section(pattern='bench/*.json'):
                             f"{ratio['ratio']:.2f}× (95% CI {ratio['ci95'][0]:.2f}–{ratio['ci95'][1]:.2f}, "
                             f"{ratio['rounds']} paired rounds)"]]), '']
             continue
+        if r.get('experiment') == 'malloc_thresholds':  # experiments/bench/malloc.py
+            out += [table([f"glibc malloc thresholds (`{p}`, commit {commit(r)}, {hw(r)})", 'default', 'tuned'],
+                          [['environment', 'none', ' '.join(f"{k}={v}" for k, v in r['tuned_env'].items())]] +
+                          [[f"median per process: {k.replace('_', ' ')}", f"{r['median']['default'][k]:,.1f}",
+                            f"{r['median']['tuned'][k]:,.1f}"] for k in ('minor_faults', 'sys_s', 'max_rss_mb')] +
+                          [[f"training tok/s, tuned / default: {m}",
+                            f"{v['ratio']:.3f}× (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f}, p {pval(v['p'])})", '']
+                           for m, v in r['speedup_tuned_over_default'].items()]), '']
+            continue
         c, t, g = r['ceilings'], r['train'], r['generate']
         out.append(table(['machine (`' + p + '`, commit ' + commit(r) + ')', 'value'],
                          [['hardware', hw(r)], ['load average before → after', f"{r['loadavg_before']:.2f} → {r['loadavg_after']:.2f}"],
@@ -221,6 +230,13 @@ def bench_section(pattern='bench/*.json'):
                         f"{100 * g['decode_b1_fraction_of_fp32_floor']:.0f}%"],
                        [f"decode, batch 1: int8 weights ({g['decode_weight_mb_int8']:.0f} MB a token) / that floor",
                         f"{100 * g['decode_b1_int8_fraction_of_fp32_floor']:.0f}% ({g['ratio_int8_over_fp32_b1']:.2f}× fp32)"]]
+        if 'dense/b1/matmuls_only' in g:  # how far the kernels alone get, and how much of a step is not matmuls
+            ratios += [['decode, batch 1: the weight matmuls alone, one thread / that floor',
+                        f"fp32 {100 * g['decode_b1_matmuls_only_fp32_fraction_of_fp32_floor']:.0f}%, int8 "
+                        f"{100 * g['decode_b1_matmuls_only_int8_fraction_of_fp32_floor']:.0f}%"],
+                       ['decode, batch 1: a whole step / its matmuls alone',
+                        f"fp32 {100 * g['decode_b1_fp32_fraction_of_matmuls_only']:.0f}%, int8 "
+                        f"{100 * g['decode_b1_int8_fraction_of_matmuls_only']:.0f}%"]]
         if 'ratio_one_over_all_threads_b1_int8' in g:  # GPT.stream's one decode thread for <= 4 rows
             ratios.append(['decode, batch 1, int8: one thread / all threads (OMP_WAIT_POLICY=PASSIVE)',
                            f"{g['ratio_one_over_all_threads_b1_int8']:.2f}× (fp32: "
@@ -655,6 +671,11 @@ def headline():
         value = (f"{pc['ratio']:.2f}× (95% CI {pc['ci95'][0]:.2f}–{pc['ci95'][1]:.2f}, {pc['rounds']} paired rounds)"
                  if pc else f"{t['ratio_ours_over_classic_gpt2']:.2f}×")
         value += f" on a {r['ceilings']['matmul_fp32_1024_gflops']:.0f} GFLOP/s host"  # the ratio moves with the host
+        others = [o['train']['small/interleaved'] for q, o in runs.items() if q != p]
+        others = [o['paired_ours_over_classic_gpt2']['ratio'] if 'paired_ours_over_classic_gpt2' in o
+                  else o['ratio_ours_over_classic_gpt2'] for o in others]
+        if others:  # every other run beside it, so that no host is picked for its number
+            value += f"; the {len(others)} other runs (other hosts, commits): {min(others):.2f}–{max(others):.2f}×"
         rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
                      "steps interleaved in one process)", value, os.path.relpath(p, 'experiments')))
     if b and b['generate'].get('task_sampling'):
