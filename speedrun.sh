@@ -33,12 +33,15 @@ else
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=400)  # 800 steps ended on the steep part of the climb
-  DPO=(--n_prompts=400 --max_iters=100 --eval_interval=50 --n_eval=100)
-  VER=(--n_prompts=200 --n_val_prompts=60 --n_samples=8 --max_iters=150 --eval_interval=75)
+  # DPO's pairs from the longer problems (data/arith_long), where the SFT model is still wrong on a quarter of its
+  # samples: on data/arith it is right on 92%, and 400 problems gave 62 pairs that DPO overfit (-7 points EM);
+  # here 800 problems give ~330 (experiments/speedrun/NOTES.md)
+  DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=800 --max_iters=100 --eval_interval=50 --n_eval=100)
+  VER=(--task_dir=data/arith_long --n_prompts=200 --n_val_prompts=60 --n_samples=8 --max_iters=150 --eval_interval=75)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
   ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
-  TTS=(--n_problems=100 "--budgets=(1, 2, 4, 8)")
+  TTS=(--task_dir=data/arith_long --n_problems=100 "--budgets=(1, 2, 4, 8)")  # where samples disagree
   SAMSUM=(--n_problems=100)
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
@@ -77,6 +80,10 @@ if [ "${1:-all}" = all ]; then
   stage data python3 data/wikitext2/prepare.py --tokenizer=$TOKENIZER
   if [ "$SCALE" = gpu ]; then stage data_corpus "${CORPUS[@]}"; fi
   stage data_arith python3 data/arith/prepare.py
+  # longer problems (1-5 steps, up to 3 distractors), none of data/arith's questions: the CPU run's DPO and
+  # verifier pool, and a second test set of the stage table
+  stage data_arith_long python3 data/arith/prepare.py --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 \
+    --n_val=300 --n_test=1000 --n_heldout=0 --seed=555 --avoid=data/arith --out_dir=data/arith_long
   # 2. pretrain a GPT from scratch
   stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "${PRE[@]}" "$(init_flag $RUN)"
   # 3. SFT on the arithmetic problems with the calculator in the loop (loss on the tokens the model writes)
@@ -97,11 +104,13 @@ stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCA
 # 8. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
 stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${QUANT[@]}"
 # 9. the stage table: Base, SFT + calculator, DPO + calculator, + verifier on the arith test set (and on wordings
-#    never trained on), GSM8K, HH-RLHF
+#    never trained on, and on the longer problems), GSM8K, HH-RLHF
 STAGES=base=$RUN/best.pt,sft+tool=$A/sft/best.pt,dpo+tool=$A/dpo/best.pt
 stage eval_alignment python3 eval.py alignment $N --stages=$STAGES --verifier=$A/verifier/best.pt "${ALIGN[@]}"
 stage eval_heldout python3 eval.py alignment --name=speedrun_${SCALE}_heldout --stages=$STAGES --arith_split=test_heldout \
   --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${ALIGN[0]:---n_problems=0}"
+stage eval_long python3 eval.py alignment --name=speedrun_${SCALE}_long --stages=$STAGES --task_dir=data/arith_long \
+  --verifier=$A/verifier/best.pt "${ALIGN[@]}" --gsm8k_problems=0 --hh_pairs=0
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
 stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt \
   --verifier=$A/verifier/best.pt "${TTS[@]}"
