@@ -26,7 +26,7 @@ if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
   # 5,000 of train_medium's iterations: 164M FineWeb-Edu tokens, 0.8 epochs of a 200M-token sample (~4 h on a 3060)
   CORPUS=(python3 data/fineweb_edu/prepare.py --max_tokens=200000000); PRE=(--max_iters=5000)
-  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=()  # the stage configs as written
+  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=(); LONG=()  # the configs as written
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
@@ -43,6 +43,7 @@ else
   ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
   TTS=(--task_dir=data/arith_long --n_problems=100 "--budgets=(1, 2, 4, 8)")  # where samples disagree
   SAMSUM=(--n_problems=100)
+  LONG=(--n_sampled=300)  # the verifier on 300 longer problems: 100 resolve only effects of ~6 points
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
@@ -110,7 +111,7 @@ stage eval_alignment python3 eval.py alignment $N --stages=$STAGES --verifier=$A
 stage eval_heldout python3 eval.py alignment --name=speedrun_${SCALE}_heldout --stages=$STAGES --arith_split=test_heldout \
   --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${ALIGN[0]:---n_problems=0}"
 stage eval_long python3 eval.py alignment --name=speedrun_${SCALE}_long --stages=$STAGES --task_dir=data/arith_long \
-  --verifier=$A/verifier/best.pt "${ALIGN[@]}" --gsm8k_problems=0 --hh_pairs=0
+  --verifier=$A/verifier/best.pt "${ALIGN[@]}" --gsm8k_problems=0 --hh_pairs=0 "${LONG[@]}"
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
 stage eval_tts python3 tts.py config/tts_arith.py $N --generator=$A/dpo/best.pt \
   --verifier=$A/verifier/best.pt "${TTS[@]}"
