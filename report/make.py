@@ -290,6 +290,16 @@ def speedrun_section(pattern='speedrun/*.json'):
         return None
     out = []
     for p, r in rows.items():
+        if 'before_run' in r:  # experiments/speedrun/before_after.py: two commits' training stages, back to back
+            a, b = r['after'], r['before_run']
+            out.append(table(['stage', f"before ({r['before'][:7]})", f"after ({commit(r)})", 'speedup'],
+                             [[s, f"{b[s]['seconds']:.0f} s", f"{a[s]['seconds']:.0f} s", f"{r['speedup'][s]:.2f}×"]
+                              for s in r['speedup']]))
+            out.append(f"\n`{p}`: in the order after, before, after; the second after-pretraining took "
+                       f"{r['after_again']['pretrain']['seconds']:.0f} s ({r['drift_pretrain_after_again_over_after']:.2f}× "
+                       f"the first); {hw(r)}, {r['matmul_peak_gflops_start']:.0f} GFLOP/s at the start, "
+                       f"{r['matmul_peak_gflops_end']:.0f} at the end.\n")
+            continue
         out.append(table(['stage', 'seconds'], [[k, v] for k, v in r['stage_seconds'].items()]
                          + [['**all**', f"{r['total_seconds']:.0f} ({r['total_seconds'] / 60:.1f} min)"]]))
         out.append(f"\n`{p}`: {r['scale']} scale on {hw(r)}, commit {commit(r)}.")
@@ -385,7 +395,9 @@ def tts_section(pattern='tts/*.json'):
         Ns = sorted({r['n'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool')})
         by = {(r['strategy'], r['n']): r for r in rows}
         strategies = list(dict.fromkeys(r['strategy'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool')))
-        out.append(f"**{run['name']}**: {run['n_problems']} {run['task']} {run['split']} problems, generator "
+        task_dir = run.get('config', {}).get('task_dir')  # a draw of its own (data/arith_long), else the task's
+        where = os.path.basename(os.path.normpath(task_dir)) if task_dir else run['task']
+        out.append(f"**{run['name']}**: {run['n_problems']} {where} {run['split']} problems, generator "
                    f"`{run['generator']}`, verifier `{run['verifier'] or 'none'}`, T = {run['temperature']}"
                    f"{', calculator in the loop' if run.get('config', {}).get('tool') else ''} (`{p}`, commit {commit(run)}).\n")
         g, gt = by['greedy', 1], by['greedy_tool', 1]
