@@ -684,8 +684,8 @@ def headline():
                  if pc else f"{t['ratio_ours_over_classic_gpt2']:.2f}×")
         value += f" on a {r['ceilings']['matmul_fp32_1024_gflops']:.0f} GFLOP/s host"  # the ratio moves with the host
         others = [o['train']['small/interleaved'] for q, o in runs.items() if q != p]
-        others = [o['paired_ours_over_classic_gpt2']['ratio'] if 'paired_ours_over_classic_gpt2' in o
-                  else o['ratio_ours_over_classic_gpt2'] for o in others]
+        others = [(o.get('paired_ours_over_classic_gpt2') or {}).get('ratio', o['ratio_ours_over_classic_gpt2'])
+                  for o in others]  # the paired ratio where the run kept its rounds, else the plain one
         if others:  # every other run beside it, so that no host is picked for its number
             value += f"; the {len(others)} other runs (other hosts, commits): {min(others):.2f}–{max(others):.2f}×"
         rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
