@@ -35,7 +35,8 @@ else
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=400)  # 800 steps ended on the steep part of the climb
   # DPO's pairs from the longer problems (data/arith_long), where the SFT model is still wrong on a quarter of its
   # samples: on data/arith it is right on 92%, and 400 problems gave 62 pairs that DPO overfit (-7 points EM);
-  # here 800 problems give ~330 (experiments/speedrun/NOTES.md)
+  # here 800 problems give ~330. Its effect is not reliable at this budget: +4.8 points from one SFT model, a null
+  # to -9 from another (experiments/speedrun/NOTES.md)
   DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=800 --max_iters=100 --eval_interval=50 --n_eval=100)
   VER=(--task_dir=data/arith_long --n_prompts=200 --n_val_prompts=60 --n_samples=8 --max_iters=150 --eval_interval=75)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
