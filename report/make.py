@@ -395,11 +395,11 @@ def tts_section(pattern='tts/*.json'):
         Ns = sorted({r['n'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool')})
         by = {(r['strategy'], r['n']): r for r in rows}
         strategies = list(dict.fromkeys(r['strategy'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool')))
-        task_dir = run.get('config', {}).get('task_dir')  # a draw of its own (data/arith_long), else the task's
-        where = os.path.basename(os.path.normpath(task_dir)) if task_dir else run['task']
+        cfg = run.get('config', {})
+        where = os.path.basename(os.path.normpath(cfg['task_dir'])) if cfg.get('task_dir') else run['task']  # its draw
         out.append(f"**{run['name']}**: {run['n_problems']} {where} {run['split']} problems, generator "
                    f"`{run['generator']}`, verifier `{run['verifier'] or 'none'}`, T = {run['temperature']}"
-                   f"{', calculator in the loop' if run.get('config', {}).get('tool') else ''} (`{p}`, commit {commit(run)}).\n")
+                   f"{', calculator in the loop' if cfg.get('tool') else ''} (`{p}`, commit {commit(run)}).\n")
         g, gt = by['greedy', 1], by['greedy_tool', 1]
         out.append(table(['strategy'] + [f'N={n}' for n in Ns] + [f'N={max(Ns)} vs greedy (paired)'],
                          [[s] + [f"{by[s, n]['accuracy']:.3f} ({by[s, n]['tokens_per_problem']:.0f} tok)" for n in Ns]
