@@ -63,6 +63,46 @@ def test_rope_backward_is_the_inverse_rotation():
         assert torch.autograd.gradcheck(lambda t: apply_rope(t, c.double(), s.double()), (x64,))
 
 
+def test_rmsnorm_and_swiglu_backward_match_autograd():
+    """model.RMSNormFunction's closed-form backward and model.SwiGLU's one-buffer backward against autograd through
+    F.rms_norm and silu(gate) * up: outputs and gradients equal, float64 gradcheck, and the modules pick them only
+    when training on CPU in float32 (inference keeps F.rms_norm's fused kernel)."""
+    from model import MLP, RMSNorm, RMSNormFunction, SwiGLU
+
+    torch.manual_seed(0)
+    x, w, g = torch.randn(2, 5, 16, requires_grad=True), torch.randn(16, requires_grad=True), torch.randn(2, 5, 16)
+    ours = torch.autograd.grad(RMSNormFunction.apply(x, w, 1e-5), (x, w), g)
+    theirs = torch.autograd.grad(F.rms_norm(x, (16,), w, 1e-5), (x, w), g)
+    torch.testing.assert_close(RMSNormFunction.apply(x, w, 1e-5), F.rms_norm(x, (16,), w, 1e-5))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    x64, w64 = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t, u: RMSNormFunction.apply(t, u, 1e-5), (x64, w64))
+
+    h, g = torch.randn(2, 5, 12, requires_grad=True), torch.randn(2, 5, 6)
+    gate, up = h.chunk(2, dim=-1)
+    torch.testing.assert_close(SwiGLU.apply(h), F.silu(gate) * up)
+    ours, = torch.autograd.grad(SwiGLU.apply(h), h, g)
+    theirs, = torch.autograd.grad(F.silu(gate) * up, h, g)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(SwiGLU.apply, (h.detach().double().requires_grad_(),))
+
+    def graph(t):  # names of the autograd nodes behind t
+        seen, todo = set(), [t.grad_fn]
+        while todo:
+            f = todo.pop()
+            if f is not None and type(f).__name__ not in seen:
+                seen.add(type(f).__name__)
+                todo += [n for n, _ in f.next_functions]
+        return seen
+
+    norm, mlp = RMSNorm(16, 1e-5), MLP(tiny().config)
+    assert 'RMSNormFunctionBackward' in graph(norm(x))
+    assert 'SwiGLUBackward' in graph(mlp(torch.randn(2, 5, 32, requires_grad=True)))
+    with torch.no_grad():
+        torch.testing.assert_close(norm(x), F.rms_norm(x, (16,), norm.weight, 1e-5), atol=0, rtol=0)
+
+
 def test_gradients_match_hf_llama():
     """Training, not just inference, agrees with HF Llama: the weight gradients of one backward pass, GQA."""
     model = randomize_norms(tiny(2)).train()
