@@ -189,6 +189,15 @@ def bench_section(pattern='bench/*.json'):
                             f"{ratio['ratio']:.2f}× (95% CI {ratio['ci95'][0]:.2f}–{ratio['ci95'][1]:.2f}, "
                             f"{ratio['rounds']} paired rounds)"]]), '']
             continue
+        if r.get('experiment') == 'fused_backward':  # experiments/bench/fused_backward.py
+            ratio = r['speedup_hand_written']
+            out += [table([f"Training step, RMSNorm and SwiGLU backward (`{p}`, commit {commit(r)}, {hw(r)})", 'value'],
+                          [['ms a step: autograd / hand-written backward',
+                            ' / '.join(f"{v:,.0f}" for v in r['ms_per_step'].values())],
+                           ['speed, hand-written / autograd', f"{ratio['ratio']:.3f}× (95% CI {ratio['ci95'][0]:.3f}–"
+                                                              f"{ratio['ci95'][1]:.3f}, {ratio['rounds']} paired rounds)"],
+                           ['largest weight difference after the same steps', f"{r['max_weight_difference_after']:.1e}"]]), '']
+            continue
         if r.get('experiment') == 'malloc_thresholds':  # experiments/bench/malloc.py
             out += [table([f"glibc malloc thresholds (`{p}`, commit {commit(r)}, {hw(r)})", 'default', 'tuned'],
                           [['environment', 'none', ' '.join(f"{k}={v}" for k, v in r['tuned_env'].items())]] +
