@@ -224,6 +224,14 @@ def peak_memory_bytes(device_type):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def speedrun_malloc_env():
+    """The glibc malloc thresholds speedrun.sh exports (its `export MALLOC_..._=${MALLOC_..._:-N}` line), read from
+    there so that the benchmarks that run with and without them (experiments/bench/malloc.py,
+    experiments/speedrun/before_after.py) use the speedrun's own values."""
+    with open(os.path.join(REPO, 'speedrun.sh')) as f:
+        return dict(re.findall(r'(MALLOC_\w+_)=\$\{\1:-(\d+)\}', f.read()))
+
+
 _PEAK_CACHE = {}
 
 

@@ -60,3 +60,17 @@ def test_paired_speed_ratio_by_hand():
     r = paired_speed_ratio([1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 0.5])
     assert r['ratio'] == pytest.approx((2.0 * 2.0 * 2.0 * 0.5) ** 0.25)  # = 1.414...
     assert r['ci95'][0] < r['ratio'] < r['ci95'][1] and 0 < r['p'] <= 1
+
+
+def test_malloc_benchmarks_read_the_speedruns_thresholds():
+    """experiments/bench/malloc.py and experiments/speedrun/before_after.py take the malloc thresholds from
+    speedrun.sh's export line, so a changed value there cannot leave the benchmarks measuring another one."""
+    import re
+    from common import REPO, speedrun_malloc_env
+    env = speedrun_malloc_env()
+    assert set(env) == {'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'}
+    with open(f'{REPO}/speedrun.sh') as f:
+        line = next(ln for ln in f if ln.startswith('export MALLOC_'))
+    for k, v in env.items():
+        assert re.search(rf'{k}=\${{{k}:-{v}}}', line), (k, v, line)
+        assert int(v) > 0

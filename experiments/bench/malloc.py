@@ -20,12 +20,12 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from common import measure_matmul_peak, provenance, write_json  # noqa: E402
+from common import measure_matmul_peak, provenance, speedrun_malloc_env, write_json  # noqa: E402
 from metrics import paired_speed_ratio  # noqa: E402
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 steps = 4  # timed steps of each model per process, after interleaved_train's 2 warmup steps
-TUNED = {'MALLOC_MMAP_THRESHOLD_': '1000000000', 'MALLOC_TRIM_THRESHOLD_': '10000000000'}  # as speedrun.sh
+TUNED = speedrun_malloc_env()
 CHILD = f"""
 import json, resource, statistics, time
 t0 = time.time()

@@ -12,12 +12,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import REPO, configure, measure_matmul_peak, provenance, write_json  # noqa: E402
+from common import REPO, UserError, configure, measure_matmul_peak, provenance, speedrun_malloc_env, write_json  # noqa: E402
 
 before = '18ca9d9'   # the older commit: before the LM head on responses only (SFT) and the malloc exports
 sft_iters = 1200     # speedrun.sh's CPU SFT budget
 configure(globals())
-MALLOC = dict(MALLOC_MMAP_THRESHOLD_='1000000000', MALLOC_TRIM_THRESHOLD_='10000000000')
+MALLOC = speedrun_malloc_env()
 
 
 def stage(repo, argv, env):
@@ -43,8 +43,11 @@ def run(repo, env, sft=True):
 
 if __name__ == '__main__':
     record = provenance()  # at the start: this checkout's commit and diff hash, the command, the hardware
-    record.update(before=subprocess.run(['git', 'rev-parse', before], cwd=REPO, capture_output=True, text=True,
-                                        check=True).stdout.strip(), sft_iters=sft_iters,
+    rev = subprocess.run(['git', 'rev-parse', '--verify', '--quiet', f'{before}^{{commit}}'], cwd=REPO,
+                         capture_output=True, text=True)
+    if rev.returncode:
+        raise UserError(f"--before={before}: no such commit in {REPO}")
+    record.update(before=rev.stdout.strip(), sft_iters=sft_iters,
                   matmul_peak_gflops_start=round(measure_matmul_peak() / 1e9, 1))
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
     if env.get('DATA_DIR'):
