@@ -6,6 +6,7 @@
 # from its checkpoint. Offline: DATA_DIR=path/to/data bash speedrun.sh
 #   bash speedrun.sh            # the whole pipeline
 #   bash speedrun.sh eval       # only re-run the evaluation suite on the existing checkpoints
+#   bash speedrun.sh plan       # print each stage's command, run nothing (tests/test_speedrun.py checks them)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_WAIT_POLICY=PASSIVE
@@ -18,7 +19,8 @@ if [ -n "${DATA_DIR:-}" ]; then
   export DATA_DIR
 fi
 
-bash install.sh
+PLAN=$([ "${1:-}" = plan ] && echo 1 || true)
+[ -n "$PLAN" ] || bash install.sh
 if [ -z "${SCALE:-}" ]; then
   SCALE=$(python3 -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')")
 fi
@@ -48,10 +50,10 @@ else
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
-mkdir -p "$STATE"
 echo "speedrun: scale=$SCALE, state in $STATE"
+if [ -n "$PLAN" ]; then set -- all; else mkdir -p "$STATE"; fi
 # provenance at the start (commit, code diff hash, hardware, this host's measured matmul peak), once per state folder
-[ -f "$STATE/provenance.json" ] || SCALE=$SCALE python3 - "$STATE" <<'PY'
+[ -n "$PLAN" ] || [ -f "$STATE/provenance.json" ] || SCALE=$SCALE python3 - "$STATE" <<'PY'
 import os, sys
 from common import measure_matmul_peak, provenance, write_json
 p = provenance()
@@ -62,6 +64,7 @@ PY
 # stage NAME CMD...: run CMD once; a marker file records success and the wall time
 stage() {
   local name=$1; shift
+  if [ -n "$PLAN" ]; then printf '%s\t' "$name"; printf '%q ' "$@"; echo; return; fi
   if [ -f "$STATE/$name.done" ]; then echo "== $name: done already ($(cat "$STATE/$name.done")), skipping"; return; fi
   echo "== $name: $*"
   local t0=$SECONDS
@@ -123,6 +126,7 @@ stage eval_sst2 python3 eval.py sst2 --ckpt=$RUN/best.pt $N
 stage eval_samsum python3 eval.py samsum --ckpt=$RUN/best.pt $N "${SAMSUM[@]}"
 # 13. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
+if [ -n "$PLAN" ]; then exit 0; fi
 { echo "speedrun ($SCALE) finished $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null). Stage times:"
   for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"
 # the stage times as a result file: experiments/speedrun/<scale>.json (with commit and hardware)
