@@ -26,7 +26,7 @@ import torch
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_examples)
 from engine import generate_batch
-from metrics import paired_test, pass_at_k, pick, wilson_ci
+from metrics import auroc, bootstrap_ci, paired_test, pass_at_k, pick, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
 
@@ -71,7 +71,7 @@ records = []
 for i, (prompt, reference, row) in enumerate(problems):
     if drawn['samples'][i] is None:
         continue  # the prompt leaves no room in the context
-    rec = dict(question=row['question'], reference=reference.strip())
+    rec = dict(index=i, question=row['question'], reference=reference.strip())
     for key in ('greedy', 'greedy_tool'):
         (text, n), = drawn[key][i]
         rec[key] = dict(text=text, tokens=n, correct=exact_match(text, reference))
@@ -87,6 +87,16 @@ if verifier:
     for r in records:
         for s in r['samples']:
             s['score'] = next(it)
+    # what reranking needs: can the verifier tell a problem's right samples from its wrong ones (§5.3)? The AUROC
+    # inside each problem that has both, with a bootstrap CI over those problems; kept per problem so that two
+    # verifiers scored on the same samples can be compared paired (experiments/verifier/within_problem.py)
+    within = [(r['index'], auroc([s['score'] for s in r['samples']], [s['correct'] for s in r['samples']]))
+              for r in records]
+    within = [(i, v) for i, v in within if v is not None]
+    flat_right = [s['correct'] for r in records for s in r['samples']]
+    verifier_auroc = dict(pooled=auroc(scores, flat_right), within_problem=sum(v for _, v in within) / max(1, len(within)),
+                          within_problem_n=len(within), within_problem_ci95=bootstrap_ci([v for _, v in within]) if within else None,
+                          within_problem_by_index=within)
 
 
 # -----------------------------------------------------------------------------
@@ -172,6 +182,7 @@ summary = dict(name=name, generator=generator, verifier=verifier, task=task, spl
                temperature=temperature, threshold=threshold, rows=rows, crossings=crossings(rows),
                error_anatomy=anatomy, sample_accuracy=sum(s['correct'] for r in records for s in r['samples']) / (n * n_max),
                oracle_at_n_max=oracle, tool_calls_help=rows[1]['accuracy'] - rows[0]['accuracy'],
+               verifier_auroc=verifier_auroc if verifier else None,
                config=config, **provenance(t_start))
 append_result(summary, 'tts', name, results_dir or os.path.join(REPO, 'experiments'))
 
@@ -185,6 +196,11 @@ for r in rows:
 for c in summary['crossings']:
     print0(f"crossing: {c['a']} vs {c['b']} between N={c['between'][0]} and {c['between'][1]}; {c['leader_after']} leads after")
 print0(f"error anatomy: {json.dumps(anatomy)}")
+if verifier and verifier_auroc['within_problem_n']:
+    v = verifier_auroc
+    print0(f"verifier AUROC: pooled {v['pooled']:.3f}; within a problem {v['within_problem']:.3f} (95% CI "
+           f"{v['within_problem_ci95'][0]:.3f}-{v['within_problem_ci95'][1]:.3f}) on the {v['within_problem_n']} "
+           f"problems with right and wrong samples")
 # the curve: viz.py owns every figure (report/figures/tts_<name>.png)
 figures = os.path.join(REPO, 'report', 'figures') if not results_dir else os.path.join(results_dir, 'figures')
 subprocess.run([sys.executable, os.path.join(REPO, 'viz.py'), 'tts', f'--results_dir={os.path.dirname(results_root)}',

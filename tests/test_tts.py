@@ -39,6 +39,9 @@ def test_tts_all_strategies(models, tmp_path):
     assert sum(out['error_anatomy']['greedy'].values()) == 4
     assert os.path.getsize(tmp_path / 'figures' / 'tts_t.png') > 10_000
     assert os.path.exists(tmp_path / 'tts' / 't_errors.jsonl') and out['git_commit']
+    v = out['verifier_auroc']  # within-problem AUROC over the problems with right and wrong samples (maybe none here)
+    assert v['within_problem_n'] == len(v['within_problem_by_index']) <= 4
+    assert all(0 <= a <= 1 and 0 <= i < 4 for i, a in v['within_problem_by_index'])
 
 
 def test_tts_runs_an_hf_decoder_folder(models, tmp_path):
@@ -49,3 +52,32 @@ def test_tts_runs_an_hf_decoder_folder(models, tmp_path):
         '--budgets=(1, 2)', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}', '--name=hf')
     out = json.load(open(tmp_path / 'tts' / 'hf.json'))
     assert out['n_problems'] == 2 and {r['strategy'] for r in out['rows']} == {'greedy', 'greedy_tool', 'self_consistency', 'pass@N'}
+
+
+def test_within_problem_comparison_pairs_two_verifiers(tmp_path):
+    """experiments/verifier/within_problem.py pairs two tts runs' per-problem AUROCs by problem, and refuses runs
+    whose samples cannot be the same."""
+    import subprocess
+    import sys
+    from common import REPO
+
+    def tts_run(path, by_index, **changes):
+        row = dict(dict(generator='g.pt', verifier=f'{path.stem}.pt', task='arith', split='test', n_problems=5,
+                        n_max=4, temperature=0.8, config=dict(seed=1, task_dir='d', tool=True, max_new_tokens=64),
+                        verifier_auroc=dict(pooled=0.8, within_problem_by_index=by_index),
+                        rows=[dict(strategy='weighted_vote', n=4, accuracy=0.6)]), **changes)
+        path.write_text(json.dumps([row]))
+        return str(path)
+
+    a = tts_run(tmp_path / 'a.json', [[0, 0.5], [2, 0.75], [3, 1.0]])
+    b = tts_run(tmp_path / 'b.json', [[0, 1.0], [2, 1.0], [3, 1.0]])
+    script = os.path.join(REPO, 'experiments', 'verifier', 'within_problem.py')
+    out_file = str(tmp_path / 'within.json')
+    subprocess.run([sys.executable, script, a, b, out_file], check=True, capture_output=True)
+    out = json.load(open(out_file))
+    os.remove(out_file)
+    assert out['n_mixed_problems'] == 3 and out['within_problem_auroc']['a'] == pytest.approx(0.75)
+    assert out['b_minus_a']['delta'] == pytest.approx(0.25) and out['b_minus_a']['delta_ci95'][0] >= 0
+    c = tts_run(tmp_path / 'c.json', [[0, 1.0], [2, 1.0], [3, 1.0]], temperature=1.0)
+    p = subprocess.run([sys.executable, script, a, c, out_file], capture_output=True, text=True)
+    assert p.returncode != 0 and 'not the same samples: temperature' in p.stderr and not os.path.exists(out_file)
