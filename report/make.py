@@ -345,6 +345,8 @@ def dpo_section(pattern='dpo/*.json'):
 
 def verifier_section(pattern='verifier/*.json'):
     rows = load(pattern)
+    pairs = {p: r for p, r in rows.items() if r.get('experiment') == 'verifier_within_problem'}
+    rows = {p: r for p, r in rows.items() if p not in pairs}
     if not rows:
         return None
     return table(['run', 'generator', 'train samples', 'val samples (problems)', 'AUROC', 'AUROC within a problem (n)',
@@ -354,7 +356,23 @@ def verifier_section(pattern='verifier/*.json'):
                    f"{r['val_within_problem_auroc']:.3f} ({r['val_within_problem_n']})" if r.get('val_within_problem_auroc') is not None else '–',
                    f"{r['val_ece']:.3f}", f"{r['val_accuracy']:.3f}", f"{r['val_rerank_top1']:.3f}",
                    f"{r['val_random_pick']:.3f}", f"{r['val_oracle']:.3f}", f"`{p}`"] for p, r in rows.items()]) + \
-        "\n\nCalibration: `report/figures/verifier_calibration.png`."
+        "\n\nCalibration: `report/figures/verifier_calibration.png`." + ''.join(
+            "\n\n" + within_problem_table(p, r) for p, r in pairs.items())
+
+
+def within_problem_table(p, r):
+    """experiments/verifier/within_problem.py: two verifiers on the same samples, paired by problem."""
+    w, d = r['within_problem_auroc'], r['b_minus_a']
+    return table([f"two verifiers on the same {r['n_samples']} samples of {r['n_problems']} {r['task_dir'] or r['task']} "
+                  f"test problems from `{r['generator']}` (`{p}`, commit {commit(r)})", 'A', 'B'],
+                 [['verifier', f"`{r['a']['verifier']}`", f"`{r['b']['verifier']}`"],
+                  ['AUROC, pooled', f"{r['pooled_auroc']['a']:.3f}", f"{r['pooled_auroc']['b']:.3f}"],
+                  [f"AUROC within a problem ({r['n_mixed_problems']} problems with right and wrong samples)",
+                   f"{w['a']:.3f} ({ci(w['a_ci95'])})", f"{w['b']:.3f} ({ci(w['b_ci95'])})"],
+                  ['B − A, paired by problem', f"{d['delta']:+.3f} ({d['delta_ci95'][0]:+.3f} to {d['delta_ci95'][1]:+.3f}), "
+                                               f"p {pval(d['p'])}", '']] +
+                 [[f"EM at N = {r['n_samples']}: {k.replace('_', ' ')}", f"{r['accuracy_at_n_max']['a'][k]:.3f}",
+                   f"{r['accuracy_at_n_max']['b'][k]:.3f}"] for k in r['accuracy_at_n_max']['a']])
 
 
 def alignment_section(pattern='alignment/*.json'):
