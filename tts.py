@@ -94,8 +94,9 @@ if verifier:
               for r in records]
     within = [(i, v) for i, v in within if v is not None]
     flat_right = [s['correct'] for r in records for s in r['samples']]
-    verifier_auroc = dict(pooled=auroc(scores, flat_right), within_problem=sum(v for _, v in within) / max(1, len(within)),
-                          within_problem_n=len(within), within_problem_ci95=bootstrap_ci([v for _, v in within]) if within else None,
+    values = [v for _, v in within]
+    verifier_auroc = dict(pooled=auroc(scores, flat_right), within_problem=sum(values) / max(1, len(values)),
+                          within_problem_n=len(values), within_problem_ci95=bootstrap_ci(values) if values else None,
                           within_problem_by_index=within)
 
 

@@ -58,8 +58,8 @@ def test_split_suite():
 
 def test_provenance_is_taken_when_the_run_starts(tmp_path):
     """The commit and the code's diff hash are read when a process starts: a commit landing mid-run does not
-    change them, files under experiments/ (which runs rewrite) never mark the code dirty, an edit to code does,
-    and the command is one a shell can rerun."""
+    change them, files under experiments/ and the README (which runs rewrite) never mark the code dirty, an edit
+    to code does, and the command is one a shell can rerun."""
     import shutil
     import subprocess
     import sys
@@ -69,6 +69,7 @@ def test_provenance_is_taken_when_the_run_starts(tmp_path):
     for f in ('common.py', 'model.py'):
         shutil.copy(os.path.join(REPO, f), repo / f)
     (repo / 'experiments' / 'r.json').write_text('{}\n')
+    (repo / 'README.md').write_text('results: 1\n')
     git = lambda *a: subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t', *a], cwd=repo, check=True,
                                     capture_output=True, text=True).stdout.strip()
     git('init', '-q')
@@ -76,6 +77,7 @@ def test_provenance_is_taken_when_the_run_starts(tmp_path):
     git('commit', '-qm', 'one')
     first = git('rev-parse', 'HEAD')
     (repo / 'experiments' / 'r.json').write_text('{"rewritten": 1}\n')
+    (repo / 'README.md').write_text('results: 2\n')  # report/make.py rewrites the README's results table
     code = ("import json, sys, common; print('started', flush=True); sys.stdin.readline(); "
             "print(json.dumps(common.provenance()))")
     (repo / 'run.py').write_text(code)  # untracked: not part of the diff either
