@@ -163,10 +163,10 @@ if __name__ == '__main__':
     enc = get_tokenizer(tokenizer)
     data_path = os.path.join(out_dir, 'data.json')
     check_writable(out_dir, need_bytes=4 * 4 * sum(t.numel() for t in gen_ckpt['model'].values()))  # before sampling
-    if samples_from or (resume and os.path.exists(data_path)):
-        with open(samples_from or data_path) as f:  # a killed run's samples: resume is exact
+    own = resume and not samples_from and os.path.exists(data_path)  # a killed run's samples, already filtered
+    if samples_from or own:
+        with open(samples_from or data_path) as f:  # resume is exact
             samples = json.load(f)
-        write_json(samples, data_path)
     else:
         gen = model_from_checkpoint(gen_ckpt, rt['device']).eval()
         samples = {}
@@ -184,6 +184,7 @@ if __name__ == '__main__':
                    f"{sum(s['correct'] for s in kept) / max(1, len(kept)):.1%} correct")
             samples[split] = kept
         del gen
+    if not own:  # new samples, or another run's (samples_from): this run's filters apply to them too
         if mixed_only:
             samples['train'] = mixed_problems(samples['train'])
             print0(f"mixed_only: {len(samples['train'])} train samples of "

@@ -78,3 +78,18 @@ def test_mixed_problems_keeps_problems_with_both_kinds():
     samples = [dict(problem=p, correct=c, text=t) for p, c, t in
                [(0, True, 'a'), (0, False, 'b'), (1, True, 'c'), (1, True, 'd'), (2, False, 'e'), (0, True, 'f')]]
     assert [s['text'] for s in mixed_problems(samples)] == ['a', 'b', 'f']
+
+
+def test_samples_from_gets_this_runs_filters(base_ckpt, tmp_path):
+    """--mixed_only and --balance apply to another run's samples (--samples_from) as to new ones: the run's
+    data.json keeps only the problems with both kinds, balanced (they were once silently skipped)."""
+    data = json.loads(open(sample_file(tmp_path / 'data.json')).read())
+    data['train'] += [dict(problem=100 + i, prompt='Question: q\nAnswer:', reference='#### 1', text=f'#### {i}',
+                           correct=i == 1) for i in range(3)]  # three one-sample problems
+    (tmp_path / 'more.json').write_text(json.dumps(data))
+    run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={tmp_path}/more.json', '--mixed_only=True',
+        f'--out_dir={tmp_path}/m', '--max_iters=2', '--eval_interval=100', '--batch_size=8', '--device=cpu',
+        f'--results_dir={tmp_path}/results')
+    kept = json.load(open(f'{tmp_path}/m/data.json'))['train']
+    assert {s['problem'] for s in kept} == set(range(40))
+    assert sum(s['correct'] for s in kept) == len(kept) // 2 == 40
