@@ -28,6 +28,8 @@ device = 'cpu'
 steps = 8                     # timed training steps per configuration (after 2 warmup steps)
 rounds = 0                    # rounds of the interleaved training comparison (one step of each model); 0 = 2 * steps
 only = ''                     # 'interleaved': the ceilings and the interleaved training comparison alone ('' = all)
+compile = False               # the interleaved comparison with torch.compile on ours and the classic block (as
+                              #   nanoGPT trains by default); HF Llama stays eager. The 2 warmup steps compile.
 new_tokens = 256              # generation length
 quick = False                 # tiny shapes and few steps: checks the script, measures nothing useful
 profile = False               # instead: torch.profiler over 3 training steps of the small shape, top ops by time
@@ -38,6 +40,8 @@ n_problems = 128              #   ours against HF generate of the exported model
 configure(globals())
 if only not in ('', 'interleaved'):
     raise UserError(f"only={only!r}: use '' (everything) or 'interleaved'")
+if compile and only != 'interleaved':
+    raise UserError("compile=True compiles the interleaved comparison only: add --only=interleaved")
 
 SHAPES = {  # name: (GPTConfig kwargs, batch size)
     'tiny': (dict(n_layer=4, n_head=4, n_embd=128, block_size=128, vocab_size=8192), 16),
@@ -104,7 +108,7 @@ class ClassicGPT(nn.Module):
         return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
-def interleaved_train(cfg_kw, batch, n_steps, dev):
+def interleaved_train(cfg_kw, batch, n_steps, dev, compiled=False):
     """Median step time of ours, the classic GPT-2 and HF Llama trained in one process, one step of each in turn
     (in a new random order each round), so that a change in the machine's speed hits all three alike: the ratios
     are the comparison. Each round's step times are kept ('rounds_s') for the paired ratio test in main()."""
@@ -115,6 +119,8 @@ def interleaved_train(cfg_kw, batch, n_steps, dev):
     nets = {'ours': ours, 'classic_gpt2': ClassicGPT(ours.config), 'hf_llama': hf_llama(ours)}
     x = torch.randint(0, cfg_kw['vocab_size'], (batch, cfg_kw['block_size']), device=dev)
     opts = {k: torch.optim.AdamW(n.to(dev).train().parameters(), lr=1e-5) for k, n in nets.items()}
+    if compiled:  # the optimizers hold the same parameters; the compiled module wraps the eager one
+        nets.update({k: torch.compile(nets[k]) for k in ('ours', 'classic_gpt2')})
     times, order = {k: [] for k in nets}, list(nets)
     for i in range(n_steps + 2):
         random.Random(i).shuffle(order)  # no model always runs right after another (cache, thread wake-up)
@@ -312,7 +318,7 @@ def main():
         print(f"train {s}: ours / HF Llama = {train[f'{s}/ratio_ours_over_hf']:.2f}x (separate processes)")
     # the same comparisons with steps interleaved in one process, and the classic GPT-2 block beside them
     shape = 'small' if 'small' in SHAPES else 'tiny'
-    inter = in_child(interleaved_train, dict(SHAPES[shape][0]), SHAPES[shape][1], rounds or 2 * steps, device)
+    inter = in_child(interleaved_train, dict(SHAPES[shape][0]), SHAPES[shape][1], rounds or 2 * steps, device, compile)
     for k in ('ours', 'classic_gpt2', 'hf_llama'):
         inter[k]['mfu'] = inter['flops_per_token'] * inter[k]['tok_s'] / peak
     for b in ('classic_gpt2', 'hf_llama'):
@@ -329,7 +335,7 @@ def main():
     gen = generation(ceil) if only != 'interleaved' else {}
 
     load_after = os.getloadavg()[0]
-    rows = dict(name=name, device=device, quick=quick, steps=steps, new_tokens=new_tokens, ceilings=ceil,
+    rows = dict(name=name, device=device, quick=quick, compile=compile, steps=steps, new_tokens=new_tokens, ceilings=ceil,
                 train=train, generate=gen, shapes={k: dict(v[0], batch_size=v[1]) for k, v in SHAPES.items()},
                 loadavg_before=load_before, loadavg_after=load_after, **provenance(t_start))
     if load_before > 0.5 or load_after > 2.5:

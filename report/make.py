@@ -223,7 +223,8 @@ def bench_section(pattern='bench/*.json'):
                   for k, v in t.items() if '/ratio_ours_over_' in k]
         for k, v in t.items():
             if k.endswith('/interleaved'):  # steps taken in turn in one process: the fair comparison
-                ratios += [[f"training, {k.split('/')[0]}, interleaved in one process: ours / {b}",
+                ratios += [[f"training, {k.split('/')[0]}, interleaved in one process"
+                            f"{' (torch.compile: ours, classic_gpt2)' if r.get('compile') else ''}: ours / {b}",
                             f"{v['ours']['tok_s']:,.0f} / {v[b]['tok_s']:,.0f} tok/s = {v['ratio_ours_over_' + b]:.2f}× "
                             f"(MFU {100 * v['ours']['mfu']:.1f}% / {100 * v[b]['mfu']:.1f}%)" + paired_ratio(v, b)]
                            for b in ('classic_gpt2', 'hf_llama')]
@@ -702,7 +703,8 @@ def headline():
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
                      f"{g['peak_memory_mb'] / 1024:.1f} GiB", 'gpu/max_ckpt_12gb.json'))
     b = one('bench/cpu.json')
-    runs = {p: r for p, r in load('bench/*.json').items() if 'small/interleaved' in r.get('train', {}) and not r.get('quick')}
+    runs = {p: r for p, r in load('bench/*.json').items()  # eager runs: the compiled comparison is its own row
+            if 'small/interleaved' in r.get('train', {}) and not r.get('quick') and not r.get('compile')}
     if runs:  # the newest run of the comparison: ratios hold across hosts, absolute tok/s do not
         p, r = max(runs.items(), key=lambda kv: kv[1]['date'])
         t = r['train']['small/interleaved']

@@ -21,6 +21,9 @@ def test_bench_quick(tmp_path):
     assert paired['ci95'][0] <= paired['ratio'] <= paired['ci95'][1]
     bad = run('bench.py', '--only=train', check=False)  # an unknown part: a one-line error, nothing run
     assert bad.returncode == 1 and "only='train'" in bad.stderr and 'Traceback' not in bad.stderr
+    bad = run('bench.py', '--compile=True', check=False)  # compile is for the interleaved comparison alone
+    assert bad.returncode == 1 and '--only=interleaved' in bad.stderr and 'Traceback' not in bad.stderr
+    assert r['compile'] is False
     assert r['generate']['dense/b1/kv_cache'] > 0 and r['generate']['dense/b1/hf_generate'] > 0
     assert r['generate']['ragged_n8/rows64/problems_s']['hf_generate'] > 0
     from model import int8_supported
