@@ -717,6 +717,10 @@ def headline():
                   for o in others]  # the paired ratio where the run kept its rounds, else the plain one
         if others:  # every other run beside it, so that no host is picked for its number
             value += f"; the {len(others)} other runs (other hosts, commits): {min(others):.2f}–{max(others):.2f}×"
+        compiled = [o for o in load('bench/*.json').values() if o.get('compile') and 'small/interleaved' in o['train']]
+        if compiled:  # bench.py --only=interleaved --compile=True: both blocks compiled, as nanoGPT trains
+            c = max(compiled, key=lambda o: o['date'])['train']['small/interleaved']['paired_ours_over_classic_gpt2']
+            value += f"; both compiled (torch.compile), newest run: {c['ratio']:.2f}× ({c['ci95'][0]:.2f}–{c['ci95'][1]:.2f})"
         rows.append(("Training tok/s at equal FLOPs, our block / nanoGPT's classic GPT-2 block (small shape, CPU, "
                      "steps interleaved in one process)", value, os.path.relpath(p, 'experiments')))
     if b and b['generate'].get('task_sampling'):
