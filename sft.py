@@ -193,4 +193,5 @@ if master:
     print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))
 if rt['ddp']:
     torch.distributed.barrier()  # no rank tears down gloo while another still has it open
+    del model  # DDP's reducer holds gloo work objects: freed now, not by a half-torn-down interpreter (SIGABRT)
     torch.distributed.destroy_process_group()

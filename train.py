@@ -366,6 +366,7 @@ if tracker is not None:
     tracker.finish()
 if rt['ddp']:
     torch.distributed.barrier()  # no rank tears down gloo while another still has it open
+    del model  # DDP's reducer holds gloo work objects: freed now, not by a half-torn-down interpreter (SIGABRT)
     torch.distributed.destroy_process_group()
 if stop:
     sys.exit(128 + stop['signal'])  # the shell's code for "ended by this signal"
