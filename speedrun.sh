@@ -89,6 +89,9 @@ if [ "${1:-all}" = all ]; then
   # verifier pool, and a second test set of the stage table
   stage data_arith_long python3 data/arith/prepare.py --min_steps=1 --max_steps=5 --distractors=3 --n_train=4000 \
     --n_val=300 --n_test=1000 --n_heldout=0 --seed=555 --avoid=data/arith --out_dir=data/arith_long
+  # 500 problems of the same kind from a separately written generator (no sentence, name or object of ours):
+  # scored only, never trained on, to show what the stages learned beyond our templates
+  stage data_arith_other python3 data/arith_other/prepare.py
   # 2. pretrain a GPT from scratch
   stage pretrain python3 train.py $PRETRAIN --out_dir=$RUN "${PRE[@]}" "$(init_flag $RUN)"
   # 3. SFT on the arithmetic problems with the calculator in the loop (loss on the tokens the model writes)
@@ -114,6 +117,8 @@ STAGES=base=$RUN/best.pt,sft+tool=$A/sft/best.pt,dpo+tool=$A/dpo/best.pt
 stage eval_alignment python3 eval.py alignment $N --stages=$STAGES --verifier=$A/verifier/best.pt "${ALIGN[@]}"
 stage eval_heldout python3 eval.py alignment --name=speedrun_${SCALE}_heldout --stages=$STAGES --arith_split=test_heldout \
   --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${ALIGN[0]:---n_problems=0}"
+stage eval_other python3 eval.py alignment --name=speedrun_${SCALE}_other --stages=$STAGES --task_dir=data/arith_other \
+  --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
 stage eval_long python3 eval.py alignment --name=speedrun_${SCALE}_long --stages=$STAGES --task_dir=data/arith_long \
   --verifier=$A/verifier/best.pt "${ALIGN[@]}" --gsm8k_problems=0 --hh_pairs=0 "${LONG[@]}"
 # 10. test-time compute: strategies against samples spent -> experiments/tts/
