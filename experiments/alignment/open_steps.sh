@@ -9,13 +9,10 @@ source "$(dirname "$0")/common.sh"
 python3 data/arith/prepare.py --wordings=open --avoid=data/arith --seed=98 --n_heldout=0 --out_dir=data/arith_open
 python3 data/arith_other/prepare.py
 once out/tiny/summary.json python3 train.py config/train_tiny.py
-export OMP_NUM_THREADS=1  # the two SFT runs side by side, one core each
-for n in 2400 4800; do
+for n in 2400 4800; do  # one after the other: two runs side by side on one core each are slower in all
   once out/sft_open_$n/summary.json python3 sft.py config/sft_arith.py --task_dir=data/arith_open --max_iters=$n \
-    --eval_interval=1200 --out_dir=out/sft_open_$n --name=sft_open_$n > out/sft_open_$n.log 2>&1 &
+    --eval_interval=1200 --out_dir=out/sft_open_$n --name=sft_open_$n
 done
-wait
-unset OMP_NUM_THREADS
 E=(--stages=sft_open_2400+tool=out/sft_open_2400/best.pt,sft_open_4800+tool=out/sft_open_4800/best.pt --n_sampled=0
    --gsm8k_problems=0 --hh_pairs=0)
 python3 eval.py alignment "${E[@]}" --name=arith_cpu_open_steps
