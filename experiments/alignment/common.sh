@@ -37,3 +37,20 @@ for split, n in (('train', n_train), ('val', n_val)):
 open(f'{out}/test.jsonl', 'w').close()
 PY
 }
+# score SUFFIX STAGES SET...: the stage table of STAGES (greedy, no sampling) on each test SET, written to
+# experiments/alignment/arith_cpu[_SET]_SUFFIX.json. SET: test (data/arith), heldout (its held-out wordings), hard,
+# richtest, opentest, madeup, other (the separately written generator)
+score() {
+  local suffix=$1 E=(--stages=$2 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0) set dir
+  shift 2
+  for set in "$@"; do
+    case $set in
+      test) python3 eval.py alignment "${E[@]}" --name=arith_cpu_$suffix; continue ;;
+      heldout) python3 eval.py alignment "${E[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_$suffix; continue ;;
+      hard) dir=arith_hard ;; richtest) dir=arith_rich ;; opentest) dir=arith_open ;; madeup) dir=arith_made_up ;;
+      other) dir=arith_other ;;
+      *) echo "score: unknown test set '$set'" >&2; return 1 ;;
+    esac
+    python3 eval.py alignment "${E[@]}" --task_dir=data/$dir --name=arith_cpu_${set}_$suffix
+  done
+}

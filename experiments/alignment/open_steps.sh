@@ -13,9 +13,5 @@ for n in 2400 4800; do  # one after the other: two runs side by side on one core
   once out/sft_open_$n/summary.json python3 sft.py config/sft_arith.py --task_dir=data/arith_open --max_iters=$n \
     --eval_interval=1200 --out_dir=out/sft_open_$n --name=sft_open_$n
 done
-E=(--stages=sft_open_2400+tool=out/sft_open_2400/best.pt,sft_open_4800+tool=out/sft_open_4800/best.pt --n_sampled=0
-   --gsm8k_problems=0 --hh_pairs=0)
-python3 eval.py alignment "${E[@]}" --name=arith_cpu_open_steps
-python3 eval.py alignment "${E[@]}" --arith_split=test_heldout --name=arith_cpu_heldout_open_steps
-python3 eval.py alignment "${E[@]}" --task_dir=data/arith_open --name=arith_cpu_opentest_open_steps
-python3 eval.py alignment "${E[@]}" --task_dir=data/arith_other --name=arith_cpu_other_open_steps
+score open_steps sft_open_2400+tool=out/sft_open_2400/best.pt,sft_open_4800+tool=out/sft_open_4800/best.pt \
+  test heldout opentest other
