@@ -703,7 +703,8 @@ def headline():
         rows.append(("train_max (317M) under a 12 GB cap: peak memory (H100 standing in for a 3060)",
                      f"{g['peak_memory_mb'] / 1024:.1f} GiB", 'gpu/max_ckpt_12gb.json'))
     b = one('bench/cpu.json')
-    runs = {p: r for p, r in load('bench/*.json').items()  # eager runs: the compiled comparison is its own row
+    benches = load('bench/*.json')
+    runs = {p: r for p, r in benches.items()  # eager runs: the compiled comparison is its own row
             if 'small/interleaved' in r.get('train', {}) and not r.get('quick') and not r.get('compile')}
     if runs:  # the newest run of the comparison: ratios hold across hosts, absolute tok/s do not
         p, r = max(runs.items(), key=lambda kv: kv[1]['date'])
@@ -717,7 +718,7 @@ def headline():
                   for o in others]  # the paired ratio where the run kept its rounds, else the plain one
         if others:  # every other run beside it, so that no host is picked for its number
             value += f"; the {len(others)} other runs (other hosts, commits): {min(others):.2f}–{max(others):.2f}×"
-        compiled = [o for o in load('bench/*.json').values() if o.get('compile') and 'small/interleaved' in o['train']]
+        compiled = [o for o in benches.values() if o.get('compile') and 'small/interleaved' in o['train']]
         if compiled:  # bench.py --only=interleaved --compile=True: both blocks compiled, as nanoGPT trains
             c = max(compiled, key=lambda o: o['date'])['train']['small/interleaved']['paired_ours_over_classic_gpt2']
             value += f"; both compiled (torch.compile), newest run: {c['ratio']:.2f}× ({c['ci95'][0]:.2f}–{c['ci95'][1]:.2f})"
