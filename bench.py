@@ -197,6 +197,17 @@ def matmuls_only_speed(model, threads=1):
     return best
 
 
+def compiled_decode_speed(model, n_new):
+    """Batch-1 decode tok/s with GPT.compile_decode (the first stream compiles: not timed); the model decodes
+    eagerly again afterwards (its weights are about to change, and frozen ones would not follow)."""
+    model.compile_decode()
+    model.generate(torch.randint(0, model.config.vocab_size - 1, (1, 8), device=device), n_new, temperature=0)
+    try:
+        return gen_speed(model, 1, n_new)
+    finally:
+        model.compiled_step = None
+
+
 def hf_inputs(rows):
     """Token lists -> (x, attention_mask) for HF generate: the left-padded batch engine.left_pad makes, with the
     padding masked out."""
@@ -366,8 +377,12 @@ def generation(ceil):
         if variant == 'dense' and int8_supported(device):  # the same model with weight-only int8 linears
             fp32_bytes = 4 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
             gen['dense/b1/matmuls_only'] = matmuls_only_speed(model)
+            if not quick:  # two compilations (~40 s each on 2 cores); tests/test_model.py checks the compiled step
+                gen['dense/b1/kv_cache_compiled'] = compiled_decode_speed(model, new_tokens)
             quantize_int8(model)
             gen['dense/b1/matmuls_only_int8'] = matmuls_only_speed(model)
+            if not quick:
+                gen['dense/b1/kv_cache_int8_compiled'] = compiled_decode_speed(model, new_tokens)
             int8_bytes = sum(m.codes.numel() + 2 * m.scale.numel() for m in model.modules() if isinstance(m, Int8Linear))
             for batch in (1, 8):
                 gen[f'dense/b{batch}/kv_cache_int8'] = gen_speed(model, batch, new_tokens)
@@ -385,6 +400,9 @@ def generation(ceil):
             for name, k in (('fp32', ''), ('int8', '_int8')):
                 gen[f'decode_b1_matmuls_only_{name}_fraction_of_fp32_floor'] = (gen[f'dense/b1/matmuls_only{k}'] /
                                                                                 gen['decode_floor_tok_s_fp32'])
+                if not quick:
+                    gen[f'decode_b1_compiled_{name}_fraction_of_fp32_floor'] = (gen[f'dense/b1/kv_cache{k}_compiled'] /
+                                                                               gen['decode_floor_tok_s_fp32'])
                 gen[f'decode_b1_{name}_fraction_of_matmuls_only'] = (gen[f'dense/b1/kv_cache{k}'] /
                                                                      gen[f'dense/b1/matmuls_only{k}'])
             print(f"decode batch 1: floor {gen['decode_floor_tok_s_fp32']:,.0f} tok/s ({fp32_bytes / 1e6:.0f} MB of fp32 "
@@ -394,6 +412,11 @@ def generation(ceil):
                   f"{torch.get_num_threads()} threads fp32 {gen['dense/b1/kv_cache_all_threads']:,.0f}, int8 "
                   f"{gen['dense/b1/kv_cache_int8_all_threads']:,.0f}; the matmuls alone (one thread) fp32 "
                   f"{gen['dense/b1/matmuls_only']:,.0f} tok/s, int8 {gen['dense/b1/matmuls_only_int8']:,.0f}", flush=True)
+            if not quick:
+                print(f"decode batch 1, the step compiled: fp32 {gen['dense/b1/kv_cache_compiled']:,.0f} tok/s "
+                      f"({100 * gen['decode_b1_compiled_fp32_fraction_of_fp32_floor']:.0f}% of the floor), int8 "
+                      f"{gen['dense/b1/kv_cache_int8_compiled']:,.0f} "
+                      f"({100 * gen['decode_b1_compiled_int8_fraction_of_fp32_floor']:.0f}%)", flush=True)
         if variant == 'dense':  # streaming far past the context: tok/s and memory must stay flat
             ctx = SHAPES[shape][0]['block_size']
             stream_model = GPT(GPTConfig(**SHAPES[shape][0])).to(device).eval()

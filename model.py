@@ -7,6 +7,7 @@ convention), SwiGLU (Shazeer 2020), no biases, optional tied embeddings, grouped
 Standalone: imports torch only (transformers lazily, for HF export/import).
 """
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -110,6 +111,7 @@ def apply_rope(x, cos, sin):
 
 class KVCache:
     streaming = False
+    static = False
 
     def __init__(self, n_layer, max_len):
         self.n_layer, self.max_len = n_layer, max_len
@@ -195,6 +197,32 @@ class StreamingKVCache(KVCache):
         self.pos, self.seen = self.slots_after(T), self.seen + T
 
 
+class StaticKVCache(KVCache):
+    """The one-token steps of a compiled decode (GPT.compile_decode): the position is a (1,) tensor that the step
+    advances in place, update() writes the token's k, v there and returns all max_len slots, and trunk masks the
+    slots not yet written. Every step then has the same shapes and the same Python state, so one compiled graph
+    serves all of them (a plain KVCache's growing slices would be a new shape every step). Takes over a prefilled
+    KVCache's buffers."""
+    static = True
+
+    def __init__(self, cache):
+        super().__init__(cache.n_layer, cache.max_len)
+        self.k, self.v, self.shared = cache.k, cache.v, cache.shared
+        self.k[:, :, :, cache.pos:] = 0  # the masked slots still enter softmax(qk) @ v with weight 0, and 0 * NaN
+        self.v[:, :, :, cache.pos:] = 0  # = NaN: torch.empty's leftovers must not be NaN or inf
+        self.at = torch.tensor([cache.pos], device=cache.k.device)  # the slot the next token writes
+        self.pos = self.seen = None  # not kept: Python ints that a compiled graph would guard on, one graph a step
+
+    def update(self, layer, k, v):
+        """k, v (B, n_kv_head, 1, hd) -> this layer's whole cache (B, n_kv_head, max_len, hd)."""
+        self.k[layer].index_copy_(2, self.at, k)
+        self.v[layer].index_copy_(2, self.at, v)
+        return self.k[layer], self.v[layer]
+
+    def advance(self, T):
+        self.at += T
+
+
 # -----------------------------------------------------------------------------
 # The model
 
@@ -226,6 +254,12 @@ class Attention(nn.Module):
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
             if cache is not None:
                 k, v = cache.update(layer, k, v)                    # (B, n_kv_head, S, hd), S = pos + T
+        if cache is not None and cache.static:  # a compiled decode step: plain ops, which inductor fuses into its
+            if self.n_kv_head != self.n_head:     # graph (SDPA would stay a separate kernel call: ~20% of a step)
+                k, v = (t.repeat_interleave(self.n_head // self.n_kv_head, dim=1) for t in (k, v))
+            att = (q @ k.transpose(-1, -2)) * self.hd ** -0.5                  # (B, n_head, 1, S)
+            y = att.masked_fill(~mask, float('-inf')).softmax(-1) @ v          # (B, n_head, 1, hd)
+            return self.c_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.hd))
         S = k.size(2)
         causal = T > 1 and mask is None  # mask: a ragged batch's (B, 1, T, S) from GPT.trunk
         if causal and S > T:  # prefill after a prefix: query i sees the prefix and new tokens <= i
@@ -388,6 +422,8 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    compiled_model = None  # a weak reference to the one model whose compiled decode graphs are live (compile_decode)
+
     def __init__(self, cfg):
         super().__init__()
         self.config = cfg
@@ -404,6 +440,7 @@ class GPT(nn.Module):
         self.register_buffer('cos', cos, persistent=False)
         self.register_buffer('sin', sin, persistent=False)
         self.activation_checkpointing = False
+        self.compiled_step = None  # compile_decode()
         self.loss_chunk = 0  # > 0: the loss is computed over this many rows at a time, logits never whole
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
@@ -462,6 +499,12 @@ class GPT(nn.Module):
         if sink:  # the sink token takes position 0; its output is dropped below
             x = torch.cat([self.sink.expand(B, 1, -1).to(x.dtype), x], dim=1)
             T += 1
+        if cache is not None and cache.static:  # one token a row, all rows at slot cache.at (a tensor)
+            if T != 1 or pad is not None:
+                raise ConfigError("a StaticKVCache takes one token a row, no ragged batch")
+            keys = torch.arange(cache.max_len, device=idx.device) <= cache.at           # (S,) slots written
+            x = self.blocks_forward(self.drop(x), self.cos[cache.at], self.sin[cache.at], cache, keys[None, None, None])
+            return self.norm(x)
         if cache is not None and cache.streaming:
             lo, hi = 0, cache.slots_after(T)  # RoPE by cache slot
         else:
@@ -485,17 +528,21 @@ class GPT(nn.Module):
             # causal over the real keys; a padding query also sees itself, so no row of the softmax is empty
             mask = (real[:, None, :] | (j == t[:, None])) & (j <= t[:, None])   # (B, T, S)
             mask = mask[:, None]                                                # (B, 1, T, S)
-        x = self.drop(x)
+        x = self.blocks_forward(self.drop(x), cos, sin, cache, mask)
+        if sink:
+            x = x[:, 1:]
+        return self.norm(x)
+
+    def blocks_forward(self, x, cos, sin, cache=None, mask=None):
+        """x (B, T, n_embd) through every block; then the cache moves past these T slots."""
         for i, block in enumerate(self.blocks):
             if self.activation_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(block, x, cos, sin, use_reentrant=False)
             else:
                 x = block(x, cos, sin, cache, i, mask)
         if cache is not None:
-            cache.advance(T)
-        if sink:
-            x = x[:, 1:]
-        return self.norm(x)
+            cache.advance(x.size(1))
+        return x
 
     @torch.no_grad()
     def attention_maps(self, idx):
@@ -585,7 +632,10 @@ class GPT(nn.Module):
         are dropped from the batch and its cache (each row's computation is its own, so this changes no row).
         decode_threads: CPU threads for the steps after the prefill (restored when the stream ends). None = one
         thread where at most 4 rows decode from the KV cache: their ops take a few microseconds, less than waking
-        a sleeping OpenMP thread costs under OMP_WAIT_POLICY=PASSIVE (bench.py: batch-1 int8 decoding ~1.7x)."""
+        a sleeping OpenMP thread costs under OMP_WAIT_POLICY=PASSIVE (bench.py: batch-1 int8 decoding ~1.7x).
+        After compile_decode(), the one-token steps of a plain (not ragged, not streaming) stream run as the
+        compiled graph over a StaticKVCache, and finished rows stay in the batch (a new batch size would be a
+        new graph)."""
         B, T0 = idx.shape
         if (num_samples > 1 or pad is not None or prefix is not None) and (window or not use_cache):
             raise ConfigError("num_samples > 1, ragged batches and a shared prefix use a KV cache: they need "
@@ -616,7 +666,8 @@ class GPT(nn.Module):
         stop = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)
         done = torch.zeros(B * num_samples, dtype=torch.bool, device=idx.device)
         live = torch.arange(B * num_samples, device=idx.device)  # the rows still in the batch (all, until compacted)
-        compact = len(stop) and cache is not None and not cache.streaming  # can finished rows leave the batch?
+        static = self.compiled_step is not None and cache is not None and not cache.streaming and pad is None
+        compact = len(stop) and cache is not None and not cache.streaming and not static  # can finished rows leave?
         threads = torch.get_num_threads()
         if decode_threads is None:
             decode_threads = 1 if idx.device.type == 'cpu' and use_cache and B * num_samples <= 4 else threads
@@ -630,11 +681,17 @@ class GPT(nn.Module):
             for step in range(max_new_tokens):
                 if cache is None:
                     x = x[:, -self.config.block_size:]
-                logits, _ = self(x, cache=cache, last_only=True, pad=pad)
+                if static and step > 0:  # the compiled step; its guards are checked on the first call only
+                    with torch.compiler.set_stance('default', skip_guard_eval_unsafe=step > 1):
+                        logits, _ = self.compiled_step(x, cache=cache, last_only=True)
+                else:
+                    logits, _ = self(x, cache=cache, last_only=True, pad=pad)
                 if step == 0 and num_samples > 1:  # one prefill, num_samples decodes (nanochat's engine)
                     cache.repeat(num_samples)
                     logits = logits.repeat_interleave(num_samples, dim=0)
                     pad = pad.repeat_interleave(num_samples) if pad is not None else None
+                if step == 0 and static:
+                    cache = StaticKVCache(cache)
                 nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, top_p, generator)  # (n_live,)
                 if len(live) < len(done):  # rows that left the batch go on emitting the stop token
                     nxt = torch.full_like(done, stop[0], dtype=torch.long).index_copy_(0, live, nxt)
@@ -657,6 +714,31 @@ class GPT(nn.Module):
         finally:
             torch.set_num_threads(threads)
             torch.backends.cuda.enable_cudnn_sdp(cudnn_sdp)
+
+    def compile_decode(self):
+        """Opt-in (sample.py and bench.py): stream()'s one-token steps run as one torch.compile graph over a
+        StaticKVCache. Inductor fuses a step's ~270 small ops (norms, RoPE, residual adds, casts: half of an
+        int8 step's time in eager mode, bench NOTES) into a few kernels and, with max_autotune, generates its own
+        GEMM for int8 weights. Freezing folds the weights in as constants: for inference only, weights changed
+        after the first compiled step are not seen. One compilation (~40 s on 2 cores) per batch size and cache
+        length, so it pays for long generations, not for a short sample."""
+        if any(isinstance(b.mlp, MoE) for b in self.blocks):
+            raise ConfigError("compiled decoding is for dense models: an MoE step routes tokens by value")
+        import torch._inductor.config as inductor_config
+        # Frozen weights are constants of the graph, but dynamo's guards would let another model instance of the
+        # same shapes reuse it (its code object is GPT.forward): drop every compiled graph of this process first,
+        # and the model compiled before this one decodes eagerly again.
+        torch._dynamo.reset()
+        previous = GPT.compiled_model() if GPT.compiled_model else None
+        if previous is not None and previous is not self:
+            previous.compiled_step = None
+        GPT.compiled_model = weakref.ref(self)
+        compiled = torch.compile(self.forward, fullgraph=True, dynamic=False, mode='max-autotune-no-cudagraphs')
+
+        def step(*args, **kwargs):  # freezing is read when a graph compiles (as options= it did not take here)
+            with inductor_config.patch(freezing=True):
+                return compiled(*args, **kwargs)
+        self.compiled_step = step
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):

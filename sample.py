@@ -27,6 +27,7 @@ device = 'auto'
 dtype = 'auto'
 use_cache = True              # False = recompute the whole window every token (nanoGPT's way, slow)
 quantize = ''                 # 'int8': weight-only int8 linears (a quarter of the bytes a token reads; CPU only)
+compile = False               # torch.compile the one-token decode step (GPT.compile_decode): pays for long samples
 # -----------------------------------------------------------------------------
 configure(globals())
 if quantize not in ('', 'int8'):
@@ -37,6 +38,8 @@ model, enc, _ = load_for_inference(ckpt or os.path.join(out_dir, 'ckpt.pt'), rt[
 if quantize and not quantize_int8(model):
     print("(int8 decoding needs torch's int8 weight-only CPU kernel; it is not available here: decoding in fp32)",
           file=sys.stderr)
+if compile and use_cache:
+    model.compile_decode()
 if start.startswith('FILE:'):
     with open(start[5:], encoding='utf-8') as f:
         start = f.read()

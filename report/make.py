@@ -247,6 +247,12 @@ def bench_section(pattern='bench/*.json'):
                        ['decode, batch 1: a whole step / its matmuls alone',
                         f"fp32 {100 * g['decode_b1_fp32_fraction_of_matmuls_only']:.0f}%, int8 "
                         f"{100 * g['decode_b1_int8_fraction_of_matmuls_only']:.0f}%"]]
+        if 'dense/b1/kv_cache_compiled' in g:  # GPT.compile_decode: one torch.compile graph a step
+            ratios.append(['decode, batch 1: the step compiled (`sample.py --compile=True`) / that floor',
+                           f"fp32 {100 * g['decode_b1_compiled_fp32_fraction_of_fp32_floor']:.0f}% "
+                           f"({g['dense/b1/kv_cache_compiled'] / g['dense/b1/kv_cache']:.2f}× eager), int8 "
+                           f"{100 * g['decode_b1_compiled_int8_fraction_of_fp32_floor']:.0f}% "
+                           f"({g['dense/b1/kv_cache_int8_compiled'] / g['dense/b1/kv_cache_int8']:.2f}× eager)"])
         if 'ratio_one_over_all_threads_b1_int8' in g:  # GPT.stream's one decode thread for <= 4 rows
             ratios.append(['decode, batch 1, int8: one thread / all threads (OMP_WAIT_POLICY=PASSIVE)',
                            f"{g['ratio_one_over_all_threads_b1_int8']:.2f}× (fp32: "

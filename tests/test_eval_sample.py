@@ -53,6 +53,9 @@ def test_sample_streams_and_handles_long_prompts(tiny_ckpt, tmp_path):
     p = run('sample.py', f'--out_dir={tiny_ckpt}', '--start=Hello', '--num_samples=2', '--max_new_tokens=8',
             '--device=cpu')
     assert p.stdout.count('Hello') == 2 and p.stdout.count('-' * 40) == 2
+    greedy = ['sample.py', f'--out_dir={tiny_ckpt}', '--start=Hello', '--num_samples=1', '--max_new_tokens=12',
+              '--temperature=0', '--device=cpu']
+    assert run(*greedy, '--compile=True').stdout == run(*greedy).stdout  # the compiled decode step: same text
     prompt = tmp_path / 'p.txt'
     prompt.write_text('word ' * 100)
     p = run('sample.py', f'--out_dir={tiny_ckpt}', f'--start=FILE:{prompt}', check=False)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import GPT, GPTConfig, ConfigError, KVCache, estimate_memory, sample_next
+from model import GPT, GPTConfig, ConfigError, KVCache, StaticKVCache, estimate_memory, quantize_int8, sample_next
 
 
 def tiny(n_kv_head=None, **kw):
@@ -151,6 +151,52 @@ def test_cached_generation_equals_recompute():
     s1 = model.generate(x, 20, temperature=1.0, top_k=20, top_p=0.9, generator=g1)
     s2 = model.generate(x, 20, temperature=1.0, top_k=20, top_p=0.9, generator=g2, use_cache=False)
     assert torch.equal(s1, s2)  # same seed, same samples with and without the cache
+
+
+@pytest.mark.parametrize('kw', [dict(n_kv_head=2), dict(n_kv_head=4, sink_token=True)])
+def test_static_cache_decodes_what_the_plain_cache_does(kw):
+    """StaticKVCache (the compiled decode's cache: a tensor position, every slot attended with the unwritten ones
+    masked) run eagerly: each step's logits equal the plain cache's, greedy tokens and seeded samples are the
+    same, with num_samples, a stop token and the calculator-style force hook."""
+    model = randomize_norms(tiny(**kw))
+    x = torch.randint(0, 97, (2, 7))
+    plain = [model.generate(x, 20, temperature=0, num_samples=2, stop_tokens=(5,)),
+             model.generate(x, 20, temperature=1.0, top_k=20, generator=torch.Generator().manual_seed(3)),
+             model.generate(x, 20, temperature=0, force=lambda t: torch.where(t == 7, 8, t))]
+    steps = []
+    model.compiled_step = lambda *a, **k: steps.append(type(k['cache']).__name__) or model(*a, **k)
+    static = [model.generate(x, 20, temperature=0, num_samples=2, stop_tokens=(5,)),
+              model.generate(x, 20, temperature=1.0, top_k=20, generator=torch.Generator().manual_seed(3)),
+              model.generate(x, 20, temperature=0, force=lambda t: torch.where(t == 7, 8, t))]
+    assert set(steps) == {'StaticKVCache'} and len(steps) >= 19 + 19
+    for a, b in zip(plain, static):
+        assert torch.equal(a, b)
+    cache, ref = KVCache(model.config.n_layer, 30), KVCache(model.config.n_layer, 30)
+    model(x, cache=cache), model(x, cache=ref)
+    cache.k[:, :, :, cache.pos:], cache.v[:, :, :, cache.pos:] = float('nan'), float('inf')  # what empty() may hold
+    cache = StaticKVCache(cache)
+    for t in range(10):
+        tok = torch.randint(0, 97, (2, 1))
+        torch.testing.assert_close(model(tok, cache=cache)[0], model(tok, cache=ref)[0], atol=1e-5, rtol=1e-5)
+    assert cache.at.item() == ref.pos
+
+
+def test_compiled_decode_gives_the_eager_tokens():
+    """GPT.compile_decode (torch.compile, inductor, frozen weights): the same greedy tokens as eager decoding,
+    in fp32 and with int8 weights; an MoE model is refused."""
+    x = torch.randint(0, 97, (1, 5))
+    for int8 in (False, True):
+        model = tiny(2)
+        if int8 and not quantize_int8(model):
+            continue  # no int8 CPU kernel in this torch build
+        eager = model.generate(x, 12, temperature=0)
+        model.compile_decode()
+        assert torch.equal(model.generate(x, 12, temperature=0), eager)
+        if int8:  # the fp32 model compiled before decodes eagerly again, not with this one's frozen weights
+            assert first.compiled_step is None and torch.equal(first.generate(x, 12, temperature=0), first_eager)
+        first, first_eager = model, eager
+    with pytest.raises(ConfigError, match='dense'):
+        tiny(n_experts=4, moe_top_k=2).compile_decode()
 
 
 def test_small_batches_decode_on_one_thread_and_restore_the_count():
