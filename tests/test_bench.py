@@ -77,3 +77,6 @@ def test_malloc_benchmarks_read_the_speedruns_thresholds():
     for k, v in env.items():
         assert re.search(rf'{k}=\${{{k}:-{v}}}', line), (k, v, line)
         assert int(v) > 0
+    import glob  # the experiment scripts take the same line from speedrun.sh, none sets its own value
+    for script in glob.glob(f'{REPO}/experiments/**/*.sh', recursive=True):
+        assert not re.search(r'MALLOC_\w+_=\d', open(script).read()), script

@@ -7,7 +7,8 @@
 #   DATA_DIR=../shared/data bash experiments/speedrun/dpo_pool.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=10000000000
+export OMP_WAIT_POLICY=PASSIVE
+eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
 R=out/dpo_pool; RES=$R/results
 python3 data/wikitext2/prepare.py --tokenizer=gpt2_8k
 python3 data/arith/prepare.py

@@ -8,7 +8,8 @@
 #   DATA_DIR=../shared/data bash experiments/speedrun/dpo_seeds.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=10000000000
+export OMP_WAIT_POLICY=PASSIVE
+eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
 A=out/speedrun_cpu; R=out/dpo_seeds; RES=experiments/speedrun/dpo_pool
 D=(config/dpo_arith.py --init_from=$A/sft/best.pt --results_dir=$RES --task_dir=data/arith_long --greedy_pairs=False
    --n_prompts=800 --n_eval=100)
