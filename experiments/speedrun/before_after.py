@@ -29,9 +29,8 @@ def stage(repo, argv, env):
 
 def run(repo, env, sft=True):
     """Pretraining, then (sft=True) SFT, each as speedrun.sh runs it on CPU; its own out/ folder in `repo`."""
-    subprocess.run([sys.executable, 'data/wikitext2/prepare.py', '--tokenizer=gpt2_8k'], cwd=repo, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([sys.executable, 'data/arith/prepare.py'], cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL)
+    for prepare in (['data/wikitext2/prepare.py', '--tokenizer=gpt2_8k'], ['data/arith/prepare.py']):
+        stage(repo, prepare, env)  # the data, untimed
     out = dict(pretrain=stage(repo, ['train.py', 'config/train_tiny.py', '--out_dir=out/ba_tiny',
                                      '--init_from=scratch'], env))
     if sft:
