@@ -2,8 +2,8 @@
 and with int8 weights, bench.py's small shape (L6 / H6 / C384, vocab 8,192). Per round, 128 greedy tokens from an
 8-token prompt with each, in a shuffled order, paired by round (metrics.paired_speed_ratio); the compiled stream
 must give the eager tokens. The same model serves both: eager rounds run with its compiled step switched off.
-Writes experiments/bench/compiled_decode.json.
-    python experiments/bench/compiled_decode.py [rounds]
+Writes experiments/bench/compiled_decode_<new_tokens>.json.
+    python experiments/bench/compiled_decode.py [rounds] [new_tokens]
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
@@ -22,7 +22,7 @@ from metrics import paired_speed_ratio  # noqa: E402
 from model import GPT, GPTConfig, quantize_int8  # noqa: E402
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 12
-n_new = 128
+n_new = int(sys.argv[2]) if len(sys.argv) > 2 else 128
 load_before = os.getloadavg()[0]
 x = torch.randint(0, 8191, (1, 8), generator=torch.Generator().manual_seed(0))
 results = {}
@@ -57,4 +57,4 @@ for weights in ('fp32', 'int8'):
 out = dict(experiment='compiled_decode', batch_size=1, new_tokens=n_new, results=results,
            matmul_peak_gflops=round(measure_matmul_peak() / 1e9, 1), load_before=load_before,
            load_after=os.getloadavg()[0], **provenance())  # commit, command: taken at the start
-write_json(out, os.path.join(REPO, 'experiments', 'bench', 'compiled_decode.json'))
+write_json(out, os.path.join(REPO, 'experiments', 'bench', f'compiled_decode_{n_new}.json'))
