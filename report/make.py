@@ -198,6 +198,14 @@ def bench_section(pattern='bench/*.json'):
                                                               f"{ratio['ci95'][1]:.3f}, {ratio['rounds']} paired rounds)"],
                            ['largest weight difference after the same steps', f"{r['max_weight_difference_after']:.1e}"]]), '']
             continue
+        if r.get('experiment') == 'compiled_decode':  # experiments/bench/compiled_decode.py
+            out += [table([f"Batch-1 decode, {r['new_tokens']} new tokens, eager / `GPT.compile_decode` (`{p}`, commit "
+                           f"{commit(r)}, {hw(r)})", 'tok/s eager', 'tok/s compiled', 'compiled / eager (paired)'],
+                          [[w, f"{v['tok_s']['eager']:,.0f}", f"{v['tok_s']['compiled']:,.0f}",
+                            f"{v['speedup_compiled']['ratio']:.2f}× (95% CI {v['speedup_compiled']['ci95'][0]:.2f}–"
+                            f"{v['speedup_compiled']['ci95'][1]:.2f}, {v['speedup_compiled']['rounds']} rounds)"]
+                           for w, v in r['results'].items()]), '']
+            continue
         if r.get('experiment') == 'malloc_thresholds':  # experiments/bench/malloc.py
             out += [table([f"glibc malloc thresholds (`{p}`, commit {commit(r)}, {hw(r)})", 'default', 'tuned'],
                           [['environment', 'none', ' '.join(f"{k}={v}" for k, v in r['tuned_env'].items())]] +
