@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (UserError, append_result, configure, measure_matmul_peak, peak_memory_bytes, provenance,
+from common import (UserError, append_result, configure, measure_copy_bandwidth, measure_matmul_peak, peak_memory_bytes, provenance,
                     synchronize, time_train_steps, timed_train_step)
 from engine import left_pad
 from metrics import paired_speed_ratio
@@ -299,15 +299,7 @@ def main():
             for n in (256, 512, 2048)}
     ceil['matmul_fp32_1024_gflops'] = peak / 1e9
     ceil['matmul_bf16_512_gflops'] = measure_matmul_peak(device, torch.bfloat16, n=512, seconds=0.5) / 1e9
-    src = torch.empty(16 * 2**20, device=device)  # 64 MB
-    dst = torch.empty_like(src)
-    best = 0.0
-    for _ in range(10):
-        t0 = time.perf_counter()
-        dst.copy_(src)
-        synchronize(device)
-        best = max(best, 2 * src.numel() * 4 / (time.perf_counter() - t0))
-    ceil['copy_gb_s'] = best / 1e9
+    ceil['copy_gb_s'] = measure_copy_bandwidth(device) / 1e9
     print("ceilings: " + ", ".join(f"{k} {v:.1f}" for k, v in ceil.items()), flush=True)
 
     # 2. training: ours vs HF Llama of the same shape, then the variants of the small shape

@@ -232,6 +232,20 @@ def speedrun_malloc_env():
         return dict(re.findall(r'(MALLOC_\w+_)=\$\{\1:-(\d+)\}', f.read()))
 
 
+def measure_copy_bandwidth(device='cpu'):
+    """Bytes/s read plus written by copying 64 MB, best of 10: what a batch-1 decode, which reads every weight once
+    a token, can at best stream (its floor: this / the weight bytes)."""
+    src = torch.empty(16 * 2**20, device=device)
+    dst = torch.empty_like(src)
+    best = 0.0
+    for _ in range(10):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        synchronize(torch.device(device).type)
+        best = max(best, 2 * src.numel() * 4 / (time.perf_counter() - t0))
+    return best
+
+
 _PEAK_CACHE = {}
 
 

@@ -201,7 +201,9 @@ def bench_section(pattern='bench/*.json'):
         if r.get('experiment') == 'compiled_decode':  # experiments/bench/compiled_decode.py
             out += [table([f"Batch-1 decode, {r['new_tokens']} new tokens, eager / `GPT.compile_decode` (`{p}`, commit "
                            f"{commit(r)}, {hw(r)})", 'tok/s eager', 'tok/s compiled', 'compiled / eager (paired)'],
-                          [[w, f"{v['tok_s']['eager']:,.0f}", f"{v['tok_s']['compiled']:,.0f}",
+                          [[w] + [f"{v['tok_s'][k]:,.0f}" + (f" ({100 * v['fraction_of_fp32_floor'][k]:.0f}% of the "
+                                  f"{r['decode_floor_tok_s_fp32']:,.0f} tok/s floor)" if 'fraction_of_fp32_floor' in v
+                                  else '') for k in ('eager', 'compiled')] + [
                             f"{v['speedup_compiled']['ratio']:.2f}× (95% CI {v['speedup_compiled']['ci95'][0]:.2f}–"
                             f"{v['speedup_compiled']['ci95'][1]:.2f}, {v['speedup_compiled']['rounds']} rounds)"]
                            for w, v in r['results'].items()]), '']
