@@ -4,6 +4,7 @@ prompt share its prefill (GPT.stream num_samples), and the calculator tool can w
 Model output is text from an untrusted source: the calculator parses it, nothing executes it.
 """
 import contextlib
+import os
 import re
 
 import torch
@@ -74,6 +75,15 @@ def left_pad(rows, device):
     pads = [width - len(r) for r in rows]
     x = torch.tensor([[0] * k + list(r) for k, r in zip(pads, rows)], device=device)
     return x, torch.tensor(pads, device=device)
+
+
+def split_prefix(ids, shots_ids):
+    """Prompts that all start with the same few-shot exemplars, each tokenized whole (shots + question, as the
+    model reads it) -> (the tokens every prompt starts with, each prompt's rest): the prefix generate_batch
+    prefills once. It is the common prefix, not shots_ids itself, because the exemplars' last tokens can tokenize
+    differently before a question (a byte-level BPE splits a final '\n\n' before 'Question' into two '\n')."""
+    head = os.path.commonprefix([list(shots_ids)] + [list(x) for x in ids])
+    return head, [x[len(head):] for x in ids]
 
 
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,

@@ -201,7 +201,7 @@ def engine_outputs(rows):
     """Greedy continuations of rows' prompts (as encode_prompts cuts them) through our forward and generation
     engine: net's weights imported by GPT.from_hf, ragged batches, a KV cache, the few-shot exemplars prefilled
     once for all prompts. tests/test_finetune.py checks the texts against HF generate's."""
-    from engine import generate_batch
+    from engine import generate_batch, split_prefix
     from model import GPT
     eos = net.generation_config.eos_token_id
     if isinstance(eos, (list, tuple)):  # generate_batch stops at one id; HF models here have one
@@ -211,10 +211,9 @@ def engine_outputs(rows):
     gpt = GPT.from_hf(net).to(rt['device']).eval()
     enc = EngineTokens(tok, eos)
     ids = encode_prompts(rows, tensors=False)
-    # the exemplars' tokens that every prompt starts with (their last may merge with what follows)
-    head = os.path.commonprefix([tok(shots)['input_ids']] + ids) if shots else []
+    head, ids = split_prefix(ids, tok(shots)['input_ids'] if shots else [])
     with torch.no_grad():
-        done = generate_batch(gpt, enc, [x[len(head):] for x in ids], max_new_tokens=max_new_tokens,
+        done = generate_batch(gpt, enc, ids, max_new_tokens=max_new_tokens,
                               autocast=rt['autocast'], max_rows=eval_batch_size, desc='eval (engine)', prefix=head,
                               stop_text='' if chat else '\n\n')  # a plain answer ends at its first blank line
     too_long = [i for i, d in enumerate(done) if d is None]

@@ -16,6 +16,7 @@ import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ import torch
 
 from common import (REPO, UserError, append_result, configure, load_for_inference, print0, provenance, setup_runtime,
                     write_examples)
-from engine import generate_batch
+from engine import generate_batch, split_prefix
 from metrics import auroc, bootstrap_ci, paired_test, pass_at_k, pick, wilson_ci
 from tasks import CATEGORIES, categorize, exact_match, extract_answer, load_task
 from verifier import score
@@ -38,6 +39,8 @@ task = 'arith'
 task_dir = ''
 split = 'test'
 n_problems = 200               # the first n of the split (fixed, so runs compare)
+k_shot = 0                     # solved train problems before every prompt (GSM8K's usual protocol, and SmolLM2's
+                               # model card's, is 5-shot); each answer then ends at its first blank line
 budgets = (1, 2, 4, 8, 16, 32)
 temperature = 0.8
 top_k = 0
@@ -61,10 +64,14 @@ if not problems:
 # -----------------------------------------------------------------------------
 # draw: greedy with and without the tool, then n_max samples per problem (one shared prefill each, prompts of
 # different lengths batched together)
+# (few-shot: the exemplars, drawn once from the train split, are tokenized with each question and prefilled once)
 g = torch.Generator(device=rt['device']).manual_seed(seed)
 prompts = [p for p, _, _ in problems]
+shots = ''.join(p + r + '\n\n' for p, r, _ in random.Random(seed + 1).sample(load_task(task, 'train', task_dir)[0],
+                                                                              k_shot)) if k_shot else ''
+prefix, prompts = split_prefix([enc.encode(shots + p) for p in prompts], enc.encode(shots) if shots else [])
 drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, with_tool, g,
-                             rt['autocast'], desc=key)
+                             rt['autocast'], desc=key, prefix=prefix, stop_text='\n\n' if shots else '')
          for key, n, temp, with_tool in (('greedy', 1, 0.0, False), ('greedy_tool', 1, 0.0, True),
                                          ('samples', n_max, temperature, tool))}
 records = []

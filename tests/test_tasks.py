@@ -4,7 +4,7 @@ import time
 import pytest
 
 from conftest import needs_data_dir
-from engine import calculator_tool, generate_batch, stop_at_text
+from engine import calculator_tool, generate_batch, split_prefix, stop_at_text
 from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
 from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
                    sst2_categories, sst2_report)
@@ -284,6 +284,21 @@ def test_ragged_batches_decode_what_each_prompt_decodes_alone():
     draw = lambda: generate_batch(model, enc, prompts, n=3, temperature=1.0, max_new_tokens=12,
                                   generator=torch.Generator().manual_seed(5))
     assert draw() == draw()
+
+
+@needs_data_dir()  # the GPT-2 BPE files
+def test_few_shot_prefix_is_what_every_whole_prompt_starts_with():
+    """split_prefix (tts.py and finetune.py few-shot): the exemplars' '\n\n' is one token at the end of the
+    exemplars alone but two before 'Question', so the shared prefix stops short of it and every prompt's tokens
+    are still exactly its whole text's."""
+    from common import get_tokenizer
+    enc = get_tokenizer('gpt2')
+    shots = 'Question: 1+1\nAnswer: 2\n\n'
+    whole = [enc.encode(shots + q) for q in ('Question: 2+2\nAnswer:', 'Question: 7 apples\nAnswer:')]
+    head, rest = split_prefix(whole, enc.encode(shots))
+    assert enc.encode(shots)[-1] == enc.encode('\n\n')[0] and rest[0][:2] == enc.encode('\n') * 2
+    assert [head + r for r in rest] == whole and len(head) == len(enc.encode(shots)) - 1
+    assert split_prefix(whole, []) == ([], whole)  # no exemplars: nothing shared
 
 
 @needs_data_dir()  # the GPT-2 BPE files

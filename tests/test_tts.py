@@ -45,13 +45,30 @@ def test_tts_all_strategies(models, tmp_path):
 
 
 def test_tts_runs_an_hf_decoder_folder(models, tmp_path):
-    """A Llama-architecture HF folder (SmolLM2's route) goes through GPT.from_hf and its own tokenizer."""
+    """A Llama-architecture HF folder (SmolLM2's route) goes through GPT.from_hf and its own tokenizer, with
+    few-shot exemplars (SmolLM2's GSM8K protocol): the greedy answers are those of the whole prompts decoded
+    without a shared prefix, cut at the first blank line."""
+    import random
+    import torch
+    from common import load_for_inference
+    from engine import generate_batch
+    from tasks import load_task
     d, _ = models
     folder = tiny_hf_folder(tmp_path / 'llama', 'llama')
-    run('tts.py', f'--generator={folder}', "--verifier=''", f'--task_dir={d}/arith', '--n_problems=2',
-        '--budgets=(1, 2)', '--max_new_tokens=6', '--device=cpu', f'--results_dir={tmp_path}', '--name=hf')
+    run('tts.py', f'--generator={folder}', "--verifier=''", f'--task_dir={d}/arith', '--n_problems=2', '--k_shot=2',
+        '--budgets=(1, 2)', '--max_new_tokens=12', '--device=cpu', f'--results_dir={tmp_path}', '--name=hf')
     out = json.load(open(tmp_path / 'tts' / 'hf.json'))
     assert out['n_problems'] == 2 and {r['strategy'] for r in out['rows']} == {'greedy', 'greedy_tool', 'self_consistency', 'pass@N'}
+    model, enc, _ = load_for_inference(folder)
+    shots = ''.join(p + r + '\n\n' for p, r, _ in random.Random(1337 + 1).sample(load_task('arith', 'train', f'{d}/arith')[0], 2))
+    with torch.no_grad():
+        whole = generate_batch(model, enc, [shots + p for p, _, _ in load_task('arith', 'test', f'{d}/arith')[0][:2]],
+                               max_new_tokens=12)
+    errors = [json.loads(line) for line in open(tmp_path / 'tts' / 'hf_errors.jsonl')]
+    greedy = {e['question']: e['output'] for e in errors if e['category'].startswith('greedy:')}
+    for (text, _), (_, _, row) in zip((w[0] for w in whole), load_task('arith', 'test', f'{d}/arith')[0][:2]):
+        cut = text[:text.index('\n\n') + 2] if '\n\n' in text else text
+        assert greedy[row['question']] == cut
 
 
 def test_within_problem_comparison_pairs_two_verifiers(tmp_path):
