@@ -441,16 +441,18 @@ def tts_section(pattern='tts/*.json'):
         strategies = list(dict.fromkeys(r['strategy'] for r in rows if r['strategy'] not in ('greedy', 'greedy_tool')))
         cfg = run.get('config', {})
         where = os.path.basename(os.path.normpath(cfg['task_dir'])) if cfg.get('task_dir') else run['task']  # its draw
+        shots = f", {cfg['k_shot']}-shot" if cfg.get('k_shot') else ''
         out.append(f"**{run['name']}**: {run['n_problems']} {where} {run['split']} problems, generator "
                    f"`{run['generator']}`, verifier `{run['verifier'] or 'none'}`, T = {run['temperature']}"
-                   f"{', calculator in the loop' if cfg.get('tool') else ''} (`{p}`, commit {commit(run)}).\n")
+                   f"{shots}{', calculator in the loop' if cfg.get('tool') else ''} (`{p}`, commit {commit(run)}).\n")
         g, gt = by['greedy', 1], by['greedy_tool', 1]
         out.append(table(['strategy'] + [f'N={n}' for n in Ns] + [f'N={max(Ns)} vs greedy (paired)'],
                          [[s] + [f"{by[s, n]['accuracy']:.3f} ({by[s, n]['tokens_per_problem']:.0f} tok)" for n in Ns]
                           + [paired(by[s, max(Ns)]['vs_greedy']) if by[s, max(Ns)].get('vs_greedy') else '–']
                           for s in strategies]
                          + [['greedy', f"{g['accuracy']:.3f} ({ci(g['ci95'])})"] + [''] * len(Ns),
-                            ['greedy, calculator', f"{gt['accuracy']:.3f} ({ci(gt['ci95'])})"] + [''] * len(Ns)]))
+                            ['greedy, calculator', f"{gt['accuracy']:.3f} ({ci(gt['ci95'])})"] + [''] * (len(Ns) - 1)
+                            + [paired(gt['vs_greedy']) + ' (calculator vs none)' if gt.get('vs_greedy') else '']]))
         if run['crossings']:
             out.append('\nCrossings: ' + '; '.join(f"{c['a']} and {c['b']} between N={c['between'][0]} and "
                                                      f"N={c['between'][1]}, {c['leader_after']} ahead after"
