@@ -67,8 +67,10 @@ if not problems:
 # (few-shot: the exemplars, drawn once from the train split, are tokenized with each question and prefilled once)
 g = torch.Generator(device=rt['device']).manual_seed(seed)
 prompts = [p for p, _, _ in problems]
-shots = ''.join(p + r + '\n\n' for p, r, _ in random.Random(seed + 1).sample(load_task(task, 'train', task_dir)[0],
-                                                                              k_shot)) if k_shot else ''
+train = load_task(task, 'train', task_dir)[0] if k_shot else []
+if not 0 <= k_shot <= len(train):
+    raise UserError(f"k_shot={k_shot}: choose 0 to {len(train)} (the {task} train problems)")
+shots = ''.join(p + r + '\n\n' for p, r, _ in random.Random(seed + 1).sample(train, k_shot))
 prefix, prompts = split_prefix([enc.encode(shots + p) for p in prompts], enc.encode(shots) if shots else [])
 drawn = {key: generate_batch(model, enc, prompts, n, temp, top_k or None, max_new_tokens, with_tool, g,
                              rt['autocast'], desc=key, prefix=prefix, stop_text='\n\n' if shots else '')

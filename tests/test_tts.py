@@ -69,6 +69,10 @@ def test_tts_runs_an_hf_decoder_folder(models, tmp_path):
     for (text, _), (_, _, row) in zip((w[0] for w in whole), load_task('arith', 'test', f'{d}/arith')[0][:2]):
         cut = text[:text.index('\n\n') + 2] if '\n\n' in text else text
         assert greedy[row['question']] == cut
+    p = run('tts.py', f'--generator={folder}', "--verifier=''", f'--task_dir={d}/arith', '--k_shot=11', '--device=cpu',
+            f'--results_dir={tmp_path}', '--name=hf', check=False)  # more exemplars than train problems
+    assert p.returncode != 0 and 'k_shot=11: choose 0 to 10' in p.stderr + p.stdout
+    assert json.load(open(tmp_path / 'tts' / 'hf.json'))['config']['k_shot'] == 2  # the earlier result is kept
 
 
 def test_within_problem_comparison_pairs_two_verifiers(tmp_path):
