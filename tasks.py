@@ -177,6 +177,28 @@ def categorize(solution, reference, question=None):
     return 'arithmetic_slip' if slips else 'wrong_plan'
 
 
+def first_departure(solution, reference):
+    """Where a worked solution first leaves the reference's path: the character offset in `solution` of its first
+    number that differs from the reference's number at the same place (line by line, number by number), the start
+    of a line the reference does not have there (or an answer line '####' where it has a step), the end of a line
+    that stops short, or the end of the text when it stops early. None when every line's numbers match.
+    A step label read off the reference (Lightman et al. 2023 label steps by hand; a generated task knows them):
+    the text before the offset is still on a right path, so a verifier can learn where a wrong answer went wrong."""
+    sol, ref = solution.split('\n'), reference.split('\n')
+    at = 0
+    for i, line in enumerate(sol):
+        if i >= len(ref) or ('####' in line) != ('####' in ref[i]):
+            return at  # a line the reference does not have, or the answer line where it has a step (or back)
+        ours, theirs = list(NUMBER_RE.finditer(line.replace(',', ' '))), NUMBER_RE.findall(ref[i].replace(',', ' '))
+        for j, m in enumerate(ours):
+            if j >= len(theirs) or normalize_number(m.group(0)) != normalize_number(theirs[j]):
+                return at + m.start()
+        if len(ours) < len(theirs):
+            return at + len(line)
+        at += len(line) + 1
+    return None if len(sol) >= len(ref) else len(solution)
+
+
 # -----------------------------------------------------------------------------
 # Task data and the prompt template (one format for every stage, so rows are comparable):
 #   math:   "Question: {question}\nAnswer:" + " {worked solution ending in #### N}<|endoftext|>"

@@ -24,7 +24,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     set_lr, setup_runtime, start_log, step_line, write_json)
 from engine import sample_solutions
 from metrics import auroc, ece, within_group_auroc
-from tasks import format_prompt, load_task
+from tasks import first_departure, format_prompt, load_task
 
 
 # -----------------------------------------------------------------------------
@@ -49,6 +49,14 @@ def encode(enc, prompt, answer):
     """(ids, n_prompt): the same text the generator saw and wrote, closed by <|endoftext|>."""
     p = enc.encode(prompt)
     return p + enc.encode(' ' + answer.strip()) + [enc.eot_token], len(p)
+
+
+def right_tokens(enc, text, reference):
+    """How many response tokens of a wrong solution come before its first departure from the reference
+    (tasks.first_departure): the ones a step label calls right. 0 when no departure is found."""
+    text = text.strip()
+    at = first_departure(text, reference.strip())
+    return 0 if not at else len(enc.encode(' ' + text[:at].rstrip()))  # a number starts a new BPE pre-token
 
 
 def collate(rows, device):
@@ -133,6 +141,7 @@ if __name__ == '__main__':
     balance = True                  # subsample the larger class of the training set to the smaller one's size
     mixed_only = False              # train only on problems with both right and wrong samples (what reranking needs)
     token_level = True              # value loss at every response token (Cobbe §4.2); False = final token only
+    step_labels = False             # token_level: a wrong answer's tokens before it leaves the reference are right
     batch_size = 16
     max_iters = 300
     learning_rate = 1e-4
@@ -204,6 +213,11 @@ if __name__ == '__main__':
     T = gen_ckpt['model_args']['block_size']
     rows = {split: [encode(enc, s['prompt'], s['text']) for s in samples[split]] for split in samples}
     labels = {split: torch.tensor([float(s['correct']) for s in samples[split]]) for split in samples}
+    # the position where each row's label turns from right (1) to wrong (0): the end for a right answer, its
+    # first response token for a wrong one (the outcome at every token), or with step_labels where it departs
+    right = {split: torch.tensor([len(ids) if s['correct'] else
+                                  n_prompt + (right_tokens(enc, s['text'], s['reference']) if step_labels else 0)
+                                  for (ids, n_prompt), s in zip(rows[split], samples[split])]) for split in rows}
     keep = {split: [i for i, (ids, _) in enumerate(rows[split]) if len(ids) <= T] for split in rows}
     print0(f"verifier data: {len(keep['train'])} train / {len(keep['val'])} val samples "
            f"({sum(len(rows[s]) - len(keep[s]) for s in rows)} longer than the context skipped)")
@@ -231,7 +245,7 @@ if __name__ == '__main__':
         g = torch.Generator().manual_seed(seed * 1_000_003 + it)
         idx = [keep['train'][i] for i in torch.randint(len(keep['train']), (batch_size,), generator=g).tolist()]
         x, mask, last = collate([rows['train'][i] for i in idx], rt['device'])
-        return x, mask, last, labels['train'][idx].to(rt['device'])
+        return x, mask, last, labels['train'][idx].to(rt['device']), right['train'][idx].to(rt['device'])
 
     def evaluate():
         """Held-out problems: accuracy at 0.5, AUROC, ECE, and what reranking buys: the fraction of problems
@@ -277,11 +291,11 @@ if __name__ == '__main__':
             last_t = (time.time(), iter_num)
         if iter_num >= max_iters:
             break
-        x, mask, last, y = get_batch(iter_num)
+        x, mask, last, y, r = get_batch(iter_num)
         with rt['autocast']:
             logits = verifier(x).float()  # (B, L)
-        if token_level:  # every response token predicts the final outcome
-            target = y[:, None].expand_as(logits)
+        if token_level:  # every response token predicts the outcome (or, with step_labels, the path so far)
+            target = (torch.arange(logits.size(1), device=r.device)[None, :] < r[:, None]).float()  # (B, L)
             loss = (F.binary_cross_entropy_with_logits(logits, target, reduction='none') * mask).sum() / mask.sum()
         else:
             loss = F.binary_cross_entropy_with_logits(logits[torch.arange(len(last)), last], y)

@@ -356,6 +356,24 @@ def test_categorize_first_cause():
     assert categorize('39+9 = <<39+9=48>>48\n#### 48', ref) == 'wrong_plan'  # without the question: no operand check
 
 
+def test_first_departure_by_hand():
+    from tasks import first_departure
+    ref = 'Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.\n#### 29'
+    assert first_departure(ref, ref) is None
+    assert first_departure(ref.replace('Then', 'After that,'), ref) is None  # other words, the same numbers
+    misread = 'Ava starts with 32 shells.\nThen Ava has 32-5 = <<32-5=27>>27 shells left.\n#### 27'
+    assert misread[first_departure(misread, ref):].startswith('5 = <<32-5')  # at the misread operand
+    start = 'Ava starts with 23 shells.\n#### 23'
+    assert first_departure(start, ref) == start.index('23')
+    short = 'Ava starts with 32 shells.\n#### 32'  # skips the step: the answer line where the step should be
+    assert short[first_departure(short, ref):] == '#### 32'
+    early = 'Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.'
+    assert first_departure(early, ref) == len(early)  # stops before the answer line
+    extra = ref + '\n#### 30'
+    assert first_departure(extra, ref) == len(ref) + 1  # a line the reference does not have
+    assert first_departure('Then 1,200 - 3 = 1,197\n#### 1197', 'Then 1,200 - 3 = 1,197\n#### 1197') is None
+
+
 def test_vote_by_hand():
     from metrics import vote
     answers = ['3', '5', None, '5', '3', '7']

@@ -93,3 +93,28 @@ def test_samples_from_gets_this_runs_filters(base_ckpt, tmp_path):
     kept = json.load(open(f'{tmp_path}/m/data.json'))['train']
     assert {s['problem'] for s in kept} == set(range(40))
     assert sum(s['correct'] for s in kept) == len(kept) // 2 == 40
+
+
+def test_step_labels_turn_wrong_where_the_solution_leaves_the_reference():
+    """right_tokens counts the response tokens before the first departure: the tokens of ' ' + the text up to
+    there, the same tokens the whole response starts with."""
+    from common import get_tokenizer
+    from verifier import right_tokens
+    enc = get_tokenizer('gpt2')
+    ref = 'Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.\n#### 29'
+    wrong = 'Ava starts with 32 shells.\nThen Ava has 32-5 = <<32-5=27>>27 shells left.\n#### 27'
+    k = right_tokens(enc, wrong, ref)
+    ids = enc.encode(' ' + wrong)
+    assert enc.decode(ids[:k]) == ' Ava starts with 32 shells.\nThen Ava has 32-' and enc.decode(ids[k:k + 1]) == '5'
+    assert right_tokens(enc, ref, ref) == 0  # no departure: the outcome label everywhere
+
+
+def test_step_labels_train(base_ckpt, tmp_path):
+    """--step_labels=True trains on the samples (their references are in the file) and still learns the signal."""
+    samples = sample_file(tmp_path / 'data.json')
+    out = str(tmp_path / 's')
+    run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}', '--max_iters=60',
+        '--eval_interval=20', '--batch_size=8', '--learning_rate=3e-3', '--warmup_iters=2', '--device=cpu',
+        '--step_labels=True', f'--results_dir={out}_results')
+    row = json.load(open(f'{out}_results/verifier/s.json'))
+    assert row['config']['step_labels'] is True and row['val_auroc'] > 0.9
