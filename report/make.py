@@ -288,7 +288,8 @@ def bench_section(pattern='bench/*.json'):
         if g:
             out.append(table(['generation (256 new tokens)', 'tok/s'],
                              [[k, f"{v:,.0f}"] for k, v in g.items() if '/' in k and not k.startswith('ragged')]))
-    return '\n'.join(out)
+            out.append('')  # a blank line ends the table: the next file's table must not run into it
+    return '\n'.join(out).rstrip('\n')
 
 
 def paired_ratio(inter, baseline):
