@@ -10,3 +10,4 @@ M=data/models/SmolLM2-135M-Instruct
 python3 eval.py attention --ckpt=$M
 python3 eval.py sst2 --ckpt=$M
 python3 eval.py lm --ckpt=$M --context=1024 --batch_size=1 --max_tokens=60000
+python3 finetune.py config/finetune_sst2.py --mode=few_shot
