@@ -121,7 +121,7 @@ def suite_lm(rt, cfg):
                    word_ppl=math.exp(nll / n_words), bpb=nats_to_bpb(nll / n, n, n_bytes),
                    train_iters=train_summary.get('iters'), train_tokens=train_summary.get('tokens'),
                    train_wall_s=train_summary.get('train_time_s'), train_best_val_loss=train_summary.get('best_val_loss'),
-                   train_config=train_summary.get('config', cfg), train_hardware=train_summary.get('hardware'),
+                   train_config=train_summary.get('config'), train_hardware=train_summary.get('hardware'),
                    **provenance(t0))
         print(f"{row['name']}: token ppl {row['token_ppl']:.2f}, word ppl {row['word_ppl']:.2f}, bpb {row['bpb']:.4f} "
               f"({n:,} tokens)")

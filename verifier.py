@@ -213,6 +213,10 @@ if __name__ == '__main__':
     T = gen_ckpt['model_args']['block_size']
     rows = {split: [encode(enc, s['prompt'], s['text']) for s in samples[split]] for split in samples}
     labels = {split: torch.tensor([float(s['correct']) for s in samples[split]]) for split in samples}
+    if step_labels and not token_level:
+        raise UserError("step_labels labels every response token: it needs token_level=True")
+    if step_labels and not all(s.get('reference') for split in samples for s in samples[split]):
+        raise UserError("step_labels needs each sample's reference solution; these samples have none")
     # the position where each row's label turns from right (1) to wrong (0): the end for a right answer, its
     # first response token for a wrong one (the outcome at every token), or with step_labels where it departs
     right = {split: torch.tensor([len(ids) if s['correct'] else

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The oldest result files (2026-11-24) that need only SmolLM2 (python data/models/prepare.py), rerun at one commit
-# with the commands the files record: its perplexity on WikiText-2 (val, test), its attention heads, SST-2
-# zero-shot. The others of that day need checkpoints that are not kept (out/small, out/sft_arith, out/abl_mha).
+# with the commands the files record: its perplexity on WikiText-2 (val, test), its attention heads, SST-2 zero-shot
+# (eval.py) and 4-shot (finetune.py). The others of that day need checkpoints that are not kept (out/small,
+# out/sft_arith, out/abl_mha).
 #   DATA_DIR=../shared/data bash experiments/regen_1124.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

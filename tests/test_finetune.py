@@ -149,6 +149,7 @@ def test_eval_lm_and_attention_on_an_hf_folder(folders, tmp_path):
     row = json.load(open(tmp_path / 'lm' / 'hf_val.json'))
     assert row['tokens_scored'] == 299 and row['block_size'] == 64 and row['bpb'] > 0
     assert row['token_ppl'] == pytest.approx(math.exp(row['nll_per_token']))
+    assert row['train_config'] is None  # no training summary beside a downloaded model (not the eval's own config)
     p = run('eval.py', 'lm', f'--ckpt={folders / "llama"}', '--dataset=tinystories', f'--results_dir={tmp_path}', check=False)
     assert p.returncode == 1 and "scored on WikiText-2's raw text only" in p.stderr
 

@@ -118,3 +118,6 @@ def test_step_labels_train(base_ckpt, tmp_path):
         '--step_labels=True', f'--results_dir={out}_results')
     row = json.load(open(f'{out}_results/verifier/s.json'))
     assert row['config']['step_labels'] is True and row['val_auroc'] > 0.9
+    p = run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}_f',
+            '--step_labels=True', '--token_level=False', '--device=cpu', check=False)
+    assert p.returncode == 1 and 'needs token_level=True' in p.stderr
