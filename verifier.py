@@ -159,6 +159,8 @@ if __name__ == '__main__':
     device = 'auto'
     dtype = 'auto'
     config = configure(globals())
+    if step_labels and not token_level:  # before any sampling: a bad flag must not cost the samples
+        raise UserError("step_labels labels every response token: it needs token_level=True")
     rt = setup_runtime(device, dtype, seed)
     if rt['ddp']:
         raise UserError("verifier.py runs as one process; use python, not torchrun")
@@ -213,15 +215,13 @@ if __name__ == '__main__':
     T = gen_ckpt['model_args']['block_size']
     rows = {split: [encode(enc, s['prompt'], s['text']) for s in samples[split]] for split in samples}
     labels = {split: torch.tensor([float(s['correct']) for s in samples[split]]) for split in samples}
-    if step_labels and not token_level:
-        raise UserError("step_labels labels every response token: it needs token_level=True")
-    if step_labels and not all(s.get('reference') for split in samples for s in samples[split]):
+    if step_labels and not all(s.get('reference') for s in samples['train']):
         raise UserError("step_labels needs each sample's reference solution; these samples have none")
-    # the position where each row's label turns from right (1) to wrong (0): the end for a right answer, its
-    # first response token for a wrong one (the outcome at every token), or with step_labels where it departs
-    right = {split: torch.tensor([len(ids) if s['correct'] else
-                                  n_prompt + (right_tokens(enc, s['text'], s['reference']) if step_labels else 0)
-                                  for (ids, n_prompt), s in zip(rows[split], samples[split])]) for split in rows}
+    # each training row's position where its label turns from right (1) to wrong (0): the end for a right answer,
+    # its first response token for a wrong one (the outcome at every token), or with step_labels where it departs
+    right = torch.tensor([len(ids) if s['correct'] else
+                          n_prompt + (right_tokens(enc, s['text'], s['reference']) if step_labels else 0)
+                          for (ids, n_prompt), s in zip(rows['train'], samples['train'])])
     keep = {split: [i for i, (ids, _) in enumerate(rows[split]) if len(ids) <= T] for split in rows}
     print0(f"verifier data: {len(keep['train'])} train / {len(keep['val'])} val samples "
            f"({sum(len(rows[s]) - len(keep[s]) for s in rows)} longer than the context skipped)")
@@ -249,7 +249,7 @@ if __name__ == '__main__':
         g = torch.Generator().manual_seed(seed * 1_000_003 + it)
         idx = [keep['train'][i] for i in torch.randint(len(keep['train']), (batch_size,), generator=g).tolist()]
         x, mask, last = collate([rows['train'][i] for i in idx], rt['device'])
-        return x, mask, last, labels['train'][idx].to(rt['device']), right['train'][idx].to(rt['device'])
+        return x, mask, last, labels['train'][idx].to(rt['device']), right[idx].to(rt['device'])
 
     def evaluate():
         """Held-out problems: accuracy at 0.5, AUROC, ECE, and what reranking buys: the fraction of problems
