@@ -59,6 +59,31 @@ def right_tokens(enc, text, reference):
     return 0 if not at else len(enc.encode(' ' + text[:at].rstrip()))  # a number starts a new BPE pre-token
 
 
+def mixed_groups(samples, indices):
+    """[(right indices, wrong indices)] per problem that has both, over the given sample indices."""
+    by = {}
+    for i in indices:
+        by.setdefault(samples[i]['problem'], ([], []))[0 if samples[i]['correct'] else 1].append(i)
+    return [g for g in by.values() if g[0] and g[1]]
+
+
+def draw_pairs(groups, n, g):
+    """n (right, wrong) pairs, each from one problem (a random mixed problem, then a random sample of each kind),
+    flattened as [right, wrong, right, wrong, ...]. g: a torch.Generator, so a step's pairs are reproducible."""
+    out = []
+    for k in torch.randint(len(groups), (n,), generator=g).tolist():
+        right, wrong = groups[k]
+        out += [right[torch.randint(len(right), (1,), generator=g).item()],
+                wrong[torch.randint(len(wrong), (1,), generator=g).item()]]
+    return out
+
+
+def ranking_loss(scores):
+    """Bradley-Terry loss on pairs laid out [right, wrong, ...]: -log sigmoid(s_right - s_wrong), averaged. It only
+    sees differences inside a problem, so the trunk cannot lower it by learning how hard a problem is."""
+    return F.softplus(scores[1::2] - scores[0::2]).mean()  # softplus(-d) = -log sigmoid(d), d = s_right - s_wrong
+
+
 def collate(rows, device):
     """Right-padded ids (B, L), the response mask (B, L) and each row's last real position (B,)."""
     L = max(len(ids) for ids, _ in rows)
@@ -118,10 +143,8 @@ def mixed_problems(samples):
     """The samples [dict(problem, correct, ...)] of problems that have both right and wrong ones: a problem whose
     samples all agree teaches the verifier how hard the problem is, not which of its answers is right, and only
     the second can rerank (Cobbe et al. 2021 rank the N samples of one problem)."""
-    kinds = {}
-    for s in samples:
-        kinds.setdefault(s['problem'], set()).add(bool(s['correct']))
-    return [s for s in samples if len(kinds[s['problem']]) == 2]
+    mixed = {i for right, wrong in mixed_groups(samples, range(len(samples))) for i in right + wrong}
+    return [s for i, s in enumerate(samples) if i in mixed]
 
 
 # -----------------------------------------------------------------------------
@@ -142,6 +165,8 @@ if __name__ == '__main__':
     mixed_only = False              # train only on problems with both right and wrong samples (what reranking needs)
     token_level = True              # value loss at every response token (Cobbe §4.2); False = final token only
     step_labels = False             # token_level: a wrong answer's tokens before it leaves the reference are right
+    pair_loss = 0.0                 # > 0: each batch is batch_size/2 (right, wrong) pairs of one problem, and the
+                                    # loss adds this weight x a ranking term on their scores (what reranking needs)
     batch_size = 16
     max_iters = 300
     learning_rate = 1e-4
@@ -161,6 +186,8 @@ if __name__ == '__main__':
     config = configure(globals())
     if step_labels and not token_level:  # before any sampling: a bad flag must not cost the samples
         raise UserError("step_labels labels every response token: it needs token_level=True")
+    if pair_loss < 0 or (pair_loss and (batch_size < 2 or batch_size % 2)):
+        raise UserError(f"pair_loss={pair_loss} needs pair_loss >= 0 and an even batch_size (got {batch_size})")
     rt = setup_runtime(device, dtype, seed)
     if rt['ddp']:
         raise UserError("verifier.py runs as one process; use python, not torchrun")
@@ -225,6 +252,9 @@ if __name__ == '__main__':
     keep = {split: [i for i, (ids, _) in enumerate(rows[split]) if len(ids) <= T] for split in rows}
     print0(f"verifier data: {len(keep['train'])} train / {len(keep['val'])} val samples "
            f"({sum(len(rows[s]) - len(keep[s]) for s in rows)} longer than the context skipped)")
+    groups = mixed_groups(samples['train'], keep['train']) if pair_loss else []
+    if pair_loss and not groups:
+        raise UserError("pair_loss needs training problems with both right and wrong samples; these have none")
 
     # -------------------------------------------------------------------------
     ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt')) if resume else gen_ckpt
@@ -247,7 +277,10 @@ if __name__ == '__main__':
     def get_batch(it):
         """Step `it`'s rows are a pure function of (seed, it): resume is exact."""
         g = torch.Generator().manual_seed(seed * 1_000_003 + it)
-        idx = [keep['train'][i] for i in torch.randint(len(keep['train']), (batch_size,), generator=g).tolist()]
+        if pair_loss:  # rows 2i, 2i+1: a right and a wrong answer to one problem
+            idx = draw_pairs(groups, batch_size // 2, g)
+        else:
+            idx = [keep['train'][i] for i in torch.randint(len(keep['train']), (batch_size,), generator=g).tolist()]
         x, mask, last = collate([rows['train'][i] for i in idx], rt['device'])
         return x, mask, last, labels['train'][idx].to(rt['device']), right[idx].to(rt['device'])
 
@@ -303,6 +336,8 @@ if __name__ == '__main__':
             loss = (F.binary_cross_entropy_with_logits(logits, target, reduction='none') * mask).sum() / mask.sum()
         else:
             loss = F.binary_cross_entropy_with_logits(logits[torch.arange(len(last)), last], y)
+        if pair_loss:  # the score is the final token's value: rank it above the wrong answer's
+            loss = loss + pair_loss * ranking_loss(logits[torch.arange(len(last)), last])
         loss.backward()
         optimizer_step(optimizer, params, loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
                        f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate")

@@ -80,6 +80,23 @@ def test_mixed_problems_keeps_problems_with_both_kinds():
     assert [s['text'] for s in mixed_problems(samples)] == ['a', 'b', 'f']
 
 
+def test_pairs_and_ranking_loss_by_hand():
+    """draw_pairs lays out (right, wrong) of one problem; ranking_loss is -log sigmoid(s_right - s_wrong) averaged."""
+    import math
+
+    import torch
+    from verifier import draw_pairs, mixed_groups, ranking_loss
+    samples = [dict(problem=p, correct=c) for p, c in
+               [(0, True), (0, False), (1, True), (1, True), (2, False), (0, True), (3, False), (3, True)]]
+    groups = mixed_groups(samples, range(len(samples)))
+    assert sorted(groups) == [([0, 5], [1]), ([7], [6])]
+    idx = draw_pairs(groups, 50, torch.Generator().manual_seed(0))
+    assert len(idx) == 100 and {(idx[i], idx[i + 1]) for i in range(0, 100, 2)} == {(0, 1), (5, 1), (7, 6)}
+    d1, d2 = 2.0, -1.0  # s_right - s_wrong of two pairs
+    by_hand = (-math.log(1 / (1 + math.exp(-d1))) - math.log(1 / (1 + math.exp(-d2)))) / 2
+    assert ranking_loss(torch.tensor([2.5, 0.5, 0.0, 1.0])).item() == pytest.approx(by_hand, abs=1e-6)
+
+
 def test_samples_from_gets_this_runs_filters(base_ckpt, tmp_path):
     """--mixed_only and --balance apply to another run's samples (--samples_from) as to new ones: the run's
     data.json keeps only the problems with both kinds, balanced (they were once silently skipped)."""
@@ -121,3 +138,12 @@ def test_step_labels_train(base_ckpt, tmp_path):
     p = run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}_f',
             '--step_labels=True', '--token_level=False', '--device=cpu', check=False)
     assert p.returncode == 1 and 'needs token_level=True' in p.stderr
+    # with the ranking term: every batch is (right, wrong) pairs of one problem, and it still learns
+    run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}_p', '--max_iters=60',
+        '--eval_interval=20', '--batch_size=8', '--learning_rate=3e-3', '--warmup_iters=2', '--device=cpu',
+        '--step_labels=True', '--pair_loss=1.0', f'--results_dir={out}_results')
+    row = json.load(open(f'{out}_results/verifier/s_p.json'))
+    assert row['config']['pair_loss'] == 1.0 and row['val_auroc'] > 0.9 and row['val_within_problem_auroc'] > 0.9
+    p = run('verifier.py', f'--generator={base_ckpt}', f'--samples_from={samples}', f'--out_dir={out}_o',
+            '--pair_loss=1.0', '--batch_size=7', '--device=cpu', check=False)
+    assert p.returncode == 1 and 'even batch_size' in p.stderr
