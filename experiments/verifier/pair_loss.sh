@@ -20,3 +20,6 @@ python3 verifier.py "${V[@]}" --out_dir=out/verifier_pairs --samples_from=out/ve
 T=(config/tts_arith.py --generator=$A/dpo/best.pt --task_dir=data/arith_long --n_problems=1000 "--budgets=(1, 4, 16)")
 python3 tts.py "${T[@]}" --verifier=out/verifier_pairs/best.pt --name=pairs_f
 python3 experiments/verifier/within_problem.py experiments/tts/steps_d.json experiments/tts/pairs_f.json pair_loss
+# D as retrained above (this host), scored the same way: F paired against it too
+python3 tts.py "${T[@]}" --verifier=out/verifier_steps/best.pt --name=pairs_d
+python3 experiments/verifier/within_problem.py experiments/tts/pairs_d.json experiments/tts/pairs_f.json pair_loss_same_host
