@@ -102,3 +102,12 @@ def test_within_problem_comparison_pairs_two_verifiers(tmp_path):
     c = tts_run(tmp_path / 'c.json', [[0, 1.0], [2, 1.0], [3, 1.0]], temperature=1.0)
     p = subprocess.run([sys.executable, script, a, c, out_file], capture_output=True, text=True)
     assert p.returncode != 0 and 'not the same samples: temperature' in p.stderr and not os.path.exists(out_file)
+    # the comparison is written where verifier.py writes its runs: it replaces an earlier comparison, never a run
+    subprocess.run([sys.executable, script, a, b, out_file], check=True, capture_output=True)
+    subprocess.run([sys.executable, script, b, a, out_file], check=True, capture_output=True)
+    assert json.load(open(out_file))['b_minus_a']['delta'] == pytest.approx(-0.25)
+    run_file = tmp_path / 'run.json'
+    run_file.write_text(json.dumps(dict(name='run', val_auroc=0.8)))
+    p = subprocess.run([sys.executable, script, a, b, str(run_file)], capture_output=True, text=True)
+    assert p.returncode != 0 and 'holds another result' in p.stderr
+    assert json.load(open(run_file)) == dict(name='run', val_auroc=0.8)

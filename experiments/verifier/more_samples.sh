@@ -15,4 +15,4 @@ python3 verifier.py config/verifier_arith.py --generator=$A/dpo/best.pt --task_d
   --out_dir=out/verifier_more --name=more_samples
 T=(config/tts_arith.py --generator=$A/dpo/best.pt --task_dir=data/arith_long --n_problems=1000 "--budgets=(1, 4, 16)")
 python3 tts.py "${T[@]}" --verifier=out/verifier_more/best.pt --name=more_g
-python3 experiments/verifier/within_problem.py experiments/tts/pairs_d.json experiments/tts/more_g.json more_samples
+python3 experiments/verifier/within_problem.py experiments/tts/pairs_d.json experiments/tts/more_g.json more_samples_paired

@@ -56,7 +56,13 @@ if __name__ == '__main__':
                b_minus_a=dict(delta=sum(y) / len(y) - sum(x) / len(x), **paired_bootstrap(x, y)),
                pooled_auroc=dict(a=a['verifier_auroc']['pooled'], b=b['verifier_auroc']['pooled']),
                accuracy_at_n_max=rows, **provenance())
-    write_json(out, name if name.endswith('.json') else os.path.join(REPO, 'experiments', 'verifier', f'{name}.json'))
+    path = name if name.endswith('.json') else os.path.join(REPO, 'experiments', 'verifier', f'{name}.json')
+    if os.path.exists(path):  # verifier.py writes its runs into the same folder: a comparison must not replace one
+        with open(path) as f:
+            old = json.load(f)
+        if (old[-1] if isinstance(old, list) else old).get('experiment') != 'verifier_within_problem':
+            raise UserError(f"{path} holds another result (not a within-problem comparison): choose another NAME")
+    write_json(out, path)
     w = out['within_problem_auroc']
     print(f"within-problem AUROC on {len(idx)} problems: A {w['a']:.3f} ({w['a_ci95'][0]:.3f}-{w['a_ci95'][1]:.3f}), "
           f"B {w['b']:.3f} ({w['b_ci95'][0]:.3f}-{w['b_ci95'][1]:.3f}); B - A {out['b_minus_a']['delta']:+.3f} "
