@@ -79,7 +79,8 @@ def draw_pairs(groups, n, g):
 
 
 def ranking_loss(scores):
-    """Bradley-Terry loss on pairs laid out [right, wrong, ...]: -log sigmoid(s_right - s_wrong), averaged. It only
+    """Bradley-Terry loss on pairs laid out [right, wrong, ...]: -log sigmoid(s_right - s_wrong), averaged (the
+    reward-model loss of Ouyang et al. 2022, eq. 1, with a problem's right answer as the preferred one). It only
     sees differences inside a problem, so the trunk cannot lower it by learning how hard a problem is."""
     return F.softplus(scores[1::2] - scores[0::2]).mean()  # softplus(-d) = -log sigmoid(d), d = s_right - s_wrong
 
