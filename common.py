@@ -206,6 +206,17 @@ def format_eta(seconds):
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def end_ddp(code=0):
+    """Leave a torchrun process once its work is written: wait for every rank, destroy the process group, and exit
+    without the interpreter's teardown, where gloo's threads can still abort a finished process ("terminate called
+    without an active exception", exit -6). Drop the DDP model before calling (its reducer holds gloo objects)."""
+    torch.distributed.barrier()  # no rank tears down gloo while another still has it open
+    torch.distributed.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def print0(*args, **kwargs):
     if int(os.environ.get('RANK', 0)) == 0:
         print(*args, **kwargs, flush=True)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, get_tokenizer,
+from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, end_ddp, get_tokenizer,
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
@@ -192,6 +192,5 @@ if master:
     append_result(summary, 'sft', summary['name'], results_dir or os.path.join(REPO, 'experiments'))
     print0(f"done: val loss {metrics['val_loss']:.4f}" + ('' if metrics['em'] is None else f", greedy EM {metrics['em']:.3f}"))
 if rt['ddp']:
-    torch.distributed.barrier()  # no rank tears down gloo while another still has it open
     del model  # DDP's reducer holds gloo work objects: freed now, not by a half-torn-down interpreter (SIGABRT)
-    torch.distributed.destroy_process_group()
+    end_ddp()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, format_eta, load_checkpoint,
+from common import (UserError, check_writable, configure, cosine_lr, dataset_dir, end_ddp, format_eta, load_checkpoint,
                     load_meta, lock_out_dir, measure_matmul_peak, model_from_checkpoint, nats_to_bpb, optimizer_step,
                     peak_memory_bytes, print0, provenance, save_checkpoint, set_lr, setup_runtime, start_log,
                     step_line, synchronize, wandb_run, write_json)
@@ -365,8 +365,7 @@ if master and not eval_only and not stop:
 if tracker is not None:
     tracker.finish()
 if rt['ddp']:
-    torch.distributed.barrier()  # no rank tears down gloo while another still has it open
     del model  # DDP's reducer holds gloo work objects: freed now, not by a half-torn-down interpreter (SIGABRT)
-    torch.distributed.destroy_process_group()
+    end_ddp(128 + stop['signal'] if stop else 0)
 if stop:
     sys.exit(128 + stop['signal'])  # the shell's code for "ended by this signal"
