@@ -364,8 +364,9 @@ if master and not eval_only and not stop:
     print(f"done: best val loss {best_val_loss:.4f} (ppl {math.exp(best_val_loss):.2f}), summary in {out_dir}/summary.json")
 if tracker is not None:
     tracker.finish()
+code = 128 + stop['signal'] if stop else 0  # the shell's code for "ended by this signal"
 if rt['ddp']:
     del model  # DDP's reducer holds gloo work objects: freed now, not by a half-torn-down interpreter (SIGABRT)
-    end_ddp(128 + stop['signal'] if stop else 0)
-if stop:
-    sys.exit(128 + stop['signal'])  # the shell's code for "ended by this signal"
+    end_ddp(code)
+if code:
+    sys.exit(code)

@@ -332,13 +332,14 @@ if __name__ == '__main__':
         x, mask, last, y, r = get_batch(iter_num)
         with rt['autocast']:
             logits = verifier(x).float()  # (B, L)
+        final = logits[torch.arange(len(last)), last]  # (B,) each row's score: the value at its final token
         if token_level:  # every response token predicts the outcome (or, with step_labels, the path so far)
             target = (torch.arange(logits.size(1), device=r.device)[None, :] < r[:, None]).float()  # (B, L)
             loss = (F.binary_cross_entropy_with_logits(logits, target, reduction='none') * mask).sum() / mask.sum()
         else:
-            loss = F.binary_cross_entropy_with_logits(logits[torch.arange(len(last)), last], y)
-        if pair_loss:  # the score is the final token's value: rank it above the wrong answer's
-            loss = loss + pair_loss * ranking_loss(logits[torch.arange(len(last)), last])
+            loss = F.binary_cross_entropy_with_logits(final, y)
+        if pair_loss:  # rank the right answer's score above the wrong one's
+            loss = loss + pair_loss * ranking_loss(final)
         loss.backward()
         optimizer_step(optimizer, params, loss.detach(), grad_clip, bad, max_bad_steps, iter_num,
                        f"The last good checkpoint is {out_dir}/ckpt.pt; lower learning_rate")
