@@ -5,7 +5,8 @@ relative to the rejected one. No reward model, no sampling inside the loop.
 Pairs come from one of:
   on_policy  sample n_samples solutions per training problem from the SFT model; chosen = a correct one,
              rejected = a wrong one (problems where all or none are correct give no pair); greedy_pairs: the
-             greedy solution is one side of each pair
+             greedy solution is one side of each pair; step_pairs: each wrong answer's first wrong step
+             against the reference's step there, after the steps they share (Step-DPO, Lai et al. 2024)
   hh         Anthropic HH-RLHF pairs ($DATA_DIR/preference/{train,test}.jsonl)
   <path>     a folder with train.jsonl / val.jsonl of {"prompt", "chosen", "rejected"}
     python dpo.py config/dpo_arith.py
@@ -27,7 +28,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from engine import greedy_em, sample_solutions
-from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows
+from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows, step_pair
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -39,6 +40,7 @@ n_prompts = 512                 # on_policy: training problems sampled
 n_samples = 8                   # on_policy: samples per problem
 pairs_per_prompt = 2            # on_policy: at most this many (correct, wrong) pairs per problem
 greedy_pairs = False            # on_policy: one side of every pair is the greedy solution (what EM scores)
+step_pairs = False              # on_policy: Step-DPO pairs, one step each (the greedy answer's first if wrong)
 temperature = 1.0
 top_k = 0                       # 0 = no top-k filter
 val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
@@ -104,6 +106,15 @@ def pair_up(group, k, rng, greedy=None):
     return rng.sample(combos, min(k, len(combos)))
 
 
+def step_pairs_of(wrong, reference, k, rng):
+    """At most k distinct step pairs (tasks.step_pair: shared steps, the reference's step, the wrong one) from
+    one problem's wrong solutions; the first solution's pair is always kept (the greedy answer, when wrong).
+    Whole-solution pairs also push down every number computed after the mistake, which follows from it; a step
+    pair scores only the step where the solution went wrong (Step-DPO, Lai et al. 2024 §3)."""
+    found = list(dict.fromkeys(p for p in (step_pair(t, reference) for t in wrong) if p))  # order kept
+    return found[:1] + rng.sample(found[1:], max(0, min(k, len(found)) - 1))
+
+
 # -----------------------------------------------------------------------------
 # the run: only when executed, so that tests and other code can import dpo_loss
 if __name__ == '__main__':
@@ -140,7 +151,7 @@ if __name__ == '__main__':
         samples = sample_solutions(reference, enc, problems, n_samples, temperature, top_k or None, max_new_tokens,
                                    rt['autocast'], seed, desc='on-policy samples', tool=tool)
         greedy = {}
-        if greedy_pairs:  # the reference's greedy solution of each problem, scored as greedy EM scores it
+        if greedy_pairs or step_pairs:  # the reference's greedy solution of each problem, scored as EM scores it
             by_prompt = {s['prompt']: s for s in greedy_em(reference, enc, problems, task, max_new_tokens,
                                                             rt['autocast'], tool)[1]}
             greedy = {i: (by_prompt[p]['output'], by_prompt[p]['correct']) for i, (p, _, _) in enumerate(problems)
@@ -150,6 +161,14 @@ if __name__ == '__main__':
             by_problem.setdefault(s['problem'], []).append(s)
         rng, rows = random.Random(seed), []
         for i, group in sorted(by_problem.items()):
+            if step_pairs:
+                wrong = [greedy[i][0]] if i in greedy and not greedy[i][1] else []
+                wrong += [s['text'] for s in group if not s['correct']]
+                for shared, c, b in step_pairs_of(wrong, group[0]['reference'], pairs_per_prompt, rng):
+                    lead = ' ' if not shared else ''  # a response starts with a space (the prompt ends 'Answer:')
+                    rows.append(dict(problem=i, prompt=group[0]['prompt'], shared=' ' + shared if shared else '',
+                                     chosen=lead + c, rejected=lead + b))
+                continue
             for g, b in pair_up(group, pairs_per_prompt, rng, greedy.get(i)):
                 rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(),
                                  rejected=' ' + b.strip()))
@@ -180,10 +199,10 @@ if __name__ == '__main__':
 
     def encode(rows):
         """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
-        out, skips = [], dict(same=0, too_long=0, prompt_cut=0)
+        out, skips = [], dict(same=0, too_long=0, split=0, prompt_cut=0)
         for r in rows:
-            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool)
-            if why in ('same', 'too_long'):
+            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool, r.get('shared', ''))
+            if why in ('same', 'too_long', 'split'):
                 skips[why] += 1
             else:
                 skips['prompt_cut'] += why == 'prompt_cut'

@@ -199,6 +199,24 @@ def first_departure(solution, reference):
     return None if len(sol) >= len(ref) else len(solution)
 
 
+def step_pair(solution, reference):
+    """Step-DPO's pair (Lai et al. 2024) from a wrong worked solution: (shared, chosen, rejected) = the lines it
+    shares with the reference's path, the reference's step where it leaves that path (first_departure), and its
+    own step there. A step keeps its newline when more lines follow it: the pair compares one step, not the rest
+    of the solution, whose numbers all follow from the wrong step (and are often computed right from it). None
+    when the solution never leaves the reference's path or has more lines than the reference there."""
+    sol, ref = solution.strip(), reference.strip()
+    at = first_departure(sol, ref)
+    if not sol or at is None:
+        return None
+    k = sol.count('\n', 0, at)  # the departing line
+    ours, theirs = sol.split('\n'), ref.split('\n')
+    if k >= len(theirs):
+        return None
+    shared = ''.join(line + '\n' for line in ours[:k])
+    return (shared, theirs[k] + '\n' * (k < len(theirs) - 1), ours[k] + '\n' * (k < len(ours) - 1))
+
+
 # -----------------------------------------------------------------------------
 # Task data and the prompt template (one format for every stage, so rows are comparable):
 #   math:   "Question: {question}\nAnswer:" + " {worked solution ending in #### N}<|endoftext|>"
@@ -320,16 +338,26 @@ def pad_batch(rows, pad_id=0):
     return x, y
 
 
-def encode_pair(enc, prompt, chosen, rejected, T, tool=False):
-    """A preference pair as (prompt ids, (chosen + EOT, skip), (rejected + EOT, skip)) and a reason; skip are the
-    indices of a response's calculator-written tokens (encode_response). 'same' (chosen == rejected) and
-    'too_long' (the responses alone leave under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost
-    its beginning to fit the context (the end of a conversation is what the response answers); '' otherwise."""
-    if chosen.strip() == rejected.strip():
+def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared=''):
+    """A preference pair as (prompt ids, (chosen ids, skip), (rejected ids, skip)) and a reason; skip are the
+    indices of a response's calculator-written tokens (encode_response). A response gets EOT unless it ends in a
+    newline (one step of a solution: step_pair). shared: text both responses start with (step pairs: the steps
+    before the one they differ in), encoded with them as generation made it and then moved into the prompt, so
+    only the differing step is scored. 'same' (chosen == rejected) and 'too_long' (the responses alone leave
+    under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost its beginning to fit the context (the
+    end of a conversation is what the response answers); '' otherwise."""
+    if chosen.strip() == rejected.strip() and chosen.endswith('\n') == rejected.endswith('\n'):
         return None, 'same'
-    p = enc.encode(prompt)
-    (c, c_skip), (r, r_skip) = encode_response(enc, chosen, tool), encode_response(enc, rejected, tool)
-    c, r = c + [enc.eot_token], r + [enc.eot_token]
+    p, s = enc.encode(prompt), encode_response(enc, shared, tool)[0] if shared else []
+    sides = []
+    for text in (chosen, rejected):
+        ids, skip = encode_response(enc, shared + text, tool)
+        if ids[:len(s)] != s:
+            return None, 'split'  # the shared text is not a token prefix of this response: not expected
+        end = [] if text.endswith('\n') else [enc.eot_token]
+        sides.append((ids[len(s):] + end, [j - len(s) for j in skip if j >= len(s)]))
+    (c, c_skip), (r, r_skip) = sides
+    p = p + s
     room = T + 1 - max(len(c), len(r))
     if room < 16:
         return None, 'too_long'

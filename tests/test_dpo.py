@@ -131,3 +131,24 @@ def test_pair_up_puts_the_greedy_solution_on_one_side():
     assert sorted(pair_up(group, 10, random.Random(0), greedy=('g', True))) == [('g', 'x'), ('g', 'y')]
     assert sorted(pair_up(group, 10, random.Random(0), greedy=('g', False))) == [('a', 'g'), ('b', 'g')]
     assert pair_up([dict(text='a', correct=True)], 4, random.Random(0), greedy=('g', True)) == []
+
+
+@needs_data_dir()
+def test_on_policy_step_pairs_run(base_ckpt, tmp_path):
+    """--step_pairs=True: on-policy pairs of one step each (the untrained model's answers are all wrong, so every
+    problem gives its greedy answer's first step against the reference's first step), trained and scored."""
+    run('data/arith/prepare.py', f'--out_dir={tmp_path}/arith', '--n_train=12', '--n_val=4', '--n_test=2',
+        '--n_heldout=0', '--max_steps=2')
+    out = tmp_path / 'step'
+    run('dpo.py', f'--init_from={base_ckpt}', f'--task_dir={tmp_path}/arith', '--tool=True', '--step_pairs=True',
+        '--n_prompts=8', '--n_samples=2', '--max_new_tokens=24', '--val_fraction=0.25', '--batch_size=2',
+        '--max_iters=4', '--eval_interval=2', '--eval_iters=1', '--n_eval=4', '--device=cpu', f'--out_dir={out}',
+        f'--results_dir={tmp_path}/res')
+    saved = json.load(open(out / 'pairs.json'))
+    refs = {json.loads(line)['answer'].split('\n')[0] for line in open(tmp_path / 'arith' / 'train.jsonl')}
+    rows = saved['train'] + saved['val']
+    assert len({r['problem'] for r in rows}) == 8  # every problem: its greedy answer is wrong
+    for r in rows:  # the untrained model leaves the path in its first line: no shared steps, the reference's first line
+        assert r['shared'] == '' and r['chosen'][1:-1] in refs and r['chosen'].endswith('\n')
+    row = json.load(open(tmp_path / 'res' / 'dpo' / 'step.json'))
+    assert row['heldout_pairs'] == row['pair_stats']['val_pairs'] == len(saved['val']) > 0 and 'val_em' in row

@@ -374,6 +374,43 @@ def test_first_departure_by_hand():
     assert first_departure('Then 1,200 - 3 = 1,197\n#### 1197', 'Then 1,200 - 3 = 1,197\n#### 1197') is None
 
 
+def test_step_pair_by_hand():
+    """Step-DPO pairs: the shared lines, the reference's step and the wrong step, each keeping its newline when more
+    lines follow; and encode_pair scores only the step (the shared lines join the prompt, EOT only after a last line)."""
+    from common import get_tokenizer
+    from tasks import encode_pair, encode_response, step_pair
+    ref = 'Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.\n#### 29'
+    assert step_pair(ref, ref) is None and step_pair('', ref) is None
+    misread = ' Ava starts with 32 shells.\nThen Ava has 32-5 = <<32-5=27>>27 shells left.\n#### 27'
+    assert step_pair(misread, ref) == ('Ava starts with 32 shells.\n', 'Then Ava has 32-3 = <<32-3=29>>29 shells left.\n',
+                                       'Then Ava has 32-5 = <<32-5=27>>27 shells left.\n')
+    assert step_pair('Ava starts with 23 shells.\n#### 23', ref) == ('', 'Ava starts with 32 shells.\n',
+                                                                      'Ava starts with 23 shells.\n')
+    assert step_pair('Ava starts with 32 shells.\n#### 32', ref) == (  # the answer where a step should be: then EOT
+        'Ava starts with 32 shells.\n', 'Then Ava has 32-3 = <<32-3=29>>29 shells left.\n', '#### 32')
+    assert step_pair(ref.replace('#### 29', '#### 28'), ref)[1:] == ('#### 29', '#### 28')
+    early = 'Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.'  # stops: EOT against going on
+    step = 'Then Ava has 32-3 = <<32-3=29>>29 shells left.'
+    assert step_pair(early, ref) == ('Ava starts with 32 shells.\n', step + '\n', step)
+    assert step_pair(ref + '\n#### 30', ref) is None  # past the reference's last line: no step of its own there
+    enc = get_tokenizer('gpt2_8k')
+    shared, chosen, rejected = step_pair(misread, ref)
+    (p, (c, c_skip), (r, r_skip)), why = encode_pair(enc, 'Question: q\nAnswer:', chosen, rejected, 256, True, ' ' + shared)
+    assert why == ''
+    assert p == enc.encode('Question: q\nAnswer:') + enc.encode(' ' + shared)  # no tool call in the shared line
+    full, written = encode_response(enc, ' ' + shared + chosen, True)
+    n = len(enc.encode(' ' + shared))
+    assert c == full[n:] and enc.decode(c) == chosen and c[-1] != enc.eot_token  # one step, no EOT after it
+    assert c_skip == [j - n for j in written] and enc.decode([c[j] for j in c_skip]) == '29>>'  # the tool's tokens
+    assert enc.decode([r[j] for j in r_skip]) == '27>>'
+    (_, (c, _), (r, _)), _ = encode_pair(enc, 'Q', *step_pair(early, ref)[1:], 256, True, ' ' + step_pair(early, ref)[0])
+    assert c[:-1] == r[:-1] and c[-1] == enc.encode('\n')[0] and r[-1] == enc.eot_token  # the same line, then go on / stop
+    (_, (c, _), (r, _)), _ = encode_pair(enc, 'Q', '#### 29', '#### 28', 256, True, ' ' + shared + step + '\n')
+    assert c[-1] == r[-1] == enc.eot_token and enc.decode(c[:-1]) == '#### 29'  # answer lines: EOT on both sides
+    assert encode_pair(enc, 'Q', ' a\n', ' a', 256)[1] == ''        # a step that goes on vs one that stops: a pair
+    assert encode_pair(enc, 'Q', ' same', 'same ', 256)[1] == 'same'  # whole responses compare stripped
+
+
 def test_vote_by_hand():
     from metrics import vote
     answers = ['3', '5', None, '5', '3', '7']
