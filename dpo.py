@@ -8,7 +8,8 @@ Pairs come from one of:
              greedy solution is one side of each pair; step_pairs: each wrong answer's first wrong step
              against the reference's step there, after the steps they share (Step-DPO, Lai et al. 2024)
   hh         Anthropic HH-RLHF pairs ($DATA_DIR/preference/{train,test}.jsonl)
-  <path>     a folder with train.jsonl / val.jsonl of {"prompt", "chosen", "rejected"}
+  <path>     a folder with train.jsonl / val.jsonl of {"prompt", "chosen", "rejected"}, or the pairs.json of an
+             earlier on_policy run (the same pairs under another loss; greedy EM on the same task's val split)
     python dpo.py config/dpo_arith.py
     python dpo.py --init_from=out/sft/best.pt --pairs=hh --out_dir=out/dpo_hh
 """
@@ -41,6 +42,7 @@ n_samples = 8                   # on_policy: samples per problem
 pairs_per_prompt = 2            # on_policy: at most this many (correct, wrong) pairs per problem
 greedy_pairs = False            # on_policy: one side of every pair is the greedy solution (what EM scores)
 step_pairs = False              # on_policy: Step-DPO pairs, one step each (the greedy answer's first if wrong)
+cut_rejected = False            # step pairs: score the rejected step only up to its first token unlike the chosen
 temperature = 1.0
 top_k = 0                       # 0 = no top-k filter
 val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
@@ -201,7 +203,8 @@ if __name__ == '__main__':
         """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
         out, skips = [], dict(same=0, too_long=0, split=0, prompt_cut=0)
         for r in rows:
-            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool, r.get('shared', ''))
+            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool, r.get('shared', ''),
+                                      cut_rejected)
             if why in ('same', 'too_long', 'split'):
                 skips[why] += 1
             else:
@@ -216,6 +219,10 @@ if __name__ == '__main__':
         train_rows, val_rows, pair_stats = saved['train'], saved['val'], saved['stats']
     elif pairs == 'on_policy':
         train_rows, val_rows, pair_stats = on_policy_pairs()
+    elif pairs.endswith('.json'):  # an earlier run's pairs
+        with open(pairs) as f:
+            saved = json.load(f)
+        train_rows, val_rows, pair_stats = saved['train'], saved['val'], dict(saved['stats'], pairs_from=pairs)
     else:
         folder = data_dir('preference') if pairs == 'hh' else pairs
         if folder is None:
@@ -258,7 +265,7 @@ if __name__ == '__main__':
         return losses.mean(), stats
 
 
-    val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' else []
+    val_task = load_task(task, 'val', task_dir)[0] if pairs == 'on_policy' or pairs.endswith('.json') else []
 
 
     @torch.no_grad()

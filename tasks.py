@@ -338,12 +338,14 @@ def pad_batch(rows, pad_id=0):
     return x, y
 
 
-def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared=''):
+def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared='', cut_rejected=False):
     """A preference pair as (prompt ids, (chosen ids, skip), (rejected ids, skip)) and a reason; skip are the
     indices of a response's calculator-written tokens (encode_response). A response gets EOT unless it ends in a
     newline (one step of a solution: step_pair). shared: text both responses start with (step pairs: the steps
     before the one they differ in), encoded with them as generation made it and then moved into the prompt, so
-    only the differing step is scored. 'same' (chosen == rejected) and 'too_long' (the responses alone leave
+    only the differing step is scored. cut_rejected: the rejected response ends at its first token unlike the
+    chosen one's (its continuation follows from that token, and lowering it lowers the same words in the chosen
+    context too). 'same' (chosen == rejected) and 'too_long' (the responses alone leave
     under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost its beginning to fit the context (the
     end of a conversation is what the response answers); '' otherwise."""
     if chosen.strip() == rejected.strip() and chosen.endswith('\n') == rejected.endswith('\n'):
@@ -357,6 +359,9 @@ def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared=''):
         end = [] if text.endswith('\n') else [enc.eot_token]
         sides.append((ids[len(s):] + end, [j - len(s) for j in skip if j >= len(s)]))
     (c, c_skip), (r, r_skip) = sides
+    if cut_rejected:
+        n = next(j for j in range(len(r)) if j >= len(c) or c[j] != r[j]) + 1
+        r, r_skip = r[:n], [j for j in r_skip if j < n]
     p = p + s
     room = T + 1 - max(len(c), len(r))
     if room < 16:

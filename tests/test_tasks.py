@@ -403,6 +403,8 @@ def test_step_pair_by_hand():
     assert c == full[n:] and enc.decode(c) == chosen and c[-1] != enc.eot_token  # one step, no EOT after it
     assert c_skip == [j - n for j in written] and enc.decode([c[j] for j in c_skip]) == '29>>'  # the tool's tokens
     assert enc.decode([r[j] for j in r_skip]) == '27>>'
+    (_, (c2, _), (r2, r2_skip)), _ = encode_pair(enc, 'Q', chosen, rejected, 256, True, ' ' + shared, cut_rejected=True)
+    assert c2 == c and r2_skip == [] and enc.decode(r2).endswith('32-5') and r2[:-1] == c[:len(r2) - 1] != r2  # to '5'
     (_, (c, _), (r, _)), _ = encode_pair(enc, 'Q', *step_pair(early, ref)[1:], 256, True, ' ' + step_pair(early, ref)[0])
     assert c[:-1] == r[:-1] and c[-1] == enc.encode('\n')[0] and r[-1] == enc.eot_token  # the same line, then go on / stop
     (_, (c, _), (r, _)), _ = encode_pair(enc, 'Q', '#### 29', '#### 28', 256, True, ' ' + shared + step + '\n')
