@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Why step pairs lower greedy EM (step_pairs.sh: -7.0 points on the longer problems): the same pairs
+# (out/dpo_step/pairs.json) under four changes of the loss, each scored against SFT on the 1,000 longer test
+# problems (paired, exact McNemar):
+#   cut      the rejected step scored only up to its first token unlike the chosen (--cut_rejected)
+#   nll      the DPO term scaled to nothing (beta 1e-4): the NLL of the chosen steps alone (the SFT-like control)
+#   nonll    DPO alone (--nll_weight=0)
+#   lowlr    a quarter of the learning rate (5e-6)
+# Needs step_pairs.sh run first in this checkout:  DATA_DIR=../shared/data bash experiments/dpo/step_ablation.sh [VARIANTS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export OMP_WAIT_POLICY=PASSIVE
+A=out/speedrun_cpu
+declare -A ARGS=([cut]="--cut_rejected=True" [nll]="--beta=0.0001" [nonll]="--nll_weight=0" [lowlr]="--learning_rate=5e-6 --min_lr=5e-7")
+for X in ${1:-cut nll nonll lowlr}; do
+  python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=out/dpo_step_$X --name=dpo_step_$X \
+    --task_dir=data/arith_long --pairs=out/dpo_step/pairs.json --max_iters=100 --eval_interval=50 --n_eval=100 ${ARGS[$X]}
+  python3 eval.py alignment --name=dpo_step_${X}_long --stages=sft+tool=$A/sft/best.pt,step_$X+tool=out/dpo_step_$X/best.pt \
+    --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+done
