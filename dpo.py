@@ -28,8 +28,9 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
-from engine import greedy_em, sample_solutions
-from tasks import encode_example, encode_pair, load_jsonl, load_task, pad_batch, pair_rows, step_pair
+from engine import generate_batch, greedy_em, sample_solutions
+from tasks import (encode_example, encode_pair, encode_response, load_jsonl, load_task, pad_batch, pair_rows,
+                   step_on_path, step_pair)
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -43,6 +44,7 @@ pairs_per_prompt = 2            # on_policy: at most this many (correct, wrong) 
 greedy_pairs = False            # on_policy: one side of every pair is the greedy solution (what EM scores)
 step_pairs = False              # on_policy: Step-DPO pairs, one step each (the greedy answer's first if wrong)
 cut_rejected = False            # step pairs: score the rejected step only up to its first token unlike the chosen
+own_steps = 0                   # step pairs: > 0 samples this many chosen steps from the model itself (Lai et al.)
 temperature = 1.0
 top_k = 0                       # 0 = no top-k filter
 val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
@@ -117,6 +119,26 @@ def step_pairs_of(wrong, reference, k, rng):
     return found[:1] + rng.sample(found[1:], max(0, min(k, len(found)) - 1))
 
 
+
+def own_chosen_steps(model, enc, rows, references, n, temperature, top_k, seed, autocast=None, tool=False):
+    """Lai et al. (2024) §3: a step pair's chosen step sampled from the model itself after the shared steps (n
+    draws), the first that stays on the reference's path (tasks.step_on_path); a pair with none is dropped. The
+    reference's own step is one the model found unlikely there, and the NLL term then pulls on tokens the model
+    would not write. rows: step-pair rows (prompt, shared, chosen, rejected, problem); references[problem]."""
+    prompts = [enc.encode(r['prompt']) + encode_response(enc, r['shared'], tool)[0] for r in rows]
+    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    drawn = generate_batch(model, enc, prompts, n, temperature, top_k, 48, tool=tool, generator=g,
+                           autocast=autocast, desc='own steps', stop_text='\n')
+    out = []
+    for r, got in zip(rows, drawn):
+        for text, n_tokens in got or []:
+            line, goes_on = text.split('\n')[0], '\n' in text
+            if (goes_on or n_tokens < 48) and line.strip() and step_on_path(r['shared'], line, references[r['problem']]):
+                out.append(dict(r, chosen=line + '\n' * goes_on))
+                break
+    return out
+
+
 # -----------------------------------------------------------------------------
 # the run: only when executed, so that tests and other code can import dpo_loss
 if __name__ == '__main__':
@@ -174,6 +196,11 @@ if __name__ == '__main__':
             for g, b in pair_up(group, pairs_per_prompt, rng, greedy.get(i)):
                 rows.append(dict(problem=i, prompt=group[0]['prompt'], chosen=' ' + g.strip(),
                                  rejected=' ' + b.strip()))
+        if step_pairs and own_steps:
+            n_rows = len(rows)
+            rows = own_chosen_steps(reference, enc, rows, [ref for _, ref, _ in problems], own_steps, temperature,
+                                    top_k or None, seed + 1, rt['autocast'], tool)
+            print0(f"own steps: {len(rows)} of {n_rows} pairs have a sampled step on the reference's path")
         accuracy = sum(s['correct'] for s in samples) / max(1, len(samples))
         print0(f"on-policy: {len(samples)} samples of {len(by_problem)} problems, {accuracy:.1%} correct -> "
                f"{len(rows)} pairs")

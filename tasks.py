@@ -217,6 +217,14 @@ def step_pair(solution, reference):
     return (shared, theirs[k] + '\n' * (k < len(theirs) - 1), ours[k] + '\n' * (k < len(ours) - 1))
 
 
+def step_on_path(shared, step, reference):
+    """Whether `step` (one line, after the lines `shared`) keeps a solution on the reference's path: every number
+    of the lines so far where the reference has it (first_departure finds none before the step's end)."""
+    text = (shared + step).strip()
+    at = first_departure(text, reference.strip())
+    return at is None or at >= len(text)
+
+
 # -----------------------------------------------------------------------------
 # Task data and the prompt template (one format for every stage, so rows are comparable):
 #   math:   "Question: {question}\nAnswer:" + " {worked solution ending in #### N}<|endoftext|>"

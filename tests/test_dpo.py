@@ -152,3 +152,33 @@ def test_on_policy_step_pairs_run(base_ckpt, tmp_path):
         assert r['shared'] == '' and r['chosen'][1:-1] in refs and r['chosen'].endswith('\n')
     row = json.load(open(tmp_path / 'res' / 'dpo' / 'step.json'))
     assert row['heldout_pairs'] == row['pair_stats']['val_pairs'] == len(saved['val']) > 0 and 'val_em' in row
+
+
+def test_own_chosen_steps_keep_the_first_sample_on_the_path(monkeypatch):
+    """Lai et al.'s chosen step: the first of the model's own draws after the shared steps whose numbers stay on the
+    reference's path; a step that goes on keeps its newline, a last line none; pairs with no such draw are dropped."""
+    import dpo
+    from common import get_tokenizer
+    ref = ' Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.\n#### 29'
+    rows = [dict(problem=0, prompt='Q:', shared=' Ava starts with 32 shells.\n', chosen='x\n', rejected='y\n'),
+            dict(problem=0, prompt='Q:', shared='', chosen=' x\n', rejected=' y\n'),
+            dict(problem=0, prompt='Q:', shared=' Ava starts with 32 shells.\nThen Ava has 32-3 = <<32-3=29>>29 shells left.\n',
+                 chosen='#### 29', rejected='#### 28')]
+    draws = [[('Then Ava has 32-5 = <<32-5=27>>27 shells left.\nAft', 20),   # misread: off the path
+              ('Then Ava has 32-3 = <<32-3=29>>29 shells.\n', 18),            # other words, right numbers
+              ('Then Ava has 32-3 = <<32-3=29>>29 shells left.\n', 19)],
+             [(' Ava starts with 23 shells.\n', 8), (' Ava starts with 32 shells', 48)],  # cut at 48: not a step
+             [('#### 29', 3), ('#### 28', 3)]]
+    seen = {}
+
+    def fake_generate(model, enc, prompts, n, *args, **kw):
+        seen.update(prompts=prompts, n=n, stop_text=kw['stop_text'])
+        return draws
+
+    monkeypatch.setattr(dpo, 'generate_batch', fake_generate)
+    enc = get_tokenizer('gpt2_8k')
+    out = dpo.own_chosen_steps(torch.nn.Linear(1, 1), enc, rows, [ref], 3, 0.8, None, 0, tool=True)
+    assert [r['chosen'] for r in out] == ['Then Ava has 32-3 = <<32-3=29>>29 shells.\n', '#### 29']
+    assert [r['rejected'] for r in out] == ['y\n', '#### 28']  # the rejected step stays the wrong answer's
+    assert seen['n'] == 3 and seen['stop_text'] == '\n'
+    assert seen['prompts'][0] == enc.encode('Q:') + enc.encode(' Ava starts with 32 shells.\n')  # shared steps follow

@@ -5,6 +5,7 @@
 # is pushed down on every token after its mistake, and those tokens follow from the mistake (often computed right).
 # --step_pairs=True compares one step: the wrong answer's first step off the reference's path against the
 # reference's step there, after the steps they share (tasks.step_pair; Lai et al. 2024).
+# `step_pairs.sh own --own_steps=4`: the chosen step sampled from the model itself (Lai et al. §3), not the reference's.
 # Needs a finished CPU speedrun in this checkout (out/speedrun_cpu/{sft,dpo}, data/arith_long, data/arith):
 #   DATA_DIR=../shared/data bash experiments/dpo/step_pairs.sh [NAME [extra dpo.py overrides...]]
 set -euo pipefail
