@@ -119,7 +119,6 @@ def step_pairs_of(wrong, reference, k, rng):
     return found[:1] + rng.sample(found[1:], max(0, min(k, len(found)) - 1))
 
 
-
 def own_chosen_steps(model, enc, rows, references, n, temperature, top_k, seed, autocast=None, tool=False):
     """Lai et al. (2024) §3: a step pair's chosen step sampled from the model itself after the shared steps (n
     draws), the first that stays on the reference's path (tasks.step_on_path); a pair with none is dropped. The
@@ -230,7 +229,7 @@ if __name__ == '__main__':
         """Token triples (tasks.encode_pair); skipped pairs are counted by reason."""
         out, skips = [], dict(same=0, too_long=0, split=0, prompt_cut=0)
         for r in rows:
-            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool, r.get('shared', ''),
+            triple, why = encode_pair(enc, r['prompt'], r['chosen'], r['rejected'], T, tool, r.get('shared'),
                                       cut_rejected)
             if why in ('same', 'too_long', 'split'):
                 skips[why] += 1

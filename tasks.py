@@ -346,25 +346,26 @@ def pad_batch(rows, pad_id=0):
     return x, y
 
 
-def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared='', cut_rejected=False):
+def encode_pair(enc, prompt, chosen, rejected, T, tool=False, shared=None, cut_rejected=False):
     """A preference pair as (prompt ids, (chosen ids, skip), (rejected ids, skip)) and a reason; skip are the
-    indices of a response's calculator-written tokens (encode_response). A response gets EOT unless it ends in a
-    newline (one step of a solution: step_pair). shared: text both responses start with (step pairs: the steps
-    before the one they differ in), encoded with them as generation made it and then moved into the prompt, so
-    only the differing step is scored. cut_rejected: the rejected response ends at its first token unlike the
-    chosen one's (its continuation follows from that token, and lowering it lowers the same words in the chosen
-    context too). 'same' (chosen == rejected) and 'too_long' (the responses alone leave
-    under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost its beginning to fit the context (the
-    end of a conversation is what the response answers); '' otherwise."""
-    if chosen.strip() == rejected.strip() and chosen.endswith('\n') == rejected.endswith('\n'):
+    indices of a response's calculator-written tokens (encode_response). Whole responses (shared=None) end at EOT.
+    A step pair (step_pair) gives `shared`, the steps both responses start with ('' for the first step): encoded
+    with them as generation made them and then moved into the prompt, so only the differing step is scored; a
+    step that ends in a newline goes on (no EOT), the last line gets EOT. cut_rejected: the rejected response ends
+    at its first token unlike the chosen one's (its continuation follows from that token, and lowering it lowers
+    the same words in the chosen context too). 'same' (chosen == rejected) and 'too_long' (the responses alone
+    leave under 16 prompt tokens) give None; 'prompt_cut' means the prompt lost its beginning to fit the context
+    (the end of a conversation is what the response answers); '' otherwise."""
+    step = shared is not None
+    if (chosen == rejected) if step else (chosen.strip() == rejected.strip()):
         return None, 'same'
     p, s = enc.encode(prompt), encode_response(enc, shared, tool)[0] if shared else []
     sides = []
     for text in (chosen, rejected):
-        ids, skip = encode_response(enc, shared + text, tool)
+        ids, skip = encode_response(enc, (shared or '') + text, tool)
         if ids[:len(s)] != s:
             return None, 'split'  # the shared text is not a token prefix of this response: not expected
-        end = [] if text.endswith('\n') else [enc.eot_token]
+        end = [] if step and text.endswith('\n') else [enc.eot_token]
         sides.append((ids[len(s):] + end, [j - len(s) for j in skip if j >= len(s)]))
     (c, c_skip), (r, r_skip) = sides
     if cut_rejected:

@@ -409,8 +409,10 @@ def test_step_pair_by_hand():
     assert c[:-1] == r[:-1] and c[-1] == enc.encode('\n')[0] and r[-1] == enc.eot_token  # the same line, then go on / stop
     (_, (c, _), (r, _)), _ = encode_pair(enc, 'Q', '#### 29', '#### 28', 256, True, ' ' + shared + step + '\n')
     assert c[-1] == r[-1] == enc.eot_token and enc.decode(c[:-1]) == '#### 29'  # answer lines: EOT on both sides
-    assert encode_pair(enc, 'Q', ' a\n', ' a', 256)[1] == ''        # a step that goes on vs one that stops: a pair
+    assert encode_pair(enc, 'Q', ' a\n', ' a', 256, shared='')[1] == ''  # a step that goes on vs one that stops: a pair
     assert encode_pair(enc, 'Q', ' same', 'same ', 256)[1] == 'same'  # whole responses compare stripped
+    (_, (c, _), _), _ = encode_pair(enc, 'Q', ' a\n', ' b\n', 256)
+    assert c[-1] == enc.eot_token  # and always end at EOT
 
 
 def test_vote_by_hand():
