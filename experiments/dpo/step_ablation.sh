@@ -12,6 +12,8 @@
 #                model's own right samples as the chosen side instead of the reference's steps
 #   whole_nll5   the speedrun's whole-solution pairs, DPO + 5 x NLL at 2e-5 (the preference term a fifth as heavy)
 #   whole_nll_s2 whole_nll with another seed (another order of the batches)
+#   whole_b05    the speedrun's pairs, DPO + NLL with beta 0.5 (the preference term saturates at a smaller margin)
+#   whole_ipo    the same with IPO's bounded loss (Azar et al. 2023), beta 0.5 (target margin 1)
 # Needs step_pairs.sh run first in this checkout:  DATA_DIR=../shared/data bash experiments/dpo/step_ablation.sh [VARIANTS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +24,9 @@ declare -A ARGS=([cut]="--cut_rejected=True" [nll]="--beta=0.0001" [nonll]="--nl
   [whole_lowlr200]="--learning_rate=5e-6 --min_lr=5e-7 --pairs=$A/dpo/pairs.json --max_iters=200 --eval_interval=100"
   [whole_nll]="--beta=0.0001 --pairs=$A/dpo/pairs.json"
   [whole_nll5]="--nll_weight=5 --pairs=$A/dpo/pairs.json"
-  [whole_nll_s2]="--beta=0.0001 --pairs=$A/dpo/pairs.json --seed=2")
+  [whole_nll_s2]="--beta=0.0001 --pairs=$A/dpo/pairs.json --seed=2"
+  [whole_b05]="--beta=0.5 --pairs=$A/dpo/pairs.json"
+  [whole_ipo]="--loss_type=ipo --beta=0.5 --pairs=$A/dpo/pairs.json")
 for X in ${1:-cut nll nonll lowlr}; do
   python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=out/dpo_step_$X --name=dpo_step_$X \
     --task_dir=data/arith_long --pairs=out/dpo_step/pairs.json --max_iters=100 --eval_interval=50 --n_eval=100 ${ARGS[$X]}
