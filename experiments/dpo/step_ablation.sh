@@ -14,6 +14,7 @@
 #   whole_nll_s2 whole_nll with another seed (another order of the batches)
 #   whole_b05    the speedrun's pairs, DPO + NLL with beta 0.5 (the preference term saturates at a smaller margin)
 #   whole_ipo    the same with IPO's bounded loss (Azar et al. 2023), beta 0.5 (target margin 1)
+#   big_nll      the NLL control on whole_big's 782 pairs from all 4,000 problems (step_pairs.sh whole_big first)
 # Needs step_pairs.sh run first in this checkout:  DATA_DIR=../shared/data bash experiments/dpo/step_ablation.sh [VARIANTS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +27,8 @@ declare -A ARGS=([cut]="--cut_rejected=True" [nll]="--beta=0.0001" [nonll]="--nl
   [whole_nll5]="--nll_weight=5 --pairs=$A/dpo/pairs.json"
   [whole_nll_s2]="--beta=0.0001 --pairs=$A/dpo/pairs.json --seed=2"
   [whole_b05]="--beta=0.5 --pairs=$A/dpo/pairs.json"
-  [whole_ipo]="--loss_type=ipo --beta=0.5 --pairs=$A/dpo/pairs.json")
+  [whole_ipo]="--loss_type=ipo --beta=0.5 --pairs=$A/dpo/pairs.json"
+  [big_nll]="--beta=0.0001 --pairs=out/dpo_whole_big/pairs.json")
 for X in ${1:-cut nll nonll lowlr}; do
   python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=out/dpo_step_$X --name=dpo_step_$X \
     --task_dir=data/arith_long --pairs=out/dpo_step/pairs.json --max_iters=100 --eval_interval=50 --n_eval=100 ${ARGS[$X]}
