@@ -126,13 +126,15 @@ def own_chosen_steps(model, enc, rows, references, n, temperature, top_k, seed, 
     would not write. rows: step-pair rows (prompt, shared, chosen, rejected, problem); references[problem]."""
     prompts = [enc.encode(r['prompt']) + encode_response(enc, r['shared'], tool)[0] for r in rows]
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    drawn = generate_batch(model, enc, prompts, n, temperature, top_k, 48, tool=tool, generator=g,
+    longest = 48  # tokens a step may take; a draw cut there is not a step
+    drawn = generate_batch(model, enc, prompts, n, temperature, top_k, longest, tool=tool, generator=g,
                            autocast=autocast, desc='own steps', stop_text='\n')
     out = []
     for r, got in zip(rows, drawn):
         for text, n_tokens in got or []:
             line, goes_on = text.split('\n')[0], '\n' in text
-            if (goes_on or n_tokens < 48) and line.strip() and step_on_path(r['shared'], line, references[r['problem']]):
+            ended = goes_on or n_tokens < longest  # at a newline, or at EOT after a last line
+            if ended and line.strip() and step_on_path(r['shared'], line, references[r['problem']]):
                 out.append(dict(r, chosen=line + '\n' * goes_on))
                 break
     return out
@@ -147,6 +149,10 @@ if __name__ == '__main__':
         raise UserError("dpo.py runs as one process; use python, not torchrun")
     if loss_type not in ('sigmoid', 'ipo'):
         raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
+    if own_steps and not step_pairs:
+        raise UserError("own_steps samples the chosen step of step pairs: set step_pairs=True too")
+    if pairs.endswith('.json') and not os.path.isfile(pairs):
+        raise UserError(f"{pairs} is missing: --pairs=<file>.json reads the pairs.json an earlier on_policy run wrote")
     t_start = time.time()
 
     # -----------------------------------------------------------------------------

@@ -111,6 +111,10 @@ def test_dpo_bad_input(base_ckpt, tmp_path):
     assert p.returncode == 1 and 'train.jsonl is missing' in p.stderr
     p = run('dpo.py', f'--init_from={base_ckpt}', '--loss_type=kto', check=False)
     assert p.returncode == 1 and 'loss_type' in p.stderr
+    p = run('dpo.py', f'--init_from={base_ckpt}', f'--pairs={tmp_path}/nowhere.json', f'--out_dir={tmp_path}/o', check=False)
+    assert p.returncode == 1 and 'nowhere.json is missing' in p.stderr
+    p = run('dpo.py', f'--init_from={base_ckpt}', '--own_steps=2', f'--out_dir={tmp_path}/o', check=False)
+    assert p.returncode == 1 and 'step_pairs=True' in p.stderr
 
 
 @needs_data_dir()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Why step pairs lower greedy EM (step_pairs.sh: -7.0 points on the longer problems): the same pairs
-# (out/dpo_step/pairs.json) under four changes of the loss, each scored against SFT on the 1,000 longer test
+# (out/dpo_step/pairs.json) under changes of the loss, and the
+# speedrun's whole-solution pairs beside them, each scored against SFT on the 1,000 longer test
 # problems (paired, exact McNemar):
 #   cut      the rejected step scored only up to its first token unlike the chosen (--cut_rejected)
 #   nll      the DPO term scaled to nothing (beta 1e-4): the NLL of the chosen steps alone (the SFT-like control)

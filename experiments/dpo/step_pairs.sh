@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step-DPO pairs against whole-solution pairs, from the speedrun's SFT model, at the speedrun's DPO budget.
-# The speedrun's DPO (whole-solution pairs from 800 longer problems, 100 steps) was a null or a loss in seven runs
-# (experiments/speedrun/NOTES.md): its held-out reward accuracy rises while greedy EM falls. A whole wrong solution
+# The speedrun's DPO (whole-solution pairs from 800 longer problems, 100 steps) was a null or a loss in all its runs
+# but one (experiments/speedrun/NOTES.md): its held-out reward accuracy rises while greedy EM falls. A whole wrong solution
 # is pushed down on every token after its mistake, and those tokens follow from the mistake (often computed right).
 # --step_pairs=True compares one step: the wrong answer's first step off the reference's path against the
 # reference's step there, after the steps they share (tasks.step_pair; Lai et al. 2024).
