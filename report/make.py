@@ -676,7 +676,7 @@ def headline():
         return ' → '.join(f"{s['arith_em']:.3f}" + (f" (p = {s['vs_previous']['p']:.2g})" if 'vs_previous' in s else '')
                           for s in stages)
     rows = []
-    for name, label in (('speedrun_cpu', 'tiny (4 layers, 192 wide, 5 min on CPU)'), ('small', 'small (6 layers, 384 wide, 1 h on CPU)'),
+    for name, label in (('speedrun_cpu', 'tiny (4 layers, 192 wide, 5 min on CPU)'), ('small', 'small (6 layers, 384 wide, ½–1 h on CPU)'),
                         ('SmolLM2-135M-Instruct', 'SmolLM2-135M-Instruct, pretrained (reference)')):
         r = one(f'lm/{name}_test.json')
         if r:
