@@ -209,8 +209,8 @@ def suite_alignment(rt, cfg):
     for i in range(1, len(rows)):  # does each stage beat the one before it?
         rows[i]['delta_em_vs_previous'] = rows[i]['arith_em'] - rows[i - 1]['arith_em']
         rows[i]['vs_previous'] = versus(i, i - 1)
-    if len(rows) > 2:  # the last stage against the first: what the later stages add together (e.g. two DPO rounds)
-        rows[-1]['vs_first'] = versus(len(rows) - 1, 0)
+    for i in range(2, len(rows)):  # each later stage against the first: what the stages up to it add together
+        rows[i]['vs_first'] = versus(i, 0)
     summary = dict(name=run_name, stages=rows, **provenance())
     append_result(summary, 'alignment', run_name, cfg.results_dir)
     write_examples(errors, os.path.join(cfg.results_dir, 'alignment', f'{run_name}_errors.jsonl'))

@@ -79,15 +79,16 @@ def test_eval_arith_writes_rows_and_errors(chain, tmp_path):
 
 def test_eval_alignment_stage_table(chain, tmp_path):
     d, base = chain
-    run('eval.py', 'alignment', f'--stages=base={base},again={base},dpo+tool={d}/dpo/best.pt',
+    run('eval.py', 'alignment', f'--stages=base={base},again={base},again2={base},dpo+tool={d}/dpo/best.pt',
         f'--verifier={d}/ver/best.pt',
         f'--task_dir={d}/arith', '--n_sampled=3', '--n_samples=4', '--n_select=2', '--gsm8k_problems=2',
         '--hh_pairs=4', '--max_new_tokens=12', f'--results_dir={tmp_path}', '--device=cpu', '--name=al')
     out = json.load(open(tmp_path / 'alignment' / 'al.json'))
-    base, again, dpo = out['stages']
+    base, again, again2, dpo = out['stages']
     assert base['stage'] == 'base' and dpo['stage'] == 'dpo+tool' and 'delta_em_vs_previous' in dpo
-    # the same checkpoint twice: no change; so the last stage against the first is its test against the one before
+    # the same checkpoint thrice: no change; so each later stage against the first is its test against the one before
     assert again['vs_previous']['delta'] == 0 and again['arith_em'] == base['arith_em']
+    assert again2['vs_first'] == again2['vs_previous'] and again2['vs_first']['delta'] == 0
     assert dpo['vs_first'] == dpo['vs_previous'] and 'vs_first' not in again
     assert base['tool'] is False and dpo['tool'] is True and dpo['vs_previous']['n'] == 6
     # the verifier: strategy chosen on val, then N = 1, 2, 4 on the test samples, each paired against greedy
