@@ -8,10 +8,20 @@
 # SFT and every round, each against the one before.
 # Needs step_pairs.sh whole_big and step_ablation.sh big_nll run first in this checkout:
 #   DATA_DIR=../shared/data bash experiments/dpo/rft_rounds.sh [N=3]
+# `rft_rounds.sh more`: the plateau after round 3 is the problems the model gets wrong in all 4 samples; a fourth
+# round from round 3 with 8 samples each of 2,000 of the problems instead (the same number of samples).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 A=out/speedrun_cpu
+if [ "${1:-}" = more ]; then
+  python3 dpo.py config/dpo_arith.py --init_from=out/rft_round3/best.pt --out_dir=out/rft_more --name=rft_more \
+    --task_dir=data/arith_long --greedy_pairs=False --n_prompts=2000 --n_samples=8 --beta=0.0001 --max_iters=100 \
+    --eval_interval=50 --n_eval=100 --seed=5
+  python3 eval.py alignment --name=rft_more_long --stages=sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt,more+tool=out/rft_more/best.pt \
+    --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+  exit 0
+fi
 PREV=out/dpo_step_big_nll
 S=sft+tool=$A/sft/best.pt,rft1+tool=$PREV/best.pt
 for r in $(seq 2 "${1:-3}"); do
