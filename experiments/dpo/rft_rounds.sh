@@ -14,23 +14,26 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 A=out/speedrun_cpu
+train_round() {  # FROM OUT SEED N_PROMPTS N_SAMPLES: the NLL of the chosen sides alone (beta 1e-4), 2e-5, 100 steps
+  python3 dpo.py config/dpo_arith.py --init_from=$1/best.pt --out_dir=$2 --name="$(basename "$2")" \
+    --task_dir=data/arith_long --greedy_pairs=False --n_prompts=$4 --n_samples=$5 --beta=0.0001 --max_iters=100 \
+    --eval_interval=50 --n_eval=100 --seed=$3
+}
+score() {  # NAME STAGES [extra eval.py overrides]: greedy EM of every stage on 1,000 problems, paired
+  python3 eval.py alignment --name=$1 --stages=$2 "${@:3}" --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+}
 if [ "${1:-}" = more ]; then
-  python3 dpo.py config/dpo_arith.py --init_from=out/rft_round3/best.pt --out_dir=out/rft_more --name=rft_more \
-    --task_dir=data/arith_long --greedy_pairs=False --n_prompts=2000 --n_samples=8 --beta=0.0001 --max_iters=100 \
-    --eval_interval=50 --n_eval=100 --seed=5
-  python3 eval.py alignment --name=rft_more_long --stages=sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt,more+tool=out/rft_more/best.pt \
-    --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+  train_round out/rft_round3 out/rft_more 5 2000 8
+  score rft_more_long sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt,more+tool=out/rft_more/best.pt \
+    --task_dir=data/arith_long
   exit 0
 fi
 PREV=out/dpo_step_big_nll
 S=sft+tool=$A/sft/best.pt,rft1+tool=$PREV/best.pt
 for r in $(seq 2 "${1:-3}"); do
-  [ -f out/rft_round$r/best.pt ] || python3 dpo.py config/dpo_arith.py --init_from=$PREV/best.pt --out_dir=out/rft_round$r \
-    --name=rft_round$r --task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 \
-    --max_iters=100 --eval_interval=50 --n_eval=100 --seed=$r
+  [ -f out/rft_round$r/best.pt ] || train_round $PREV out/rft_round$r $r 4000 4
   PREV=out/rft_round$r
   S=$S,rft$r+tool=$PREV/best.pt
 done
-python3 eval.py alignment --name=rft_rounds_long --stages=$S --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 \
-  --gsm8k_problems=0 --hh_pairs=0
-python3 eval.py alignment --name=rft_rounds_test --stages=$S --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+score rft_rounds_long $S --task_dir=data/arith_long
+score rft_rounds_test $S

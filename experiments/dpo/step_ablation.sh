@@ -21,14 +21,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 A=out/speedrun_cpu
+W=--pairs=$A/dpo/pairs.json  # the speedrun's own whole-solution pairs
 declare -A ARGS=([cut]="--cut_rejected=True" [nll]="--beta=0.0001" [nonll]="--nll_weight=0" [lowlr]="--learning_rate=5e-6 --min_lr=5e-7"
-  [whole_lowlr]="--learning_rate=5e-6 --min_lr=5e-7 --pairs=$A/dpo/pairs.json"
-  [whole_lowlr200]="--learning_rate=5e-6 --min_lr=5e-7 --pairs=$A/dpo/pairs.json --max_iters=200 --eval_interval=100"
-  [whole_nll]="--beta=0.0001 --pairs=$A/dpo/pairs.json"
-  [whole_nll5]="--nll_weight=5 --pairs=$A/dpo/pairs.json"
-  [whole_nll_s2]="--beta=0.0001 --pairs=$A/dpo/pairs.json --seed=2"
-  [whole_b05]="--beta=0.5 --pairs=$A/dpo/pairs.json"
-  [whole_ipo]="--loss_type=ipo --beta=0.5 --pairs=$A/dpo/pairs.json"
+  [whole_lowlr]="--learning_rate=5e-6 --min_lr=5e-7 $W"
+  [whole_lowlr200]="--learning_rate=5e-6 --min_lr=5e-7 $W --max_iters=200 --eval_interval=100"
+  [whole_nll]="--beta=0.0001 $W"
+  [whole_nll5]="--nll_weight=5 $W"
+  [whole_nll_s2]="--beta=0.0001 $W --seed=2"
+  [whole_b05]="--beta=0.5 $W"
+  [whole_ipo]="--loss_type=ipo --beta=0.5 $W"
   [big_nll]="--beta=0.0001 --pairs=out/dpo_whole_big/pairs.json")
 for X in ${1:-cut nll nonll lowlr}; do
   python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=out/dpo_step_$X --name=dpo_step_$X \
