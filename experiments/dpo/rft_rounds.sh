@@ -10,6 +10,10 @@
 #   DATA_DIR=../shared/data bash experiments/dpo/rft_rounds.sh [N=3]
 # `rft_rounds.sh more`: the plateau after round 3 is the problems the model gets wrong in all 4 samples; a fourth
 # round from round 3 with 8 samples each of 2,000 of the problems instead (the same number of samples).
+# `rft_rounds.sh table`: issue #16's stage table on the 1,000 longer test problems, every stage paired against the
+# one before: base -> SFT -> SFT with the calculator -> round 3 -> round 3 + the verifier at N = 4, 8, 16 (its
+# strategy chosen on 100 val problems). The verifier is more_samples.sh's H (4000 1200 most), trained on the
+# speedrun DPO model's samples, not round 3's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -20,8 +24,13 @@ train_round() {  # FROM OUT SEED N_PROMPTS N_SAMPLES: the NLL of the chosen side
     --eval_interval=50 --n_eval=100 --seed=$3
 }
 score() {  # NAME STAGES [extra eval.py overrides]: greedy EM of every stage on 1,000 problems, paired
-  python3 eval.py alignment --name=$1 --stages=$2 "${@:3}" --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0
+  python3 eval.py alignment --name=$1 --stages=$2 --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${@:3}"
 }
+if [ "${1:-}" = table ]; then
+  score stage_table_long base=out/tiny/best.pt,sft=$A/sft/best.pt,sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt \
+    --task_dir=data/arith_long --verifier=out/verifier_most/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
+  exit 0
+fi
 if [ "${1:-}" = more ]; then
   train_round out/rft_round3 out/rft_more 5 2000 8
   score rft_more_long sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt,more+tool=out/rft_more/best.pt \
