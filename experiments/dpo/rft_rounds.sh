@@ -13,7 +13,8 @@
 # `rft_rounds.sh table`: issue #16's stage table on the 1,000 longer test problems, every stage paired against the
 # one before: base -> SFT -> SFT with the calculator -> round 3 -> round 3 + the verifier at N = 4, 8, 16 (its
 # strategy chosen on 100 val problems). The verifier is more_samples.sh's H (4000 1200 most), trained on the
-# speedrun DPO model's samples, not round 3's.
+# speedrun DPO model's samples, not round 3's; `rft_rounds.sh table r3` first trains one as H is trained, on round
+# 3's own samples (out/verifier_rft3, ~40 min), and scores the same table with it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -27,8 +28,15 @@ score() {  # NAME STAGES [extra eval.py overrides]: greedy EM of every stage on 
   python3 eval.py alignment --name=$1 --stages=$2 --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${@:3}"
 }
 if [ "${1:-}" = table ]; then
-  score stage_table_long base=out/tiny/best.pt,sft=$A/sft/best.pt,sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt \
-    --task_dir=data/arith_long --verifier=out/verifier_most/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
+  V=out/verifier_most NAME=stage_table_long
+  if [ "${2:-}" = r3 ]; then  # `table r3`: a verifier trained as H is, on round 3's own samples
+    V=out/verifier_rft3 NAME=stage_table_long_r3v
+    [ -f $V/best.pt ] || python3 verifier.py config/verifier_arith.py --generator=out/rft_round3/best.pt \
+      --task_dir=data/arith_long --n_val_prompts=100 --step_labels=True --n_prompts=4000 --n_samples=16 \
+      --balance=False --max_iters=1200 --eval_interval=600 --out_dir=$V --name=rft3_samples
+  fi
+  score $NAME base=out/tiny/best.pt,sft=$A/sft/best.pt,sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt \
+    --task_dir=data/arith_long --verifier=$V/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
   exit 0
 fi
 if [ "${1:-}" = more ]; then
