@@ -14,7 +14,8 @@
 # one before: base -> SFT -> SFT with the calculator -> round 3 -> round 3 + the verifier at N = 4, 8, 16 (its
 # strategy chosen on 100 val problems). The verifier is more_samples.sh's H (4000 1200 most), trained on the
 # speedrun DPO model's samples, not round 3's; `rft_rounds.sh table r3` first trains one as H is trained, on round
-# 3's own samples (out/verifier_rft3, ~40 min), and scores the same table with it.
+# 3's own samples (out/verifier_rft3, ~40 min), and scores the same table with it; `table r3 test` scores it on
+# our own test set (data/arith) instead of the longer problems.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -35,8 +36,10 @@ if [ "${1:-}" = table ]; then
       --task_dir=data/arith_long --n_val_prompts=100 --step_labels=True --n_prompts=4000 --n_samples=16 \
       --balance=False --max_iters=1200 --eval_interval=600 --out_dir=$V --name=rft3_samples
   fi
+  SET=(--task_dir=data/arith_long)
+  if [ "${3:-}" = test ]; then SET=(); NAME=${NAME/long/test}; fi  # `table r3 test`: on our own test set instead
   score $NAME base=out/tiny/best.pt,sft=$A/sft/best.pt,sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt \
-    --task_dir=data/arith_long --verifier=$V/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
+    "${SET[@]}" --verifier=$V/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
   exit 0
 fi
 if [ "${1:-}" = more ]; then
