@@ -220,22 +220,29 @@ def fig_alignment():
     made = None
     for run in [r for r in read_json('alignment') if 'stages' in r]:
         stages = run['stages']
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(7, 4.4))
         names = [s['stage'] for s in stages]
         em = [s['arith_em'] for s in stages]
         err = [[e - s['arith_em_ci95'][0] for e, s in zip(em, stages)], [s['arith_em_ci95'][1] - e for e, s in zip(em, stages)]]
         bars = ax.bar(names, em, yerr=err, capsize=4, color='C0', label='greedy EM')
-        ax.bar_label(bars, fmt='%.3f', fontsize=8)
+        for b, e in zip(bars, em):  # inside a tall bar (clear of the CI and the pass@N marker above it), over a short one
+            inside = e > 0.15
+            ax.text(b.get_x() + b.get_width() / 2, e - 0.04 if inside else e + 0.03, f"{e:.3f}", ha='center',
+                    va='center', fontsize=8, color='white' if inside else 'black')
         key = next((k for k in stages[-1] if k.startswith('pass@')), None)
         if key:
             ax.plot(names, [s.get(key, float('nan')) for s in stages], marker='o', color='grey', linestyle='--',
                     label=f"{key} ({stages[-1]['n_sampled']} problems)")
-        if 'verifier_em' in stages[-1]:
-            ax.scatter([names[-1]], [stages[-1]['verifier_em']], marker='*', s=160, color='C3', zorder=5,
+        if 'verifier_em' in stages[-1]:  # beside the last bar, so that it hides neither the bar's label nor pass@N
+            x, y = len(names) - 1 + 0.55, stages[-1]['verifier_em']
+            ax.scatter([x], [y], marker='*', s=160, color='C3', zorder=5,
                        label=f"+ verifier ({stages[-1].get('verifier_strategy', 'best_of_n')}) at N = {key[5:] if key else '?'}")
-        ax.set(ylabel=f"exact match (arith test, n={stages[0]['arith_n_em']})", title=f"Alignment stages: {run['name']}")
+            ax.annotate(f"{y:.3f}", (x, y), xytext=(0, 9), textcoords='offset points', ha='center', fontsize=8, color='C3')
+        folder = re.search(r'--task_dir=(\S+)', run.get('command', ''))  # which test set the command scored
+        test_set = os.path.basename(os.path.normpath(folder.group(1))) if folder else 'arith'
+        ax.set(ylabel=f"exact match ({test_set} test, n={stages[0]['arith_n_em']})", title=f"Alignment stages: {run['name']}")
         ax.grid(alpha=0.3, axis='y')
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)  # below: clear of the bars
         made = save(fig, f"alignment_{run['name']}.png")
     return made
 
