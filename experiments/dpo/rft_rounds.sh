@@ -15,7 +15,8 @@
 # strategy chosen on 100 val problems). The verifier is more_samples.sh's H (4000 1200 most), trained on the
 # speedrun DPO model's samples, not round 3's; `rft_rounds.sh table r3` first trains one as H is trained, on round
 # 3's own samples (out/verifier_rft3, ~40 min), and scores the same table with it; `table r3 test` scores it on
-# our own test set (data/arith) instead of the longer problems.
+# our own test set (data/arith) instead of the longer problems. `rft_rounds.sh tts`: test-time compute on round 3
+# (self-consistency, the verifier's vote, best-of-N, gated resampling) on the 1,000 longer problems, after table r3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -40,6 +41,11 @@ if [ "${1:-}" = table ]; then
   if [ "${3:-}" = test ]; then SET=(); NAME=${NAME/long/test}; fi  # `table r3 test`: on our own test set instead
   score $NAME base=out/tiny/best.pt,sft=$A/sft/best.pt,sft+tool=$A/sft/best.pt,rft3+tool=out/rft_round3/best.pt \
     "${SET[@]}" --verifier=$V/best.pt --n_sampled=1000 --n_samples=16 --sampled_stages=last
+  exit 0
+fi
+if [ "${1:-}" = tts ]; then  # `rft_rounds.sh tts`: tts.py's strategies on round 3 with its own verifier (table r3)
+  python3 tts.py config/tts_arith.py --generator=out/rft_round3/best.pt --verifier=out/verifier_rft3/best.pt \
+    --task_dir=data/arith_long --n_problems=1000 "--budgets=(1, 4, 16)" --name=rft3_long
   exit 0
 fi
 if [ "${1:-}" = more ]; then
