@@ -29,24 +29,34 @@ if [ "$SCALE" = gpu ]; then
   # 5,000 of train_medium's iterations: 164M FineWeb-Edu tokens, 0.8 epochs of a 200M-token sample (~4 h on a 3060)
   CORPUS=(python3 data/fineweb_edu/prepare.py --max_tokens=200000000); PRE=(--max_iters=5000)
   SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=(); LONG=()  # the configs as written
+  DLABEL=dpo
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
   # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=400)  # 800 steps ended on the steep part of the climb
-  # DPO's pairs from the longer problems (data/arith_long), where the SFT model is still wrong on a quarter of its
-  # samples: on data/arith it is right on 92%, and 400 problems gave 62 pairs that DPO overfit (-7 points EM);
-  # here 800 problems give ~330. Its effect is not reliable at this budget: +4.8 points from one SFT model, a null
-  # to -9 from another (experiments/speedrun/NOTES.md)
-  DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=800 --max_iters=100 --eval_interval=50 --n_eval=100)
-  VER=(--task_dir=data/arith_long --n_prompts=200 --n_val_prompts=60 --n_samples=8 --max_iters=150 --eval_interval=75)
+  # The DPO stage is its NLL half (iterative RPO's NLL term, Pang et al. 2024; rejection-sampling fine-tuning):
+  # 4 samples of each of data/arith_long's 4,000 training problems, the chosen (right) side of their (right, wrong)
+  # pairs, beta 1e-4 so the preference term is nothing. At this scale the preference term costs EM (-7 to +1 points
+  # in every variant tried: experiments/alignment/NOTES.md, 2026-12-07); this recipe gained +1.8 (p = 9e-4) on the
+  # 1,000 longer test problems from the same SFT model, and compounds over rounds (experiments/dpo/rft_rounds.sh)
+  DLABEL=rft  # the DPO stage's row in the tables
+  DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
+       --eval_interval=50 --n_eval=100)
+  # the verifier: 16 samples of 1,000 longer problems, step labels (a wrong solution's steps before its first
+  # departure count as right): experiments/verifier/step_labels.sh's D, +1.6 over greedy at N = 16 (p = 0.002);
+  # 200 problems x 8 samples gave a verifier whose gain depended on the draw
+  VER=(--task_dir=data/arith_long --n_prompts=1000 --n_val_prompts=100 --n_samples=16 --step_labels=True
+       --max_iters=400 --eval_interval=200)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
   ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
   TTS=(--task_dir=data/arith_long --n_problems=100 "--budgets=(1, 2, 4, 8)")  # where samples disagree
   SAMSUM=(--n_problems=100)
-  LONG=(--n_sampled=300)  # the verifier on 300 longer problems: 100 resolve only effects of ~6 points
+  # greedy and the verifier at N = 16 on all 1,000 longer problems (only the last stage samples): gains of ~2 points
+  # need that many paired problems (300 x 8 gave p = 0.04 to 0.38 for +1 to +2.3)
+  LONG=(--n_problems=1000 --n_sampled=1000 --n_samples=16 --sampled_stages=last)
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
@@ -97,8 +107,8 @@ if [ "${1:-all}" = all ]; then
   # 3. SFT on the arithmetic problems with the calculator in the loop (loss on the tokens the model writes)
   stage sft python3 sft.py config/sft_arith.py --init_from=$RUN/best.pt --out_dir=$A/sft $N "${SFT[@]}" \
     $(resume_flag $A/sft)
-  # 4. DPO + NLL (one round of iterative RPO) on on-policy pairs: the SFT model's own right and wrong answers,
-  #    its greedy answer on one side of every pair
+  # 4. DPO + NLL (one round of iterative RPO) on on-policy pairs: the SFT model's own right and wrong answers
+  #    (CPU: the NLL half alone, see DPO above)
   stage dpo python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt --out_dir=$A/dpo $N "${DPO[@]}" \
     $(resume_flag $A/dpo)
   # 5. a verifier of the DPO model's answers (P(correct) from a value head on our trunk)
@@ -113,7 +123,7 @@ stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCA
 stage eval_quant python3 eval.py quant --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${QUANT[@]}"
 # 9. the stage table: Base, SFT + calculator, DPO + calculator, + verifier on the arith test set (and on wordings
 #    never trained on, and on the longer problems), GSM8K, HH-RLHF
-STAGES=base=$RUN/best.pt,sft+tool=$A/sft/best.pt,dpo+tool=$A/dpo/best.pt
+STAGES=base=$RUN/best.pt,sft+tool=$A/sft/best.pt,$DLABEL+tool=$A/dpo/best.pt
 stage eval_alignment python3 eval.py alignment $N --stages=$STAGES --verifier=$A/verifier/best.pt "${ALIGN[@]}"
 stage eval_heldout python3 eval.py alignment --name=speedrun_${SCALE}_heldout --stages=$STAGES --arith_split=test_heldout \
   --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 "${ALIGN[0]:---n_problems=0}"
