@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One button: install, prepare data, pretrain, SFT -> DPO -> verifier, test-time compute, evaluate, report.
-# The scale follows the hardware (CPU: a complete small run in ~30 minutes on 2 cores; CUDA: the RTX 3060
+# The scale follows the hardware (CPU: a complete small run in ~20-27 minutes on a 439 GFLOP/s 2-core host (estimated), 55 on a
+# 192 GFLOP/s one (measured): experiments/speedrun/; CUDA: the RTX 3060
 # configs); SCALE=cpu|gpu overrides it.
 # Finished stages leave a marker in $STATE and are skipped on rerun; an interrupted training stage resumes
 # from its checkpoint. Offline: DATA_DIR=path/to/data bash speedrun.sh
@@ -33,7 +34,7 @@ if [ "$SCALE" = gpu ]; then
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
-  # budgets that fit the 30-minute CPU run: fewer sampled problems and evaluation samples, shorter DPO/verifier
+  # budgets for a CPU run of about half an hour on a fast 2-core host: fewer sampled problems, shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=400)  # 800 steps ended on the steep part of the climb
   # The DPO stage is its NLL half (iterative RPO's NLL term, Pang et al. 2024; rejection-sampling fine-tuning):

@@ -3,7 +3,7 @@
 # problems (effects of ~6 points); here tts.py's strategies (self-consistency, the verifier's weighted vote,
 # best-of-N, gated resampling) on all 1,000 longer test problems x 16 samples of the speedrun's DPO-stage model
 # (the NLL round), scored by the speedrun's verifier, each against greedy with the calculator (exact McNemar).
-# Needs a finished CPU speedrun in this checkout (out/speedrun_cpu/, data/arith_long). ~12 min on 2 cores.
+# Needs a finished CPU speedrun in this checkout (out/speedrun_cpu/, data/arith_long). ~9 min on 2 cores.
 #   DATA_DIR=../shared/data bash experiments/speedrun/tts_long.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
