@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One button: install, prepare data, pretrain, SFT -> DPO -> verifier, test-time compute, evaluate, report.
-# The scale follows the hardware (CPU: a complete small run in ~20-27 minutes on a 439 GFLOP/s 2-core host (estimated), 55 on a
-# 192 GFLOP/s one (measured): experiments/speedrun/; CUDA: the RTX 3060
-# configs); SCALE=cpu|gpu overrides it.
+# The scale follows the hardware; SCALE=cpu|gpu overrides it. CUDA: the RTX 3060 configs. CPU: a complete small
+# run, 55 min on a 192 GFLOP/s 2-core host (measured), ~20-27 min on a 439 GFLOP/s one (estimated; experiments/speedrun/).
 # Finished stages leave a marker in $STATE and are skipped on rerun; an interrupted training stage resumes
 # from its checkpoint. Offline: DATA_DIR=path/to/data bash speedrun.sh
 #   bash speedrun.sh            # the whole pipeline
