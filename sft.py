@@ -4,6 +4,7 @@ Template (tasks.py): "Question: {question}\nAnswer: {solution}<|endoftext|>" for
 instruction/input/response for instructions. Evaluates held-out loss and greedy exact match, saves samples.
     python data/arith/prepare.py && python sft.py config/sft_arith.py
     python sft.py --init_from=out/tiny/best.pt --task=gsm8k
+    python sft.py config/sft_arith.py --init_from=data/models/SmolLM2-135M-Instruct --learning_rate=5e-5
     torchrun --nproc_per_node=2 sft.py config/sft_arith.py    # DDP: the global batch is split over the ranks
 """
 import os
@@ -17,14 +18,14 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, end_ddp, get_tokenizer,
-                    load_checkpoint, model_from_checkpoint, optimizer_step, print0, provenance, save_checkpoint,
-                    set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
+                    load_checkpoint, load_model, model_from_checkpoint, optimizer_step, print0, provenance,
+                    save_checkpoint, set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
 from tasks import encode_example, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
-init_from = 'out/tiny/best.pt'  # a pretrained checkpoint, or 'resume' (out_dir/ckpt.pt)
+init_from = 'out/tiny/best.pt'  # a pretrained checkpoint, a Hugging Face Llama folder, or 'resume' (out_dir/ckpt.pt)
 task = 'arith'                  # arith | gsm8k | alpaca
 task_dir = ''                   # '' = data/arith (arith) or $DATA_DIR/{gsm8k,sft}; else a folder of <split>.jsonl
 batch_size = 16                 # global: split over the ranks under torchrun
@@ -59,7 +60,14 @@ t_start = time.time()
 # -----------------------------------------------------------------------------
 # model
 resume = init_from == 'resume'
-ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
+if not resume and os.path.exists(os.path.join(init_from, 'config.json')):
+    # a Hugging Face Llama folder (e.g. SmolLM2-135M-Instruct): imported as a checkpoint whose tokenizer is the
+    # folder's own, so everything below (and every later stage reading our best.pt) treats it like ours
+    hf, meta = load_model(init_from)
+    ckpt = dict(model=hf.state_dict(), model_args=dict(hf.config.__dict__), config=meta['config'])
+    del hf
+else:
+    ckpt = load_checkpoint(os.path.join(out_dir, 'ckpt.pt') if resume else init_from)
 model_args = dict(ckpt['model_args'], dropout=dropout if not resume else ckpt['model_args']['dropout'])
 model = model_from_checkpoint(dict(ckpt, model_args=model_args), rt['device'])
 tokenizer = ckpt.get('config', {}).get('tokenizer', 'gpt2')

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from common import load_checkpoint
-from conftest import REPO, assert_stops_after_bad_steps, needs_data_dir, run, run_and_kill, small_base
+from conftest import REPO, assert_stops_after_bad_steps, needs_data_dir, run, run_and_kill, small_base, tiny_hf_folder
 
 pytestmark = needs_data_dir()
 
@@ -83,6 +83,22 @@ def test_sft_learns_and_resumes_exactly(base_ckpt, arith, tmp_path):
         assert torch.equal(a['model'][k], b['model'][k]), k
     losses = lambda d: [(r['iter'], r['loss']) for r in map(json.loads, open(os.path.join(d, 'log.jsonl'))) if 'loss' in r]
     assert losses(ref) == losses(cut)
+
+
+def test_sft_starts_from_an_hf_llama_folder(arith, tmp_path):
+    """init_from a Hugging Face Llama folder (SmolLM2's route): the checkpoint it writes names the folder as its
+    tokenizer, and at learning rate 0 its weights give the logits of the HF model itself."""
+    from transformers import LlamaForCausalLM
+    from common import HFTokenizer, load_for_inference
+    folder = tiny_hf_folder(tmp_path / 'llama', 'llama')
+    out = str(tmp_path / 'o')
+    run('sft.py', *sft_args(folder, arith, out, iters=2), '--learning_rate=0', '--min_lr=0', '--eval_interval=2')
+    model, enc, meta = load_for_inference(os.path.join(out, 'best.pt'))
+    assert isinstance(enc, HFTokenizer) and meta['config']['tokenizer'] == folder and meta['iter_num'] == 2
+    hf = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    x = torch.tensor([enc.encode('Question: Ava has 3 apples and buys 4 more.\nAnswer:')])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[0], hf(x).logits, atol=1e-5, rtol=1e-5)
 
 
 def test_sft_bad_input(base_ckpt, tmp_path):
