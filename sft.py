@@ -4,7 +4,7 @@ Template (tasks.py): "Question: {question}\nAnswer: {solution}<|endoftext|>" for
 instruction/input/response for instructions. Evaluates held-out loss and greedy exact match, saves samples.
     python data/arith/prepare.py && python sft.py config/sft_arith.py
     python sft.py --init_from=out/tiny/best.pt --task=gsm8k
-    python sft.py config/sft_arith.py --init_from=data/models/SmolLM2-135M-Instruct --learning_rate=5e-5
+    python sft.py config/sft_arith.py --init_from=data/models/SmolLM2-135M-Instruct --learning_rate=1e-4 --batch_size=8
     torchrun --nproc_per_node=2 sft.py config/sft_arith.py    # DDP: the global batch is split over the ranks
 """
 import os
