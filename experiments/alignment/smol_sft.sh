@@ -6,8 +6,9 @@
 # generator (data/arith_other), where the speedrun's SFT model gets 0.020. Max 160 new tokens: SmolLM2's
 # tokenizer splits numbers into digits, so 11 of our 1,000 test solutions are longer than the usual 128 in it.
 # Needs a finished CPU speedrun (out/speedrun_cpu/sft/best.pt) and the SmolLM2 folder (data/models/prepare.py).
-# About 75 min on 2 CPUs (SFT ~45, the three tables ~30); a finished SFT (its summary.json) is skipped.
-# 'rich': then the same SFT on the rich wordings (data/arith_rich, ~3x ours), paired against the first (~75 min).
+# About 65 min on 2 CPUs (measured: SFT 43, the three tables 22); a finished SFT (its summary.json) is skipped.
+# 'rich': the same SFT on the rich wordings (data/arith_rich, ~3x ours), paired against the first (~85 min: its
+# tables decode SmolLM2 twice; the first two took 10 and 11 min).
 #   DATA_DIR=../shared/data bash experiments/alignment/smol_sft.sh [rich]
 source "$(dirname "$0")/common.sh"
 python3 data/arith_other/prepare.py
