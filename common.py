@@ -618,10 +618,17 @@ def model_from_checkpoint(ckpt, device='cpu'):
     return model.to(device)
 
 
+def is_hf_folder(path):
+    """A Hugging Face model folder (config.json, no ckpt.pt): export.py's, finetune.py's, SmolLM2. Our run folders
+    hold a config.json too (the run's config), so ckpt.pt is what marks them as ours."""
+    return (os.path.isdir(path) and os.path.exists(os.path.join(path, 'config.json'))
+            and not os.path.exists(os.path.join(path, 'ckpt.pt')))
+
+
 def load_model(path, device='cpu'):
     """Our checkpoint (file or run folder with ckpt.pt), or a Hugging Face Llama folder (export.py's, or any
     bias-free Llama such as SmolLM2) imported with GPT.from_hf."""
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, 'config.json')):
+    if is_hf_folder(path):
         sidecar = os.path.join(path, 'modern_llm.json')  # written by export.py: our tokenizer's name
         info = json.load(open(sidecar)) if os.path.exists(sidecar) else {'tokenizer': path}  # else the folder's own
         return GPT.from_hf(path).to(device), {'config': info}

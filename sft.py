@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from common import (REPO, UserError, append_result, check_writable, configure, cosine_lr, end_ddp, get_tokenizer,
-                    load_checkpoint, load_model, model_from_checkpoint, optimizer_step, print0, provenance,
-                    save_checkpoint, set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
+                    is_hf_folder, load_checkpoint, load_model, model_from_checkpoint, optimizer_step, print0,
+                    provenance, save_checkpoint, set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
 from tasks import encode_example, load_task, pad_batch
 
@@ -60,7 +60,7 @@ t_start = time.time()
 # -----------------------------------------------------------------------------
 # model
 resume = init_from == 'resume'
-if not resume and os.path.exists(os.path.join(init_from, 'config.json')):
+if not resume and is_hf_folder(init_from):
     # a Hugging Face Llama folder (e.g. SmolLM2-135M-Instruct): imported as a checkpoint whose tokenizer is the
     # folder's own, so everything below (and every later stage reading our best.pt) treats it like ours
     hf, meta = load_model(init_from)

@@ -95,6 +95,8 @@ def test_sft_starts_from_an_hf_llama_folder(arith, tmp_path):
     run('sft.py', *sft_args(folder, arith, out, iters=2), '--learning_rate=0', '--min_lr=0', '--eval_interval=2')
     model, enc, meta = load_for_inference(os.path.join(out, 'best.pt'))
     assert isinstance(enc, HFTokenizer) and meta['config']['tokenizer'] == folder and meta['iter_num'] == 2
+    # our run folder holds a config.json too: it is still read as ours (its ckpt.pt), not as an HF folder
+    assert load_for_inference(out)[2]['iter_num'] == 2
     hf = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     x = torch.tensor([enc.encode('Question: Ava has 3 apples and buys 4 more.\nAnswer:')])
     with torch.no_grad():
