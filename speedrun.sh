@@ -44,19 +44,20 @@ else
   DLABEL=rft  # the DPO stage's row in the tables
   DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
        --eval_interval=50 --n_eval=100)
-  # the verifier: 16 samples of 1,000 longer problems, step labels (a wrong solution's steps before its first
-  # departure count as right): experiments/verifier/step_labels.sh's D, +1.6 over greedy at N = 16 (p = 0.002);
-  # 200 problems x 8 samples gave a verifier whose gain depended on the draw
-  VER=(--task_dir=data/arith_long --n_prompts=1000 --n_val_prompts=100 --n_samples=16 --step_labels=True
-       --max_iters=400 --eval_interval=200)
+  # the verifier: 8 samples of 500 longer problems, step labels (a wrong solution's steps before its first
+  # departure count as right). After the NLL round no verifier tried gains over greedy (a null bounded to half a
+  # point on 4,000 problems: experiments/speedrun/NOTES.md), so the run spends a quarter of the samples of
+  # experiments/verifier/step_labels.sh's D (1,000 x 16, 400 steps: +1.6 at N = 16 before the round, p = 0.002)
+  VER=(--task_dir=data/arith_long --n_prompts=500 --n_val_prompts=100 --n_samples=8 --step_labels=True
+       --max_iters=200 --eval_interval=100)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
   ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
   TTS=(--task_dir=data/arith_long --n_problems=100 "--budgets=(1, 2, 4, 8)")  # where samples disagree
   SAMSUM=(--n_problems=100)
-  # greedy and the verifier at N = 16 on all 1,000 longer problems (only the last stage samples): gains of ~2 points
-  # need that many paired problems (300 x 8 gave p = 0.04 to 0.38 for +1 to +2.3)
-  LONG=(--n_problems=1000 --n_sampled=1000 --n_samples=16 --sampled_stages=last)
+  # greedy on all 1,000 longer problems (the NLL round's ~2 points need that many paired problems: 300 gave p = 0.04
+  # to 0.38 for +1 to +2.3); the verifier at N = 8 on 300 of them (only the last stage samples)
+  LONG=(--n_problems=1000 --n_sampled=300 --n_samples=8 --sampled_stages=last)
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
