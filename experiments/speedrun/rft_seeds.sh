@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Is the speedrun's DPO stage (the NLL half of iterative RPO: its own right answers, beta 1e-4) a gain for another draw
+# of its samples? The stage with speedrun.sh's CPU flags from the same SFT model with seed 2 (new samples, new pairs,
+# new batch order), scored paired against that SFT model on all 1,000 longer test problems, as the speedrun's
+# eval_long scores seed 1337's (+1.8, p = 9e-4). Needs a finished CPU speedrun in this checkout
+# (out/speedrun_cpu/sft, data/arith_long). ~12 min on a 183 GFLOP/s 2-core host. Results: experiments/dpo/ and
+# experiments/alignment/ (speedrun_rft_seed*).
+#   DATA_DIR=../shared/data bash experiments/speedrun/rft_seeds.sh [SEED ...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export OMP_WAIT_POLICY=PASSIVE
+eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
+A=out/speedrun_cpu
+# speedrun.sh's CPU flags for the DPO stage (its DPO=(...) array)
+D=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
+   --eval_interval=50 --n_eval=100)
+for s in "${@:-2}"; do
+  python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt "${D[@]}" --seed=$s --out_dir=out/rft_seed$s \
+    --name=speedrun_rft_seed$s
+  python3 eval.py alignment --stages=sft+tool=$A/sft/best.pt,rft_seed$s+tool=out/rft_seed$s/best.pt \
+    --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 \
+    --name=speedrun_rft_seed${s}_long
+done
