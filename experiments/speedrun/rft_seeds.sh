@@ -3,7 +3,7 @@
 # of its samples? The stage with speedrun.sh's CPU flags from the same SFT model with seed 2 (new samples, new pairs,
 # new batch order), scored paired against that SFT model on all 1,000 longer test problems, as the speedrun's
 # eval_long scores seed 1337's (+1.8, p = 9e-4). Needs a finished CPU speedrun in this checkout
-# (out/speedrun_cpu/sft, data/arith_long). ~12 min on a 183 GFLOP/s 2-core host. Results: experiments/dpo/ and
+# (out/speedrun_cpu/sft, data/arith_long). ~14 min on a 183 GFLOP/s 2-core host. Results: experiments/dpo/ and
 # experiments/alignment/ (speedrun_rft_seed*).
 #   DATA_DIR=../shared/data bash experiments/speedrun/rft_seeds.sh [SEED ...]
 set -euo pipefail
