@@ -33,7 +33,8 @@ if [ "$SCALE" = gpu ]; then
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
-  # budgets for a CPU run of 41 min on a 183 GFLOP/s 2-core host (the target is 30): fewer sampled problems, shorter DPO/verifier
+  # budgets for a CPU run of 41 min on a 183 GFLOP/s 2-core host (the target is 30): fewer sampled problems,
+  # shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=400)  # 800 steps ended on the steep part of the climb
   # The DPO stage is its NLL half (iterative RPO's NLL term, Pang et al. 2024; rejection-sampling fine-tuning):

@@ -8,7 +8,7 @@
 # Needs a finished CPU speedrun (out/speedrun_cpu/sft/best.pt) and the SmolLM2 folder (data/models/prepare.py).
 # About 65 min on 2 CPUs (measured: SFT 43, the three tables 22); a finished SFT (its summary.json) is skipped.
 # 'rich': the same SFT on the rich wordings (data/arith_rich, ~3x ours), paired against the first (~85 min: its
-# tables decode SmolLM2 twice; the first two took 10 and 11 min).
+# tables decode SmolLM2 twice; they took 10, 11 and 20 min).
 #   DATA_DIR=../shared/data bash experiments/alignment/smol_sft.sh [rich]
 source "$(dirname "$0")/common.sh"
 python3 data/arith_other/prepare.py
