@@ -19,6 +19,7 @@ tts.py read like any other checkpoint: python eval.py sst2 --ckpt=out/finetune/<
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: idle OpenMP threads must not spin on shared cores
+os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wake-up per op is slow (experiments/bench/spin.json)
 
 import json
 import random

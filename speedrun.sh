@@ -45,12 +45,12 @@ else
   DLABEL=rft  # the DPO stage's row in the tables
   DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
        --eval_interval=50 --n_eval=100)
-  # the verifier: 8 samples of 500 longer problems, step labels (a wrong solution's steps before its first
+  # the verifier: 8 samples of 300 longer problems, step labels (a wrong solution's steps before its first
   # departure count as right). After the NLL round no verifier tried gains over greedy (a null bounded to half a
-  # point on 4,000 problems: experiments/speedrun/NOTES.md), so the run spends a quarter of the samples of
+  # point on 4,000 problems: experiments/speedrun/NOTES.md), so the run spends 15% of the samples of
   # experiments/verifier/step_labels.sh's D (1,000 x 16, 400 steps: +1.6 at N = 16 before the round, p = 0.002)
-  VER=(--task_dir=data/arith_long --n_prompts=500 --n_val_prompts=100 --n_samples=8 --step_labels=True
-       --max_iters=200 --eval_interval=100)
+  VER=(--task_dir=data/arith_long --n_prompts=300 --n_val_prompts=100 --n_samples=8 --step_labels=True
+       --max_iters=150 --eval_interval=75)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
   ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)

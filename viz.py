@@ -5,6 +5,7 @@ Figures from the committed results under experiments/ (never from raw run folder
 """
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch (imported by common): no spinning on shared cores
+os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wake-up per op is slow (experiments/bench/spin.json)
 
 import csv
 import glob

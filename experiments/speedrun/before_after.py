@@ -6,6 +6,7 @@ shows as a difference between the two "after" runs. Writes experiments/speedrun/
 Takes ~25 min on a 450 GFLOP/s 2-core host; nothing else may run beside it (the load is recorded)."""
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wake-up per op is slow (experiments/bench/spin.json)
 import subprocess
 import sys
 import tempfile
