@@ -28,7 +28,7 @@ if [ "$SCALE" = gpu ]; then
   TOKENIZER=gpt2; PRETRAIN=config/train_medium.py; RUN=out/medium
   # 5,000 of train_medium's iterations: 164M FineWeb-Edu tokens, 0.8 epochs of a 200M-token sample (~4 h on a 3060)
   CORPUS=(python3 data/fineweb_edu/prepare.py --max_tokens=200000000); PRE=(--max_iters=5000)
-  SFT=(); DPO=(); VER=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=(); LONG=()  # the configs as written
+  SFT=(); DPO=(); VER=(); LM=(); SINKS=(); QUANT=(); ALIGN=(); TTS=(); SAMSUM=(); LONG=()  # the configs as written
   DLABEL=dpo
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
@@ -51,9 +51,12 @@ else
   # experiments/verifier/step_labels.sh's D (1,000 x 16, 400 steps: +1.6 at N = 16 before the round, p = 0.002)
   VER=(--task_dir=data/arith_long --n_prompts=300 --n_val_prompts=100 --n_samples=8 --step_labels=True
        --max_iters=150 --eval_interval=75)
+  LM=(--max_tokens=100000)  # perplexity on the first 100k tokens of val and of test (a third of each)
   SINKS=(--n_seqs=2 "--lengths=(1, 2, 4)")
   QUANT=(--max_tokens=60000)
-  ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100)
+  # only the last stage draws samples (the verifier's): base and SFT get greedy EM, not pass@8
+  ALIGN=(--n_problems=500 --n_sampled=100 --n_samples=8 --n_select=50 --gsm8k_problems=50 --hh_pairs=100
+         --sampled_stages=last)
   TTS=(--task_dir=data/arith_long --n_problems=100 "--budgets=(1, 2, 4, 8)")  # where samples disagree
   SAMSUM=(--n_problems=100)
   # greedy on all 1,000 longer problems (the NLL round's ~2 points need that many paired problems: 300 gave p = 0.04
@@ -118,7 +121,7 @@ if [ "${1:-all}" = all ]; then
     "${VER[@]}" $(resume_flag $A/verifier)
 fi
 # 6. evaluate: perplexity and bits per byte on WikiText-2 val/test -> experiments/lm/
-stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE"
+stage eval_lm python3 eval.py lm --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${LM[@]}"
 # 7. streaming past the context: dense vs window vs sinks vs recompute -> experiments/sinks/
 stage eval_sinks python3 eval.py sinks --ckpt=$RUN/best.pt --name="speedrun_$SCALE" "${SINKS[@]}"
 # 8. the 4-bit NF4 base: memory saved and perplexity cost -> experiments/quant/
