@@ -98,3 +98,25 @@ def test_provenance_is_taken_when_the_run_starts(tmp_path):
                          cwd=repo, capture_output=True, text=True, check=True).stdout
     row = json.loads(out)
     assert row['git_commit'] == git('rev-parse', 'HEAD') and row['code_dirty'] and len(row['code_diff_sha256']) == 16
+
+
+ENTRY_SCRIPTS = ('train', 'sample', 'finetune', 'sft', 'dpo', 'verifier', 'tts', 'eval', 'viz', 'bench', 'export')
+
+
+@pytest.mark.parametrize('script', ENTRY_SCRIPTS)
+def test_entry_scripts_set_the_openmp_wait_policy_before_any_import(script):
+    """libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when torch loads it: each entry script must set both
+    before its first import other than os (PASSIVE: idle threads sleep; a 30,000 spin first: experiments/bench/spin.json)."""
+    import ast
+    from common import REPO
+    tree = ast.parse(open(os.path.join(REPO, f'{script}.py')).read())
+    env = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if [a.name for a in node.names] != ['os']:
+                break
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                ast.unparse(node.value.func) == 'os.environ.setdefault':
+            key, value = (ast.literal_eval(a) for a in node.value.args)
+            env[key] = value
+    assert env == {'OMP_WAIT_POLICY': 'PASSIVE', 'GOMP_SPINCOUNT': '30000'}

@@ -6,7 +6,6 @@ shows as a difference between the two "after" runs. Writes experiments/speedrun/
 Takes ~25 min on a 450 GFLOP/s 2-core host; nothing else may run beside it (the load is recorded)."""
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wake-up per op is slow (experiments/bench/spin.json)
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,9 @@ if __name__ == '__main__':
         raise UserError(f"--before={before}: no such commit in {REPO}")
     record.update(before=rev.stdout.strip(), sft_iters=sft_iters,
                   matmul_peak_gflops_start=round(measure_matmul_peak() / 1e9, 1))
-    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
+    # the environment each checkout's own scripts set up: speedrun.sh's malloc exports for this one; no spin count
+    # for either (this checkout's entry scripts set their own, an older one's had none: it runs as it did)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'GOMP_SPINCOUNT'}
     if env.get('DATA_DIR'):
         env['DATA_DIR'] = os.path.abspath(env['DATA_DIR'])
     with tempfile.TemporaryDirectory() as tmp:
