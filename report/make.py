@@ -217,6 +217,16 @@ def bench_section(pattern='bench/*.json'):
                             f"{v['ratio']:.3f}× (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f}, p {pval(v['p'])})", '']
                            for m, v in r['speedup_tuned_over_default'].items()]), '']
             continue
+        if r.get('experiment') == 'gomp_spincount':  # experiments/bench/spin.py
+            out += [table([f"OpenMP spin before sleeping (`{p}`, commit {commit(r)}, {hw(r)}, "
+                           f"{r['matmul_peak_gflops']:.0f} GFLOP/s)", 'GOMP_SPINCOUNT=30000 / 0 (PASSIVE), tok/s'],
+                          [[m.replace('_', ' '), f"{v['ratio']:.2f}× (95% CI {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f}, "
+                                                 f"p {pval(v['p'])}, {v['rounds']} rounds)"]
+                           for m, v in r['speedup_spin_over_passive'].items()] +
+                          [[f"ours / classic GPT-2 block, {k}", f"{v['ratio']:.3f}× (95% CI {v['ci95'][0]:.3f}–"
+                                                               f"{v['ci95'][1]:.3f})"]
+                           for k, v in r['ours_over_classic'].items()]), '']
+            continue
         c, t, g = r['ceilings'], r['train'], r['generate']
         out.append(table(['machine (`' + p + '`, commit ' + commit(r) + ')', 'value'],
                          [['hardware', hw(r)], ['load average before → after', f"{r['loadavg_before']:.2f} → {r['loadavg_after']:.2f}"],
@@ -326,6 +336,16 @@ def speedrun_section(pattern='speedrun/*.json'):
                        f"{r['after_again']['pretrain']['seconds']:.0f} s ({r['drift_pretrain_after_again_over_after']:.2f}× "
                        f"the first); {hw(r)}, {r['matmul_peak_gflops_start']:.0f} GFLOP/s at the start, "
                        f"{r['matmul_peak_gflops_end']:.0f} at the end.\n")
+            continue
+        if r.get('experiment') == 'spin_ab':  # experiments/speedrun/spin_ab.py: one stage, two environments
+            out.append(table(['DPO stage, one host', 'GOMP_SPINCOUNT=0 (PASSIVE)', 'GOMP_SPINCOUNT=30000', 'speedup'],
+                             [['whole stage', f"{r['passive']['seconds']:.0f} s", f"{r['spin']['seconds']:.0f} s",
+                               f"{r['speedup']['stage']:.2f}×"],
+                              ['its sampling', f"{r['passive']['sampling_seconds']} s", f"{r['spin']['sampling_seconds']} s",
+                               f"{r['speedup']['sampling']:.2f}×"]]))
+            out.append(f"\n`{p}`: in the order spin, passive; the same samples and model: {r['same_result']}; "
+                       f"{hw(r)}, {r['matmul_peak_gflops_start']:.0f} GFLOP/s at the start, "
+                       f"{r['matmul_peak_gflops_end']:.0f} at the end, commit {commit(r)}.\n")
             continue
         out.append(table(['stage', 'seconds'], [[k, v] for k, v in r['stage_seconds'].items()]
                          + [['**all**', f"{r['total_seconds']:.0f} ({r['total_seconds'] / 60:.1f} min)"]]))

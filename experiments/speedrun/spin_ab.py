@@ -56,7 +56,7 @@ if __name__ == '__main__':
     if not os.path.exists(os.path.join(REPO, SFT)):
         raise UserError(f"{SFT} is missing: run `bash speedrun.sh` first (its SFT stage)")
     cmd = dpo_command()
-    record.update(stage_command=shlex.join(cmd), spin_counts=SPINS, load_start=round(os.getloadavg()[0], 2),
+    record.update(experiment='spin_ab', stage_command=shlex.join(cmd), spin_counts=SPINS, load_start=round(os.getloadavg()[0], 2),
                   matmul_peak_gflops_start=round(measure_matmul_peak() / 1e9, 1))
     t0 = time.time()
     for name, spin in SPINS.items():
