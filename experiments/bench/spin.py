@@ -1,8 +1,7 @@
 """How long an idle OpenMP thread spins before it sleeps, and CPU speed. Under OMP_WAIT_POLICY=PASSIVE (every
 entry script sets it: idle threads must not burn a shared core) libgomp's spin count is 0, so a worker thread
-goes to sleep after every parallel region and the next op pays a futex wake-up. A training step of a large
-matrix hardly notices; a decode step of the tiny model runs ~30 small ops per layer at a few microseconds each,
-and pays the wake-up on each of them. GOMP_SPINCOUNT=30000 (what the entry scripts now set beside PASSIVE) lets
+goes to sleep after every parallel region and the next op pays a futex wake-up. A large matmul hardly notices; a
+decode step of the tiny model is a chain of small ops of a few microseconds each, and pays the wake-up on each. GOMP_SPINCOUNT=30000 (what the entry scripts now set beside PASSIVE) lets
 a thread spin that many pause instructions first and then sleep as before. Both settings in fresh processes of
 the speedrun's tiny model shape (config/train_tiny.py, random weights), one process of each per round in a
 shuffled order, paired by round (metrics.paired_speed_ratio):
