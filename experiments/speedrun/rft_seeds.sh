@@ -11,12 +11,10 @@ cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
 A=out/speedrun_cpu
-# speedrun.sh's CPU flags for the DPO stage (its DPO=(...) array)
-D=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
-   --eval_interval=50 --n_eval=100)
+# speedrun.sh's own CPU command for the stage, as `speedrun.sh plan` prints it (bash-quoted); later overrides win
+eval "DPO=($(SCALE=cpu bash speedrun.sh plan | awk -F'\t' '$1 == "dpo" {print $2}'))"
 for s in "${@:-2}"; do
-  python3 dpo.py config/dpo_arith.py --init_from=$A/sft/best.pt "${D[@]}" --seed=$s --out_dir=out/rft_seed$s \
-    --name=speedrun_rft_seed$s
+  "${DPO[@]}" --init_from=$A/sft/best.pt --seed=$s --out_dir=out/rft_seed$s --name=speedrun_rft_seed$s
   python3 eval.py alignment --stages=sft+tool=$A/sft/best.pt,rft_seed$s+tool=out/rft_seed$s/best.pt \
     --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 \
     --name=speedrun_rft_seed${s}_long

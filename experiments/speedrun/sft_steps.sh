@@ -10,14 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
-# speedrun.sh's CPU flags for the DPO stage (its DPO=(...) array; rft_seeds.sh has the same copy)
-D=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
-   --eval_interval=50 --n_eval=100)
+# speedrun.sh's own CPU commands for the two stages, as `speedrun.sh plan` prints them (bash-quoted); later
+# overrides win
+stage() { SCALE=cpu bash speedrun.sh plan | awk -F'\t' -v name="$1" '$1 == name {print $2}'; }
+eval "SFT=($(stage sft))"
+eval "DPO=($(stage dpo))"
 for s in "${@:-900}"; do
-  python3 sft.py config/sft_arith.py --init_from=out/tiny/best.pt --out_dir=out/sft_steps$s --name=speedrun_sft$s \
-    --n_eval=100 --max_iters=$s --eval_interval=$((s / 3))
-  python3 dpo.py config/dpo_arith.py --init_from=out/sft_steps$s/best.pt "${D[@]}" --out_dir=out/rft_sft$s \
-    --name=speedrun_rft_sft$s
+  "${SFT[@]}" --init_from=out/tiny/best.pt --out_dir=out/sft_steps$s --name=speedrun_sft$s --max_iters=$s \
+    --eval_interval=$((s / 3))
+  "${DPO[@]}" --init_from=out/sft_steps$s/best.pt --out_dir=out/rft_sft$s --name=speedrun_rft_sft$s
   python3 eval.py alignment --stages=sft$s+tool=out/sft_steps$s/best.pt,rft_sft$s+tool=out/rft_sft$s/best.pt \
     --task_dir=data/arith_long --n_problems=1000 --n_sampled=0 --gsm8k_problems=0 --hh_pairs=0 \
     --name=speedrun_sft${s}_long

@@ -34,7 +34,9 @@ def run(cmd, name, spin):
     """The stage in its own out_dir and result folder (later overrides win); its wall seconds, the sampling's
     seconds as its progress bar ended, the load at the end, and what it produced."""
     env = {k: v for k, v in os.environ.items() if k != 'GOMP_SPINCOUNT'}
-    env.update(speedrun_malloc_env(), GOMP_SPINCOUNT=spin, DATA_DIR=os.path.abspath(env.get('DATA_DIR', '.')))
+    env.update(speedrun_malloc_env(), GOMP_SPINCOUNT=spin)
+    if env.get('DATA_DIR'):  # unset stays unset (the loaders download)
+        env['DATA_DIR'] = os.path.abspath(env['DATA_DIR'])
     argv = cmd[1:] + [f'--init_from={SFT}', f'--out_dir=out/spin_ab_{name}', f'--name=spin_ab_{name}',
                       '--results_dir=out/spin_ab_results']
     t0 = time.time()
