@@ -30,8 +30,8 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from model import sequence_logps
 from engine import generate_batch, greedy_em, sample_solutions
-from tasks import (batch_indices, encode_example, encode_pair, encode_response, load_jsonl, load_task, pad_batch,
-                   pair_rows, step_on_path, step_pair)
+from tasks import (encode_example, encode_pair, encode_response, load_jsonl, load_task, pad_batch, pair_rows,
+                   step_on_path, step_pair)
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/dpo'
@@ -55,8 +55,6 @@ label_smoothing = 0.0           # > 0 with sigmoid: conservative DPO (cDPO), lab
 nll_weight = 0.0                # > 0: add this times the chosen response's per-token NLL (RPO, Pang et al. 2024)
 tool = False                    # math tasks: sample and evaluate with the calculator; no loss on its tokens
 batch_size = 8                  # pairs per step
-length_groups = 8               # training batches of pairs of near-equal length, sorted in runs of this many steps
-                                # (tasks.batch_indices): less right padding; 1 = plain random batches
 max_iters = 200
 learning_rate = 1e-5
 warmup_iters = 20
@@ -152,8 +150,6 @@ if __name__ == '__main__':
         raise UserError("dpo.py runs as one process; use python, not torchrun")
     if loss_type not in ('sigmoid', 'ipo'):
         raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
-    if length_groups < 1:
-        raise UserError(f"length_groups={length_groups} must be >= 1 (1 = plain random batches)")
     if own_steps and not step_pairs:
         raise UserError("own_steps samples the chosen step of step pairs: set step_pairs=True too")
     if pairs.endswith('.json') and not os.path.isfile(pairs):
@@ -277,15 +273,11 @@ if __name__ == '__main__':
                             f"sometimes but not always: raise n_prompts or n_samples)")
 
 
-    lengths = {split: [len(p) + max(len(c), len(r)) for p, (c, _), (r, _) in triples]  # a pair's padded length
-               for split, triples in data.items()}
-
     def get_batch(split, it):
         """2B rows: the chosen responses of B pairs, then their rejected ones. Step `it`'s pairs are a pure
         function of (seed, it): resume is exact."""
-        idx = batch_indices(len(data[split]), batch_size, it, seed * 1_000_003 + (split == 'val'), lengths[split],
-                            length_groups if split == 'train' else 1)
-        batch = [data[split][i] for i in idx]
+        g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+        batch = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
         x, y = pad_batch(pair_rows(batch))
         return x.to(rt['device']), y.to(rt['device'])
 

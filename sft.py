@@ -22,7 +22,7 @@ from common import (REPO, UserError, append_result, check_writable, configure, c
                     is_hf_folder, load_checkpoint, load_model, model_from_checkpoint, optimizer_step, print0,
                     provenance, save_checkpoint, set_lr, setup_runtime, start_log, step_line, write_json, write_jsonl)
 from engine import greedy_em
-from tasks import batch_indices, encode_example, load_task, pad_batch
+from tasks import encode_example, load_task, pad_batch
 
 # -----------------------------------------------------------------------------
 out_dir = 'out/sft'
@@ -30,8 +30,6 @@ init_from = 'out/tiny/best.pt'  # a pretrained checkpoint, a Hugging Face Llama 
 task = 'arith'                  # arith | gsm8k | alpaca
 task_dir = ''                   # '' = data/arith (arith) or $DATA_DIR/{gsm8k,sft}; else a folder of <split>.jsonl
 batch_size = 16                 # global: split over the ranks under torchrun
-length_groups = 8               # training batches of rows of near-equal length, sorted in runs of this many steps
-                                # (tasks.batch_indices): less right padding; 1 = plain random batches
 max_iters = 300
 learning_rate = 3e-4
 warmup_iters = 20
@@ -58,8 +56,6 @@ rt = setup_runtime(device, dtype, seed)
 world, rank, master = rt['world_size'], rt['rank'], rt['master']
 if batch_size % world:
     raise UserError(f"batch_size={batch_size} must be divisible by the {world} processes")
-if length_groups < 1:
-    raise UserError(f"length_groups={length_groups} must be >= 1 (1 = plain random batches)")
 t_start = time.time()
 
 # -----------------------------------------------------------------------------
@@ -108,7 +104,6 @@ for split in ('train', 'val'):
            f"{too_long} longer than the {T}-token context skipped)")
     if not data[split]:
         raise UserError(f"no usable {split} examples for task {task}")
-lengths = {split: [len(row[0]) for row in rows] for split, rows in data.items()}
 
 
 def get_batch(split, it, part=slice(None)):
@@ -116,9 +111,8 @@ def get_batch(split, it, part=slice(None)):
     are -1. Rows of step `it` are a pure function of (seed, it): resume is exact, and under DDP rank r takes
     rows r, r + world, ... of the same global batch. Also returns the flat positions that have a target (the
     only ones the LM head runs on) and the global batch's count of them."""
-    idx = batch_indices(len(data[split]), batch_size, it, seed * 1_000_003 + (split == 'val'), lengths[split],
-                        length_groups if split == 'train' else 1)
-    rows = [data[split][i] for i in idx]
+    g = torch.Generator().manual_seed(seed * 1_000_003 + it * 2 + (split == 'val'))
+    rows = [data[split][i] for i in torch.randint(len(data[split]), (batch_size,), generator=g).tolist()]
     n_tokens = sum(len(ids) - n_prompt - len(skip) for ids, n_prompt, skip in rows)  # tokens with a loss
     x, y = pad_batch(rows[part])
     keep = (y.view(-1) != -1).nonzero()[:, 0]  # (N,), found on the CPU: no device sync

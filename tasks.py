@@ -328,24 +328,6 @@ def encode_example(enc, prompt, response, tool=False):
     return p + r + [enc.eot_token], len(p), [len(p) + j for j in written]
 
 
-def batch_indices(n, batch_size, it, seed, lengths=None, group=1):
-    """Indices (of n rows) in step `it`'s batch, drawn at random with replacement: a pure function of (seed, it),
-    so a resumed run sees the same batches. group = k > 1 groups by length (HF Trainer's group_by_length): steps
-    come in runs of k; a run draws k * batch_size rows, sorts them by lengths[i] and deals out k batches of
-    neighbours in a random order. Every row is still drawn at random, but a batch's rows have nearly equal lengths,
-    so right padding (pad_batch) wastes little: SFT on arith, batch 16, has 68% of its padded positions real at
-    random and 9x% at k = 8. group = 1 is the plain draw (the same rows as before grouping existed)."""
-    import torch
-    start = it - it % group
-    g = torch.Generator().manual_seed(seed + start * 2)
-    rows = torch.randint(n, (group * batch_size,), generator=g)
-    if group == 1:
-        return rows.tolist()
-    by_length = rows[torch.argsort(torch.as_tensor(lengths)[rows], stable=True)]  # (k * B,) short to long
-    chunk = torch.randperm(group, generator=g)[it % group].item()
-    return by_length[chunk * batch_size:(chunk + 1) * batch_size].tolist()
-
-
 def pad_batch(rows, pad_id=0):
     """[(ids, n_prompt)] or [(ids, n_prompt, skip)] -> x, y (B, L) long tensors for next-token training on the
     response only: y is -1 on the prompt, on the right padding and on the tokens at the indices in `skip`

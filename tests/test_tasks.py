@@ -6,8 +6,8 @@ import pytest
 from conftest import needs_data_dir
 from engine import calculator_tool, generate_batch, split_prefix, stop_at_text
 from metrics import auroc, classification_metrics, ece, pass_at_k, rouge, wilson_ci
-from tasks import (CalcError, batch_indices, calculate, check_annotations, exact_match, extract_answer,
-                   normalize_number, sst2_categories, sst2_report)
+from tasks import (CalcError, calculate, check_annotations, exact_match, extract_answer, normalize_number,
+                   sst2_categories, sst2_report)
 
 
 @pytest.mark.parametrize('text, want', [('1,234', '1234'), ('$5.00', '5'), ('18.', '18'), ('-3', '-3'), ('7.50', '7.5'),
@@ -472,26 +472,3 @@ def test_paired_t_textbook():
     assert t_cdf(-1.0, 3) == pytest.approx(1 - t_cdf(1.0, 3))
     with pytest.raises(ValueError):
         paired_t([1.0], [2.0])
-
-
-def test_length_grouped_batches_are_random_draws_dealt_out_by_length():
-    """tasks.batch_indices: group=1 is the plain draw the scripts made before grouping existed; group=k deals
-    the k * B rows of one random draw out to k steps, sorted by length, in a random order; any step's batch is a
-    pure function of (seed, it) (what makes resume exact), and right padding drops."""
-    import torch
-    g = torch.Generator().manual_seed(0)
-    lengths = torch.randint(20, 200, (1000,), generator=g).tolist()
-    seed = 1337 * 1_000_003
-    plain = torch.randint(1000, (16,), generator=torch.Generator().manual_seed(seed + 5 * 2)).tolist()
-    assert batch_indices(1000, 16, 5, seed) == plain
-    run = [batch_indices(1000, 16, it, seed, lengths, 8) for it in range(8, 16)]  # one run of 8 steps
-    draw = torch.randint(1000, (8 * 16,), generator=torch.Generator().manual_seed(seed + 8 * 2)).tolist()
-    assert sorted(i for b in run for i in b) == sorted(draw)
-    spans = sorted((min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in run)
-    assert all(hi <= lo_next for (_, hi), (lo_next, _) in zip(spans, spans[1:]))  # batches do not overlap in length
-    assert run != sorted(run, key=lambda b: lengths[b[0]])                         # and come in a random order
-    assert batch_indices(1000, 16, 11, seed, lengths, 8) == run[3]                  # a resumed run sees the same
-    assert batch_indices(1000, 16, 16, seed, lengths, 8) != run[0]                  # the next run draws anew
-    real = lambda group: sum(sum(lengths[i] for i in b) / (16 * max(lengths[i] for i in b))
-                             for b in (batch_indices(1000, 16, it, seed, lengths, group) for it in range(400))) / 400
-    assert real(1) < 0.65 and real(8) > 0.85, (real(1), real(8))  # lengths uniform in [20, 200)
