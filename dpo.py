@@ -19,6 +19,7 @@ os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wak
 
 import copy
 import json
+import math
 import random
 import time
 
@@ -50,7 +51,7 @@ temperature = 1.0
 top_k = 0                       # 0 = no top-k filter
 val_fraction = 0.1              # on_policy: share of the problems whose pairs are held out
 loss_type = 'sigmoid'           # sigmoid (DPO eq. 7) | ipo (Azar et al. 2023 eq. 17)
-beta = 0.1
+beta = 0.1                      # 0 with nll_weight > 0: the NLL term alone (rejection-sampling fine-tuning)
 label_smoothing = 0.0           # > 0 with sigmoid: conservative DPO (cDPO), labels flipped with this probability
 nll_weight = 0.0                # > 0: add this times the chosen response's per-token NLL (RPO, Pang et al. 2024)
 tool = False                    # math tasks: sample and evaluate with the calculator; no loss on its tokens
@@ -150,6 +151,9 @@ if __name__ == '__main__':
         raise UserError("dpo.py runs as one process; use python, not torchrun")
     if loss_type not in ('sigmoid', 'ipo'):
         raise UserError(f"loss_type must be sigmoid or ipo, got '{loss_type}'")
+    if beta < 0 or (beta == 0 and (loss_type == 'ipo' or not nll_weight)):
+        raise UserError(f"beta={beta}: beta must be > 0, or 0 with nll_weight > 0 and the sigmoid loss (its NLL term "
+                        f"alone; ipo divides by beta)")
     if own_steps and not step_pairs:
         raise UserError("own_steps samples the chosen step of step pairs: set step_pairs=True too")
     if pairs.endswith('.json') and not os.path.isfile(pairs):
@@ -284,15 +288,23 @@ if __name__ == '__main__':
 
     def step_stats(x, y):
         """Loss and TRL's metric names for one batch of pairs."""
+        B = x.size(0) // 2
+        if beta == 0 and policy.training:
+            # at beta 0 the preference term is the constant log 2 (DPO eq. 7; cDPO too) and has no gradient: a
+            # training step needs only the NLL term, the policy on the chosen half (no rejected, no reference:
+            # 3 of the 8 units of work, a forward being one and a backward two). Evals run everything.
+            with rt['autocast']:
+                pi = sequence_logps(policy, x[:B], y[:B])
+            return (math.log(2) - nll_weight * pi / (y[:B] != -1).sum(-1)).mean(), {'logps/chosen': pi.mean().item()}
         with rt['autocast']:
             pi = sequence_logps(policy, x, y)
             with torch.no_grad():
                 ref = sequence_logps(reference, x, y)
-        B = x.size(0) // 2
         losses, r_chosen, r_rejected = dpo_loss(pi[:B], pi[B:], ref[:B], ref[B:], beta, loss_type, label_smoothing,
                                                 nll_weight, (y[:B] != -1).sum(-1))
+        h = (pi[:B] - ref[:B]) - (pi[B:] - ref[B:])  # the log-ratio margin: its sign is the implicit reward's
         stats = {'rewards/chosen': r_chosen.mean().item(), 'rewards/rejected': r_rejected.mean().item(),
-                 'rewards/accuracies': (r_chosen > r_rejected).float().mean().item(),
+                 'rewards/accuracies': (h > 0).float().mean().item(),  # r_chosen > r_rejected for any beta > 0
                  'rewards/margins': (r_chosen - r_rejected).mean().item(),
                  'logps/chosen': pi[:B].mean().item(), 'logps/rejected': pi[B:].mean().item()}
         return losses.mean(), stats
@@ -382,8 +394,8 @@ if __name__ == '__main__':
         if iter_num % log_interval == 0:
             dt = (time.time() - last[0]) / max(1, iter_num + 1 - last[1])
             last = (time.time(), iter_num + 1)
-            print0(step_line(iter_num, loss.item(), lr, dt) + f", reward acc {stats['rewards/accuracies']:.2f}, "
-                   f"margin {stats['rewards/margins']:.3f}")
+            print0(step_line(iter_num, loss.item(), lr, dt) + (f", reward acc {stats['rewards/accuracies']:.2f}, "
+                   f"margin {stats['rewards/margins']:.3f}" if 'rewards/margins' in stats else ''))
             log(dict(iter=iter_num, split='train', loss=loss.item(), lr=lr, **stats))
         iter_num += 1
 

@@ -39,11 +39,12 @@ else
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=600)  # 800 steps ended on the steep part of the climb
   # The DPO stage is its NLL half (iterative RPO's NLL term, Pang et al. 2024; rejection-sampling fine-tuning):
   # 4 samples of each of data/arith_long's 4,000 training problems, the chosen (right) side of their (right, wrong)
-  # pairs, beta 1e-4 so the preference term is nothing. At this scale the preference term costs EM (-7 to +1 points
-  # in every variant tried: experiments/alignment/NOTES.md, 2026-12-07); this recipe gained +1.8 (p = 9e-4) on the
-  # 1,000 longer test problems from the same SFT model, and compounds over rounds (experiments/dpo/rft_rounds.sh)
+  # pairs, beta 0: no preference term, so a training step runs the chosen half alone (dpo.py). At this scale the
+  # preference term costs EM (-7 to +1 points in every variant tried: experiments/alignment/NOTES.md, 2026-12-07);
+  # this recipe (at beta 1e-4) gained +1.8 (p = 9e-4) on the 1,000 longer test problems from the same SFT model,
+  # and compounds over rounds (experiments/dpo/rft_rounds.sh)
   DLABEL=rft  # the DPO stage's row in the tables
-  DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0.0001 --max_iters=100
+  DPO=(--task_dir=data/arith_long --greedy_pairs=False --n_prompts=4000 --n_samples=4 --beta=0 --max_iters=100
        --eval_interval=50 --n_eval=100)
   # the verifier: 8 samples of 300 longer problems, step labels (a wrong solution's steps before its first
   # departure count as right). After the NLL round no verifier tried gains over greedy (a null bounded to half a

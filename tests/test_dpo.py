@@ -100,6 +100,31 @@ def test_dpo_learns_the_preference_and_resumes_exactly(base_ckpt, pairs_dir, tmp
 
 
 @needs_data_dir()
+def test_beta_zero_trains_on_the_chosen_half_alone_as_the_full_loss_would(base_ckpt, pairs_dir, tmp_path):
+    """beta = 0: the training step skips the rejected half and the reference (the preference term has no gradient
+    there). Against the full computation at beta = 1e-9 (a preference gradient ~1e-9 of the NLL's): the same
+    train losses and weights to rounding, and the evals (which run everything) the same."""
+    runs = {}
+    for beta in ('0', '1e-9'):
+        out = str(tmp_path / f'b{beta}')
+        run('dpo.py', *dpo_args(base_ckpt, pairs_dir, out, iters=6), f'--beta={beta}', '--nll_weight=1.0')
+        log = [json.loads(line) for line in open(os.path.join(out, 'log.jsonl'))]
+        runs[beta] = (log, load_checkpoint(os.path.join(out, 'ckpt.pt'))['model'])
+    (log0, w0), (log1, w1) = runs['0'], runs['1e-9']
+    train = lambda log: [r['loss'] for r in log if r['split'] == 'train']
+    assert len(train(log0)) == 6 and train(log0) == pytest.approx(train(log1), abs=1e-5)
+    assert 'rewards/margins' not in [r for r in log0 if r['split'] == 'train'][0]  # not computed in training
+    val = lambda log, k: [r[k] for r in log if r['split'] == 'val']
+    assert val(log0, 'iter') == val(log1, 'iter') == [0, 6]
+    for k in ('rewards/accuracies', 'logps/chosen', 'logps/rejected', 'loss'):
+        assert val(log0, k) == pytest.approx(val(log1, k), abs=1e-4), k
+    for k in w0:
+        torch.testing.assert_close(w0[k], w1[k], atol=1e-5, rtol=1e-4)
+    p = run('dpo.py', *dpo_args(base_ckpt, pairs_dir, str(tmp_path / 'bad'), iters=1), '--beta=0', check=False)
+    assert p.returncode == 1 and 'beta must be > 0, or 0 with nll_weight > 0' in p.stderr
+
+
+@needs_data_dir()
 def test_dpo_bad_input(base_ckpt, tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
