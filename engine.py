@@ -89,14 +89,14 @@ def split_prefix(ids, shots_ids):
 def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_new_tokens=128, tool=False,
                    generator=None, autocast=None, max_rows=None, desc=None, prefix=(), stop_text=''):
     """n completions (text up to the first <|endoftext|>, tokens generated) for each prompt. Prompts are sorted
-    by token length and decoded max_rows // n at a time (default 64 rows on a CPU, 512 on a GPU), left-padded to
-    the longest of their batch (GPT.stream pad: each row keeps its own positions and never attends to padding, so
-    it decodes what it would alone); each prompt is prefilled once for its n samples (GPT.stream num_samples).
-    A batch decodes at most min(max_new_tokens, block_size - its longest prompt) tokens. A prompt is text or its
-    token ids. Returns, in the order of `prompts`, a list of n (text, tokens) or None for a prompt that leaves no
-    room in the context. desc: show a progress bar with this label. prefix: token ids that come before every
-    prompt (few-shot exemplars), prefilled once into a cache each batch starts from (GPT.stream prefix).
-    stop_text: a row ends once its text contains this (stop_at_text)."""
+    by token length and decoded max_rows // n at a time (default on a CPU 64 rows, 256 for a model as small as the
+    speedrun's; 512 on a GPU), left-padded to the longest of their batch (GPT.stream pad: each row keeps its own
+    positions and never attends to padding, so it decodes what it would alone); each prompt is prefilled once for
+    its n samples (GPT.stream num_samples). A batch decodes at most min(max_new_tokens, block_size - its longest
+    prompt) tokens. A prompt is text or its token ids. Returns, in the order of `prompts`, a list of n (text,
+    tokens) or None for a prompt that leaves no room in the context. desc: show a progress bar with this label.
+    prefix: token ids that come before every prompt (few-shot exemplars), prefilled once into a cache each batch
+    starts from (GPT.stream prefix). stop_text: a row ends once its text contains this (stop_at_text)."""
     from model import KVCache
     T, device = model.config.block_size - len(prefix), next(model.parameters()).device
     ids = [enc.encode(p) if isinstance(p, str) else list(p) for p in prompts]
@@ -107,9 +107,15 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
         with torch.no_grad(), autocast or contextlib.nullcontext():
             model(torch.tensor([list(prefix)], device=device), cache=shared, last_only=True)
     out = [None] * len(prompts)
-    # rows decoded at once: on a CPU a step's matmuls grow with the rows, so 64 keeps the cache in cache; on a GPU a
-    # small model's step costs about the same for 64 or 512 rows (kernel launches, not arithmetic, set its time)
-    max_rows = max_rows or (512 if device.type == 'cuda' else 64)
+    # rows decoded at once. On a CPU a small model's decode step is a chain of small ops whose fixed cost (Python,
+    # dispatch, thread wake-ups) does not grow with the rows: 256 rows sample the speedrun's 4-layer model 1.24x and
+    # decode it greedily 1.21x as fast as 64 (512 rows: 1.27x and 1.00x; experiments/bench/decode_rows.json). The KV
+    # cache grows with the rows, so only a model whose row of cache is that small (<= 2 MiB; 1.5 for that model)
+    # takes 256; larger ones, where the matmuls weigh more, keep 64 (not measured). On a GPU a small model's step
+    # costs about the same for 64 or 512 rows (kernel launches, not arithmetic, set its time).
+    cfg = model.config
+    row_cache = 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * (T + cfg.sink_token) * 4  # bytes: k and v, fp32
+    max_rows = max_rows or (512 if device.type == 'cuda' else 256 if row_cache <= 2 << 20 else 64)
     per_batch = max(1, max_rows // n)
     batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
     for rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
