@@ -117,7 +117,15 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
     row_cache = 2 * cfg.n_layer * cfg.n_kv_head * cfg.head_dim * (T + cfg.sink_token) * 4  # bytes: k and v, fp32
     max_rows = max_rows or (512 if device.type == 'cuda' else 256 if row_cache <= 2 << 20 else 64)
     per_batch = max(1, max_rows // n)
-    batches = [order[k:k + per_batch] for k in range(0, len(order), per_batch)]
+    # a batch decodes min(max_new_tokens, T - its longest prompt) tokens, so it holds only prompts that would decode
+    # that many alone: those that leave room for max_new_tokens, or else prompts of one length (order is by length)
+    budget = lambda i: min(max_new_tokens, T - len(ids[i]))
+    batches = []
+    for i in order:
+        if batches and len(batches[-1]) < per_batch and budget(batches[-1][0]) == budget(i):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
     for rows in tqdm(batches, desc=desc, disable=desc is None, mininterval=5):
         x, pad = left_pad([ids[i] for i in rows], device)  # (B, width), (B,)
         width = x.size(1)

@@ -227,6 +227,16 @@ def bench_section(pattern='bench/*.json'):
                                                                f"{v['ci95'][1]:.3f})"]
                            for k, v in r['ours_over_classic'].items()]), '']
             continue
+        if os.path.basename(p) == 'decode_rows.json':  # experiments/bench/decode_rows.py
+            ratio = lambda v: f"{v['ratio']:.2f}× ({v['ci95'][0]:.2f}–{v['ci95'][1]:.2f}, p {pval(v['p'])})"
+            out += [table([f"rows decoded at once (`{p}`, commit {commit(r)}, {hw(r)}, {r['matmul_peak_gflops']:.0f} "
+                           f"GFLOP/s, {r['rounds']} rounds)", 'sampling, problems/s', 'vs 64 rows',
+                           'greedy, problems/s', 'vs 64 rows'],
+                          [[str(rows)] + [x for job in ('sample', 'greedy') for x in (
+                              f"{r[f'{job}_{rows}']['problems_per_s_median']:.1f}",
+                              ratio(r[f'{job}_{rows}']['speed_over_64']) if rows != 64 else '–')]
+                           for rows in (64, 256, 512)]), '']
+            continue
         c, t, g = r['ceilings'], r['train'], r['generate']
         out.append(table(['machine (`' + p + '`, commit ' + commit(r) + ')', 'value'],
                          [['hardware', hw(r)], ['load average before → after', f"{r['loadavg_before']:.2f} → {r['loadavg_after']:.2f}"],

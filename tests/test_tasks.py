@@ -284,6 +284,13 @@ def test_ragged_batches_decode_what_each_prompt_decodes_alone():
     draw = lambda: generate_batch(model, enc, prompts, n=3, temperature=1.0, max_new_tokens=12,
                                   generator=torch.Generator().manual_seed(5))
     assert draw() == draw()
+    # a prompt too long for max_new_tokens more (40 + 30 > 64) decodes 64 - 30 = 34 tokens; it must not cut the
+    # others short (a batch's budget is set by its longest prompt, so they do not share one)
+    long = enc.decode(list(range(1000, 1030)))
+    assert len(enc.encode(long)) == 30
+    batched = generate_batch(model, enc, prompts + [long], max_new_tokens=40)
+    assert batched == [generate_batch(model, enc, [p], max_new_tokens=40)[0] for p in prompts + [long]]
+    assert [tokens for [(_, tokens)] in batched] == [41, 41, 41, 41, 35]  # (no row wrote <|endoftext|>)
 
 
 @needs_data_dir()  # the GPT-2 BPE files
