@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One button: install, prepare data, pretrain, SFT -> DPO -> verifier, test-time compute, evaluate, report.
 # The scale follows the hardware; SCALE=cpu|gpu overrides it. CUDA: the RTX 3060 configs. CPU: a complete small
-# run, 32.0 min on a 149 GFLOP/s 2-core host (measured at a6a0f24; experiments/speedrun/).
+# run, 28.8 min on a 162 GFLOP/s 2-core host (measured at e5a330f; experiments/speedrun/).
 # Finished stages leave a marker in $STATE and are skipped on rerun; an interrupted training stage resumes
 # from its checkpoint. Offline: DATA_DIR=path/to/data bash speedrun.sh
 #   bash speedrun.sh            # the whole pipeline
@@ -33,7 +33,7 @@ if [ "$SCALE" = gpu ]; then
 else
   TOKENIZER=gpt2_8k; PRETRAIN=config/train_tiny.py; RUN=out/tiny
   PRE=()  # the tiny model pretrains on WikiText-2 itself (0.4 epochs)
-  # budgets for a CPU run of 32.0 min on a 149 GFLOP/s 2-core host (the target is 30): fewer sampled problems,
+  # budgets for a CPU run of 28.8 min on a 162 GFLOP/s 2-core host (the target is 30): fewer sampled problems,
   # shorter DPO/verifier
   # (the full-size runs behind the committed tables use the configs as written: see experiments/*/)
   SFT=(--n_eval=100 --max_iters=1200 --eval_interval=600)  # 800 steps ended on the steep part of the climb
