@@ -108,8 +108,8 @@ def generate_batch(model, enc, prompts, n=1, temperature=0.0, top_k=None, max_ne
             model(torch.tensor([list(prefix)], device=device), cache=shared, last_only=True)
     out = [None] * len(prompts)
     # rows decoded at once. On a CPU a small model's decode step is a chain of small ops whose fixed cost (Python,
-    # dispatch, thread wake-ups) does not grow with the rows: 256 rows sample the speedrun's 4-layer model 1.24x and
-    # decode it greedily 1.21x as fast as 64 (512 rows: 1.27x and 1.00x; experiments/bench/decode_rows.json). The KV
+    # dispatch, thread wake-ups) does not grow with the rows: 256 rows sample the speedrun's 4-layer model 1.24x as
+    # fast as 64 in two runs, and decode it greedily 1.21x and 1.08x (experiments/bench/decode_rows*.json). The KV
     # cache grows with the rows, so only a model whose row of cache is that small (<= 2 MiB; 1.5 for that model)
     # takes 256; larger ones, where the matmuls weigh more, keep 64 (not measured). On a GPU a small model's step
     # costs about the same for 64 or 512 rows (kernel launches, not arithmetic, set its time).

@@ -227,7 +227,7 @@ def bench_section(pattern='bench/*.json'):
                                                                f"{v['ci95'][1]:.3f})"]
                            for k, v in r['ours_over_classic'].items()]), '']
             continue
-        if os.path.basename(p) == 'decode_rows.json':  # experiments/bench/decode_rows.py
+        if os.path.basename(p).startswith('decode_rows'):  # experiments/bench/decode_rows.py
             ratio = lambda v: f"{v['ratio']:.2f}× ({v['ci95'][0]:.2f}–{v['ci95'][1]:.2f}, p {pval(v['p'])})"
             out += [table([f"rows decoded at once (`{p}`, commit {commit(r)}, {hw(r)}, {r['matmul_peak_gflops']:.0f} "
                            f"GFLOP/s, {r['rounds']} rounds)", 'sampling, problems/s', 'vs 64 rows',
