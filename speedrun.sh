@@ -7,6 +7,7 @@
 #   bash speedrun.sh            # the whole pipeline
 #   bash speedrun.sh eval       # only re-run the evaluation suite on the existing checkpoints
 #   bash speedrun.sh plan       # print each stage's command, run nothing (tests/test_speedrun.py checks them)
+#   bash speedrun.sh plan dpo   # print one stage's command alone (experiments/speedrun/ scripts add their overrides)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_WAIT_POLICY=PASSIVE
@@ -20,6 +21,7 @@ if [ -n "${DATA_DIR:-}" ]; then
 fi
 
 PLAN=$([ "${1:-}" = plan ] && echo 1 || true)
+PLAN_STAGE=$([ -n "$PLAN" ] && echo "${2:-}" || true)  # plan NAME: that stage's command alone
 [ -n "$PLAN" ] || bash install.sh
 if [ -z "${SCALE:-}" ]; then
   SCALE=$(python3 -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')")
@@ -66,7 +68,7 @@ else
 fi
 STATE=${STATE:-out/speedrun_$SCALE}  # stage markers and the alignment chain's checkpoints
 A=$STATE; N="--name=speedrun_$SCALE"  # result rows under experiments/<stage>/speedrun_<scale>.json
-echo "speedrun: scale=$SCALE, state in $STATE"
+[ -n "$PLAN_STAGE" ] || echo "speedrun: scale=$SCALE, state in $STATE"
 if [ -n "$PLAN" ]; then set -- all; else mkdir -p "$STATE"; fi
 # provenance at the start (commit, code diff hash, hardware, this host's measured matmul peak), once per state folder
 [ -n "$PLAN" ] || [ -f "$STATE/provenance.json" ] || SCALE=$SCALE python3 - "$STATE" <<'PY'
@@ -80,7 +82,11 @@ PY
 # stage NAME CMD...: run CMD once; a marker file records success and the wall time
 stage() {
   local name=$1; shift
-  if [ -n "$PLAN" ]; then printf '%s\t' "$name"; printf '%q ' "$@"; echo; return; fi
+  if [ -n "$PLAN" ]; then
+    if [ -z "$PLAN_STAGE" ]; then printf '%s\t' "$name"; printf '%q ' "$@"; echo
+    elif [ "$PLAN_STAGE" = "$name" ]; then printf '%q ' "$@"; echo; PLANNED=1; fi
+    return
+  fi
   if [ -f "$STATE/$name.done" ]; then echo "== $name: done already ($(cat "$STATE/$name.done")), skipping"; return; fi
   echo "== $name: $*"
   local t0=$SECONDS
@@ -149,6 +155,7 @@ stage eval_sst2 python3 eval.py sst2 --ckpt=$RUN/best.pt $N
 stage eval_samsum python3 eval.py samsum --ckpt=$RUN/best.pt $N "${SAMSUM[@]}"
 # 13. a few samples from the pretrained model
 stage sample python3 sample.py --out_dir=$RUN --start="The history of" --num_samples=2 --max_new_tokens=60
+if [ -n "$PLAN_STAGE" ] && [ -z "${PLANNED:-}" ]; then echo "error: no stage named '$PLAN_STAGE' ($SCALE scale)" >&2; exit 1; fi
 if [ -n "$PLAN" ]; then exit 0; fi
 { echo "speedrun ($SCALE) finished $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null). Stage times:"
   for f in "$STATE"/*.done; do echo "  $(basename "$f" .done): $(cat "$f")"; done; } | tee "$STATE/summary.txt"

@@ -57,6 +57,17 @@ def test_speedrun_stage_commands_pass_their_configurators(scale, monkeypatch):
             raise AssertionError(f"speedrun.sh stage {name} ({scale}): {e}") from None
 
 
+def test_plan_prints_one_stage_alone():
+    """`speedrun.sh plan NAME`: that stage's command alone, as the full plan prints it (the experiments/speedrun/
+    scripts run it with their overrides); a name that is no stage is an error."""
+    env = dict(os.environ, SCALE='cpu')
+    plan = lambda *a: subprocess.run(['bash', 'speedrun.sh', 'plan', *a], cwd=REPO, env=env, capture_output=True, text=True)
+    full = dict(line.split('\t', 1) for line in plan().stdout.splitlines() if '\t' in line)
+    assert plan('dpo').stdout == full['dpo'] + '\n' and plan('sft').stdout == full['sft'] + '\n'
+    wrong = plan('dop')
+    assert wrong.returncode != 0 and wrong.stdout == '' and "no stage named 'dop'" in wrong.stderr
+
+
 def test_a_mistyped_flag_fails_the_check():
     """The check above can fail: an unknown key and a value of the wrong type are caught."""
     from common import UserError

@@ -11,8 +11,8 @@ cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
 A=out/speedrun_cpu
-# speedrun.sh's own CPU command for the stage, as `speedrun.sh plan` prints it (bash-quoted); later overrides win
-eval "DPO=($(SCALE=cpu bash speedrun.sh plan | awk -F'\t' '$1 == "dpo" {print $2}'))"
+# speedrun.sh's own CPU command for the stage, as `speedrun.sh plan dpo` prints it (bash-quoted); later overrides win
+eval "DPO=($(SCALE=cpu bash speedrun.sh plan dpo))"
 for s in "${@:-2}"; do
   "${DPO[@]}" --init_from=$A/sft/best.pt --seed=$s --out_dir=out/rft_seed$s --name=speedrun_rft_seed$s
   python3 eval.py alignment --stages=sft+tool=$A/sft/best.pt,rft_seed$s+tool=out/rft_seed$s/best.pt \

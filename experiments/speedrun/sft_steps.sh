@@ -10,11 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY=PASSIVE
 eval "$(grep '^export MALLOC_' speedrun.sh)"  # the speedrun's malloc thresholds, from the one place they are set
-# speedrun.sh's own CPU commands for the two stages, as `speedrun.sh plan` prints them (bash-quoted); later
+# speedrun.sh's own CPU commands for the two stages, as `speedrun.sh plan NAME` prints them (bash-quoted); later
 # overrides win
-stage() { SCALE=cpu bash speedrun.sh plan | awk -F'\t' -v name="$1" '$1 == name {print $2}'; }
-eval "SFT=($(stage sft))"
-eval "DPO=($(stage dpo))"
+eval "SFT=($(SCALE=cpu bash speedrun.sh plan sft))"
+eval "DPO=($(SCALE=cpu bash speedrun.sh plan dpo))"
 for s in "${@:-900}"; do
   "${SFT[@]}" --init_from=out/tiny/best.pt --out_dir=out/sft_steps$s --name=speedrun_sft$s --max_iters=$s \
     --eval_interval=$((s / 3))

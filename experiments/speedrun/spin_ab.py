@@ -24,10 +24,10 @@ SFT = 'out/speedrun_cpu/sft/best.pt'
 
 
 def dpo_command():
-    """speedrun.sh's CPU command for its DPO stage, as `speedrun.sh plan` prints it (bash %q quoting)."""
-    plan = subprocess.run(['bash', 'speedrun.sh', 'plan'], cwd=REPO, env=dict(os.environ, SCALE='cpu'),
-                          capture_output=True, text=True, check=True).stdout
-    return shlex.split(next(line for line in plan.splitlines() if line.startswith('dpo\t')).split('\t', 1)[1])
+    """speedrun.sh's CPU command for its DPO stage, as `speedrun.sh plan dpo` prints it (bash %q quoting)."""
+    plan = subprocess.run(['bash', 'speedrun.sh', 'plan', 'dpo'], cwd=REPO, env=dict(os.environ, SCALE='cpu'),
+                          capture_output=True, text=True, check=True)
+    return shlex.split(plan.stdout)
 
 
 def run(cmd, name, spin):
