@@ -19,7 +19,6 @@ os.environ.setdefault('GOMP_SPINCOUNT', '30000')  # ...after a brief spin: a wak
 
 import copy
 import json
-import math
 import random
 import time
 
@@ -295,7 +294,10 @@ if __name__ == '__main__':
             # 3 of the 8 units of work, a forward being one and a backward two). Evals run everything.
             with rt['autocast']:
                 pi = sequence_logps(policy, x[:B], y[:B])
-            return (math.log(2) - nll_weight * pi / (y[:B] != -1).sum(-1)).mean(), {'logps/chosen': pi.mean().item()}
+            zero = torch.zeros_like(pi)  # the rejected half's and the reference's logps, which beta 0 multiplies away
+            losses, _, _ = dpo_loss(pi, zero, zero, zero, beta, loss_type, label_smoothing, nll_weight,
+                                    (y[:B] != -1).sum(-1))
+            return losses.mean(), {'logps/chosen': pi.mean().item()}
         with rt['autocast']:
             pi = sequence_logps(policy, x, y)
             with torch.no_grad():
